@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(PY) -m jaxreg sweep
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --durations=10

@@ -20,6 +20,7 @@ from jaxreg.conventions import (
     to_sklearn_logistic,
     to_sklearn_ridge,
 )
+from jaxreg.grids import lambda_max_l1, log_grid
 from jaxreg.penalties import (
     elastic_net_penalty,
     group_lasso_penalty,
@@ -27,6 +28,8 @@ from jaxreg.penalties import (
     l2_penalty,
 )
 from jaxreg.prox import soft_threshold
+from jaxreg.sweep import SweepStats, sweep
+from jaxreg.train import FitResult, fit
 from jaxreg.transforms import (
     ProxState,
     add_elastic_net,
@@ -58,6 +61,13 @@ __all__ = [
     "prox_elastic_net",
     "prox_group_lasso",
     "ProxState",
+    # training and sweeps
+    "fit",
+    "FitResult",
+    "sweep",
+    "SweepStats",
+    "log_grid",
+    "lambda_max_l1",
     # conventions
     "to_optax_weight_decay",
     "from_optax_weight_decay",

@@ -1,0 +1,152 @@
+"""The ``jaxreg`` command (also ``python -m jaxreg``).
+
+``jaxreg sweep`` trains, in one vmapped call per penalty, a model per λ (×
+seed × fold) and writes ``results.csv``, ``summary.json`` and three PNGs to
+``--out``. Errors print one line ``jaxreg: error: ...`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+class UsageError(Exception):
+    """A bad argument or input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxreg.data import DATASETS
+    from jaxreg.models import MODELS
+    from jaxreg.runner import OPTIMIZERS, PENALTIES
+
+    parser = _Parser(prog="jaxreg", description="L1/L2 regularization sweeps in JAX")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    s = sub.add_parser("sweep", help="train one model per λ (× seed × fold) in one call per penalty")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default="digits", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
+    src.add_argument("--data", metavar="FILE", help="your CSV (target = last column) or NPZ (arrays x, y)")
+    s.add_argument("--model", help=f"{', '.join(MODELS)} (default: logistic for classes, linear for regression)")
+    s.add_argument("--penalty", action="append", dest="penalties", metavar="NAME",
+                   help=f"repeatable: {', '.join(PENALTIES)} (default: l2, l1, l1_prox)")
+    s.add_argument("--lambda-min", type=float, help="smallest λ (default 1e-4 · lambda-max)")
+    s.add_argument("--lambda-max", type=float, help="largest λ (default: λ_max of L1 for the linear model)")
+    s.add_argument("--num-lambdas", type=int, default=100, help="λ values per penalty (default 100)")
+    s.add_argument("--steps", type=int, default=300, help="optimizer steps per model (default 300)")
+    s.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
+    s.add_argument("--optimizer", default="sgd", help=f"{', '.join(OPTIMIZERS)} (default sgd)")
+    s.add_argument("--seeds", type=int, default=1, help="seeds per λ (init and minibatches; default 1)")
+    s.add_argument("--folds", type=int, default=0, help="K-fold cross-validation on the training split (K >= 2)")
+    s.add_argument("--chunk-size", type=int, help="models per compiled call (default: fit free memory)")
+    s.add_argument("--hidden", type=int, default=64, help="MLP hidden units (default 64)")
+    s.add_argument("--batch-size", type=int, help="minibatch size (default: full batch)")
+    s.add_argument("--l1-ratio", type=float, default=0.5, help="ρ for --penalty elastic_net (default 0.5)")
+    s.add_argument("--n-train", type=int, help="use only this many training samples")
+    s.add_argument("--no-params", action="store_true", help="do not keep final params (no histogram)")
+    s.add_argument("--out", help="output directory (default runs/<timestamp>/)")
+    s.add_argument("--quiet", action="store_true", help="print only the output paths")
+    return parser
+
+
+def _check_out(path: str) -> str:
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".jaxreg-write-test")
+        with open(probe, "w") as f:
+            f.write("")
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"--out {path} is not a writable directory ({e.strerror or e})") from e
+    return path
+
+
+def _table(result) -> str:
+    import numpy as np
+
+    best = result.best("val_loss")
+    acc = result.groups("val_accuracy")
+    spars = result.groups("sparsity")
+    head = ("penalty", "best λ", "val_loss", "val_acc", "zeros", "models", "models/s")
+    lines = ["{:<12} {:>10} {:>9} {:>8} {:>6} {:>7} {:>9}".format(*head)]
+    for pen, b in best.items():
+        t = result.info["timings"][pen]
+        if b["lambda"] is None:
+            lines.append(f"{pen:<12} {'diverged':>10}")
+            continue
+        i = b["index"]
+        a = acc[pen][1][i]
+        acc_s = f"{a:.3f}" if np.isfinite(a) else "-"
+        lines.append(
+            f"{pen:<12} {b['lambda']:>10.3g} {b['val_loss']:>9.4f} {acc_s:>8} "
+            f"{spars[pen][1][i]:>6.3f} {t['n_models']:>7} {t['models_per_s']:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_sweep(args) -> int:
+    from jaxreg import plots, runner
+
+    cfg = runner.SweepConfig(
+        dataset=args.dataset, data=args.data, model=args.model,
+        penalties=tuple(args.penalties or ("l2", "l1", "l1_prox")),
+        lambda_min=args.lambda_min, lambda_max=args.lambda_max, num_lambdas=args.num_lambdas,
+        steps=args.steps, lr=args.lr, optimizer=args.optimizer, seeds=args.seeds, folds=args.folds,
+        chunk_size=args.chunk_size, hidden=args.hidden, batch_size=args.batch_size,
+        l1_ratio=args.l1_ratio, n_train=args.n_train, keep_params=not args.no_params,
+    ).validate()
+    out = _check_out(args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
+    log = None if args.quiet else print
+    if log:
+        log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
+    result = runner.run(cfg, progress=None if not args.quiet else False, log=log)
+    result.save(out)
+    best = result.best("val_loss")
+    summary = {"best": best, **result.info}
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, default=float)
+    title = f"{result.info['dataset']['name']}, {result.info['model']}"
+    paths = [
+        plots.validation_curve(result, os.path.join(out, "validation_curve.png"), title=f"Validation curve: {title}"),
+        plots.sparsity_curve(result, os.path.join(out, "sparsity.png"), title=f"Sparsity vs λ: {title}"),
+    ]
+    if result.params is not None:
+        paths.append(plots.weight_histogram(result, os.path.join(out, "weights_hist.png")))
+    if log:
+        log("")
+        log(_table(result))
+        if "cv" in result.info:
+            for pen, s in result.info["cv"].items():
+                log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}, lambda_1se {s['lambda_1se']:.3g}")
+        log("")
+    for p in [os.path.join(out, "results.csv"), os.path.join(out, "summary.json"), *paths]:
+        print(p)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "sweep":
+            return cmd_sweep(args)
+        raise UsageError(f"unknown command {args.command!r}")
+    except (UsageError, ValueError, TypeError) as e:
+        msg = " ".join(str(e).split())
+        print(f"jaxreg: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxreg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

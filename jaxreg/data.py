@@ -1,0 +1,212 @@
+"""Datasets: scikit-learn's bundled ones (no network), user CSV/NPZ files, fixed splits.
+
+Every dataset becomes a :class:`Dataset` with a fixed, seeded train/validation
+split (stratified for classification), features standardised with the
+training statistics, and for regression the target standardised too.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Dataset", "DATASETS", "load_dataset", "load_file", "make_dataset"]
+
+DATASETS = ("digits", "diabetes", "breast_cancer", "wine")
+_TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A train/validation split ready for training (float32 features)."""
+
+    name: str
+    task: str  # "classification" or "regression"
+    x_train: np.ndarray  # (n_train, d) float32, standardised
+    y_train: np.ndarray  # (n_train,) int32 class ids or float32 standardised target
+    x_val: np.ndarray  # (n_val, d)
+    y_val: np.ndarray  # (n_val,)
+    n_classes: int = 0  # 0 for regression
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes if self.task == "classification" else 1
+
+
+def _sklearn_loader(name: str):
+    from sklearn import datasets
+
+    return {
+        "digits": (datasets.load_digits, "classification"),
+        "diabetes": (datasets.load_diabetes, "regression"),
+        "breast_cancer": (datasets.load_breast_cancer, "classification"),
+        "wine": (datasets.load_wine, "classification"),
+    }[name]
+
+
+def load_dataset(
+    name: str, *, val_fraction: float = 0.25, seed: int = 0, n_train: int | None = None
+) -> Dataset:
+    """One of scikit-learn's bundled datasets: ``digits``, ``diabetes``, ``breast_cancer``, ``wine``."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}; use --data FILE for your own")
+    loader, task = _sklearn_loader(name)
+    x, y = loader(return_X_y=True)
+    return make_dataset(x, y, task=task, name=name, val_fraction=val_fraction, seed=seed, n_train=n_train)
+
+
+def _infer_task(y: np.ndarray) -> str:
+    if np.all(np.equal(np.mod(y, 1), 0)) and np.unique(y).size <= max(2, min(50, y.size // 5)):
+        return "classification"
+    return "regression"
+
+
+def make_dataset(
+    x, y, *, task: str | None = None, name: str = "array", val_fraction: float = 0.25, seed: int = 0,
+    n_train: int | None = None,
+) -> Dataset:
+    """Check ``x``/``y``, split, standardise. ``task`` is inferred when ``None``.
+
+    A target of integers with few distinct values is a classification task;
+    pass ``task="regression"`` to override.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        raise ValueError(f"data must be numeric, got x dtype {x.dtype} and y dtype {y.dtype}")
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (samples × features), got shape {x.shape}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one target per sample), got shape {y.shape}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of samples, got {x.shape[0]} and {y.shape[0]}")
+    if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+        raise ValueError("data contains NaN or inf; remove or impute those rows first")
+    if x.shape[0] < 4:
+        raise ValueError(f"need at least 4 samples to split into train and validation, got {x.shape[0]}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    task = task or _infer_task(y)
+    if task not in _TASKS:
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    n_classes = 0
+    stratify = None
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+        n_classes = int(classes.size)
+        if n_classes < 2:
+            raise ValueError(f"classification needs at least 2 classes, the target has {n_classes}")
+        stratify = y if np.bincount(y).min() >= 2 else None
+    x_tr, x_va, y_tr, y_va = train_test_split(
+        x, y, test_size=val_fraction, random_state=seed, stratify=stratify
+    )
+    if n_train is not None:
+        if not 1 <= n_train <= len(y_tr):
+            raise ValueError(f"n_train must be between 1 and {len(y_tr)}, got {n_train}")
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(len(y_tr), n_train, replace=False))
+        x_tr, y_tr = x_tr[keep], y_tr[keep]
+    mean, std = x_tr.mean(0), x_tr.std(0)
+    std[std == 0] = 1.0
+    x_tr, x_va = (x_tr - mean) / std, (x_va - mean) / std
+    info = {"n_samples": int(x.shape[0]), "val_fraction": val_fraction, "seed": seed}
+    if task == "regression":
+        y_mean, y_std = y_tr.mean(), y_tr.std() or 1.0
+        y_tr, y_va = (y_tr - y_mean) / y_std, (y_va - y_mean) / y_std
+        info.update(y_mean=float(y_mean), y_std=float(y_std))
+        y_dtype = np.float32
+    else:
+        y_dtype = np.int32
+    return Dataset(
+        name=name, task=task,
+        x_train=x_tr.astype(np.float32), y_train=y_tr.astype(y_dtype),
+        x_val=x_va.astype(np.float32), y_val=y_va.astype(y_dtype),
+        n_classes=n_classes, info=info,
+    )
+
+
+def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, newline="") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"--data file {path} is empty")
+
+    def numeric(row):
+        try:
+            return [float(c) for c in row]
+        except ValueError:
+            return None
+
+    start = 0
+    if numeric(rows[0]) is None:  # a header line
+        start = 1
+    if len(rows) <= start:
+        raise ValueError(f"--data file {path} has a header but no data rows")
+    width = len(rows[start])
+    values = []
+    for i, row in enumerate(rows[start:], start=start + 1):
+        if len(row) != width:
+            raise ValueError(f"--data file {path}: line {i} has {len(row)} columns, expected {width} (ragged rows)")
+        parsed = numeric(row)
+        if parsed is None:
+            bad = next(c for c in row if numeric([c]) is None)
+            raise ValueError(f"--data file {path}: line {i} has a non-numeric cell {bad!r}")
+        values.append(parsed)
+    arr = np.asarray(values, np.float64)
+    if arr.shape[1] < 2:
+        raise ValueError(f"--data file {path} needs at least 2 columns (features, then the target last)")
+    return arr[:, :-1], arr[:, -1]
+
+
+def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if "y" in names:
+                xname = next((n for n in ("x", "X") if n in names), None)
+                if xname is None:
+                    raise ValueError(f"--data file {path} has 'y' but no 'x' or 'X' array (has {names})")
+                return z[xname], z["y"]
+            if len(names) == 1:
+                arr = z[names[0]]
+                if arr.ndim != 2 or arr.shape[1] < 2:
+                    raise ValueError(f"--data file {path}: a single array must be 2-D with the target last")
+                return arr[:, :-1], arr[:, -1]
+            raise ValueError(f"--data file {path} must hold arrays 'x' and 'y' (or one 2-D array), has {names}")
+    except ValueError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile/pickle errors: a corrupt or foreign file
+        raise ValueError(f"--data file {path} is not a readable NPZ file ({e})") from e
+
+
+def load_file(
+    path: str, *, task: str | None = None, val_fraction: float = 0.25, seed: int = 0, n_train: int | None = None
+) -> Dataset:
+    """A user's CSV (target in the last column, optional header) or NPZ (``x``, ``y``)."""
+    if not os.path.exists(path):
+        raise ValueError(f"--data file {path} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"--data {path} is a directory; pass a .csv or .npz file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"--data file {path} is empty")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        x, y = _read_csv(path)
+    elif ext == ".npz":
+        x, y = _read_npz(path)
+    else:
+        raise ValueError(f"--data file {path} must be .csv or .npz, got {ext or 'no extension'!r}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return make_dataset(x, y, task=task, name=name, val_fraction=val_fraction, seed=seed, n_train=n_train)

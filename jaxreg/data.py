@@ -171,6 +171,10 @@ def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--data file {path} is not a readable NPZ file (not a zip archive of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)

@@ -1,0 +1,161 @@
+"""sweep(): equals a loop, chunking, keys × λ × folds shapes, devices, compile counts."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxreg
+from jaxreg.sweep import available_memory_bytes
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = jnp.array([1.0, -0.5, 0.02, 3.0, 0.0])
+
+
+def train(lam, key):
+    w0 = jax.random.normal(key, (5,))
+    opt = optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(0.05), jaxreg.prox_l1(lam, 0.05))
+    r = jaxreg.fit(lambda w: jnp.sum((w - TARGET) ** 2), w0, opt, steps=60, log_every=20)
+    return {"w": r.params, "loss": r.history["loss"]}
+
+
+LAMS = jaxreg.log_grid(1e-3, 3.0, 50)
+
+
+def _close(a, b):
+    """Equal within float32 rounding (XLA compiles each chunk shape separately)."""
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(x, y, rtol=2e-6, atol=2e-6)
+
+
+def test_sweep_equals_python_loop():
+    out = jaxreg.sweep(lambda lam: train(lam, jax.random.key(0)), LAMS)
+    single = jax.jit(lambda lam: train(lam, jax.random.key(0)))
+    loop = [single(lam) for lam in LAMS]
+    assert out["w"].shape == (50, 5) and out["loss"].shape == (50, 3)
+    for i, ref in enumerate(loop):
+        # float32 rounding: the batched program may sum in another order
+        np.testing.assert_allclose(out["w"][i], ref["w"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(out["loss"][i], ref["loss"], rtol=1e-6, atol=1e-7)
+
+
+def test_chunked_equals_unchunked():
+    full, s_full = jaxreg.sweep(train, LAMS, keys=[0, 1], return_stats=True)
+    chunked, s = jaxreg.sweep(train, LAMS, keys=[0, 1], chunk_size=7, return_stats=True)
+    _close(full, chunked)
+    assert s["chunk_size"] == 7 and s["n_chunks"] == 15  # 100 models, ragged last chunk padded
+    assert s_full["n_chunks"] == 1
+
+
+def test_keys_and_folds_shapes_and_argument_order():
+    seen = []
+
+    def f(lam, key, fold):
+        seen.append(1)
+        return {"lam": lam, "fold": fold, "k": jax.random.key_data(key)[-1]}
+
+    keys = jax.random.split(jax.random.key(3), 4)
+    out = jaxreg.sweep(f, [0.1, 0.2, 0.3], keys=keys, folds=2)
+    assert out["lam"].shape == (2, 4, 3)
+    np.testing.assert_allclose(out["lam"][1, 2], [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_array_equal(out["fold"][:, 0, 0], [0, 1])
+    np.testing.assert_array_equal(out["k"][0, :, 0], jax.random.key_data(keys)[:, -1])
+    assert len(seen) == 1  # traced once
+
+
+def test_one_compilation_whatever_k():
+    traces = []
+
+    def f(lam):
+        traces.append(1)
+        return lam * 2
+
+    for k in (1, 50, 1000):
+        traces.clear()
+        out, stats = jaxreg.sweep(f, np.linspace(0, 1, k), chunk_size=64, return_stats=True)
+        assert len(traces) == 1, k
+        assert out.shape == (k,)
+        assert stats["n_chunks"] == -(-k // 64) if k > 64 else stats["n_chunks"] == 1
+
+
+def test_automatic_chunking_from_memory():
+    def f(lam):
+        return jnp.full((64, 64), lam)  # 16 KiB of output per model
+
+    free = available_memory_bytes(jax.devices()[0])
+    fraction = 50 * 64 * 64 * 4 / free  # room for about 50 models per chunk
+    lams = np.linspace(0, 1, 400)
+    out, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, return_stats=True)
+    assert 1 < stats["n_chunks"] <= 20 and 20 <= stats["chunk_size"] < 400, stats
+    np.testing.assert_allclose(out[:, 0, 0], lams, rtol=1e-6)
+    _, stats = jaxreg.sweep(f, lams, return_stats=True)
+    assert stats["n_chunks"] == 1  # fits easily
+
+
+def test_on_chunk_sees_every_model_once():
+    seen = []
+    jaxreg.sweep(lambda lam: lam, np.arange(23.0), chunk_size=5, on_chunk=lambda a, b, out: seen.append((a, b)))
+    assert seen == [(0, 5), (5, 10), (10, 15), (15, 20), (20, 23)]
+
+
+def test_diverging_model_is_isolated():
+    def f(lam):
+        opt = optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(1.0))
+        return jaxreg.fit(lambda w: jnp.sum(w**2), jnp.ones(3), opt, steps=200).params
+
+    lams = np.array([0.01, 0.1, 50.0, 0.2])  # λ = 50: |1 − 2·(1 + 50)| > 1 diverges
+    out = jaxreg.sweep(f, lams)
+    good = jaxreg.sweep(f, lams[[0, 1, 3]])
+    assert not np.all(np.isfinite(out[2]))
+    np.testing.assert_array_equal(out[[0, 1, 3]], good)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(lambdas=[]), "empty"),
+        (dict(lambdas=[[0.1, 0.2]]), "1-D"),
+        (dict(lambdas=[0.1, -1.0]), ">= 0"),
+        (dict(lambdas=[0.1, float("nan")]), "finite"),
+        (dict(lambdas=[0.1], chunk_size=0), "chunk_size"),
+        (dict(lambdas=[0.1], keys=np.zeros((2, 3), np.float32)), "keys"),
+        (dict(lambdas=[0.1], folds=0), "folds"),
+        (dict(lambdas=[0.1], devices=[]), "devices"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        jaxreg.sweep(lambda lam, *a: lam, **kwargs)
+
+
+def test_eight_forced_host_devices_equal_one():
+    script = textwrap.dedent(
+        """
+        import json, jax, jax.numpy as jnp, numpy as np, optax, jaxreg
+        def train(lam, key):
+            w0 = jax.random.normal(key, (5,))
+            opt = optax.chain(jaxreg.add_l1_sign(lam), optax.sgd(0.05))
+            return jaxreg.fit(lambda w: jnp.sum((w - 1.0) ** 2), w0, opt, steps=40).params
+        lams = jaxreg.log_grid(1e-3, 1.0, 50)
+        assert len(jax.devices()) == 8, jax.devices()
+        eight, s8 = jaxreg.sweep(train, lams, keys=[0, 1, 2], chunk_size=20, return_stats=True)
+        one = jaxreg.sweep(train, lams, keys=[0, 1, 2], devices=jax.devices()[:1])
+        print(json.dumps({"close": bool(np.allclose(eight, one, rtol=2e-6, atol=2e-6)),
+                          "n_devices": s8["n_devices"], "chunk": s8["chunk_size"],
+                          "max_diff": float(np.abs(eight - one).max())}))
+        """
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["n_devices"] == 8 and res["chunk"] == 24  # rounded up to a multiple of 8
+    assert res["close"], res

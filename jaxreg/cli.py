@@ -28,33 +28,41 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from jaxreg.data import DATASETS
     from jaxreg.models import MODELS
-    from jaxreg.runner import OPTIMIZERS, PENALTIES
+    from jaxreg.runner import OPTIMIZERS, PENALTIES, SweepConfig
 
     parser = _Parser(prog="jaxreg", description="L1/L2 regularization sweeps in JAX")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    s = sub.add_parser("sweep", help="train one model per λ (× seed × fold) in one call per penalty")
+    s = sub.add_parser("sweep", help="train one model per λ (× seed × fold) in one call per penalty",
+                       argument_default=None)
+    d = SweepConfig()
     src = s.add_mutually_exclusive_group()
-    src.add_argument("--dataset", default="digits", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
+    src.add_argument("--dataset", help=f"bundled dataset: {', '.join(DATASETS)} (default {d.dataset})")
     src.add_argument("--data", metavar="FILE", help="your CSV (target = last column) or NPZ (arrays x, y)")
     s.add_argument("--model", help=f"{', '.join(MODELS)} (default: logistic for classes, linear for regression)")
     s.add_argument("--penalty", action="append", dest="penalties", metavar="NAME",
-                   help=f"repeatable: {', '.join(PENALTIES)} (default: l2, l1, l1_prox)")
+                   help=f"repeatable: {', '.join(PENALTIES)} (default: {', '.join(d.penalties)})")
     s.add_argument("--lambda-min", type=float, help="smallest λ (default 1e-4 · lambda-max)")
     s.add_argument("--lambda-max", type=float, help="largest λ (default: λ_max of L1 for the linear model)")
-    s.add_argument("--num-lambdas", type=int, default=100, help="λ values per penalty (default 100)")
-    s.add_argument("--steps", type=int, default=300, help="optimizer steps per model (default 300)")
-    s.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
-    s.add_argument("--optimizer", default="sgd", help=f"{', '.join(OPTIMIZERS)} (default sgd)")
-    s.add_argument("--seeds", type=int, default=1, help="seeds per λ (init and minibatches; default 1)")
-    s.add_argument("--folds", type=int, default=0, help="K-fold cross-validation on the training split (K >= 2)")
+    s.add_argument("--num-lambdas", type=int, help=f"λ values per penalty (default {d.num_lambdas})")
+    s.add_argument("--steps", type=int, help=f"optimizer steps per model (default {d.steps})")
+    s.add_argument("--lr", type=float, help=f"learning rate (default {d.lr})")
+    s.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default {d.optimizer})")
+    s.add_argument("--seeds", type=int, help="seeds per λ (init and minibatches; default 1)")
+    s.add_argument("--folds", type=int, help="K-fold cross-validation on the training split (K >= 2)")
     s.add_argument("--chunk-size", type=int, help="models per compiled call (default: fit free memory)")
-    s.add_argument("--hidden", type=int, default=64, help="MLP hidden units (default 64)")
+    s.add_argument("--hidden", type=int, help=f"MLP hidden units (default {d.hidden})")
     s.add_argument("--batch-size", type=int, help="minibatch size (default: full batch)")
-    s.add_argument("--l1-ratio", type=float, default=0.5, help="ρ for --penalty elastic_net (default 0.5)")
+    s.add_argument("--l1-ratio", type=float, help=f"ρ for --penalty elastic_net (default {d.l1_ratio})")
     s.add_argument("--n-train", type=int, help="use only this many training samples")
-    s.add_argument("--no-params", action="store_true", help="do not keep final params (no histogram)")
-    s.add_argument("--out", help="output directory (default runs/<timestamp>/)")
-    s.add_argument("--quiet", action="store_true", help="print only the output paths")
+    s.add_argument("--no-params", action="store_const", const=True, help="do not keep final params (no histogram)")
+    s.add_argument("--deterministic", action="store_const", const=True,
+                   help="one model at a time per device: results bit-identical for any chunk size, "
+                   "device count and grid (slower for small models)")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--out", help="output directory (default runs/<timestamp>/)")
+    out.add_argument("--resume", metavar="DIR",
+                     help="finish an interrupted sweep in DIR (alone: with its saved options)")
+    s.add_argument("--quiet", action="store_const", const=True, help="print only the output paths")
     return parser
 
 
@@ -93,22 +101,39 @@ def _table(result) -> str:
     return "\n".join(lines)
 
 
+# argparse destinations that are SweepConfig fields of the same name
+_CONFIG_ARGS = (
+    "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
+    "optimizer", "seeds", "folds", "chunk_size", "hidden", "batch_size", "l1_ratio", "n_train", "deterministic",
+)
+
+
+def _config_from_args(args):
+    from jaxreg.checkpoint import ChunkStore
+    from jaxreg.runner import SweepConfig
+
+    given = {name: getattr(args, name) for name in _CONFIG_ARGS if getattr(args, name) is not None}
+    if args.no_params:
+        given["keep_params"] = False
+    if "penalties" in given:
+        given["penalties"] = tuple(given["penalties"])
+    if args.resume and not given:
+        saved = ChunkStore.saved_config(args.resume)
+        saved["penalties"] = tuple(saved["penalties"])
+        return SweepConfig(**saved).validate()
+    return SweepConfig(**given).validate()
+
+
 def cmd_sweep(args) -> int:
     from jaxreg import plots, runner
 
-    cfg = runner.SweepConfig(
-        dataset=args.dataset, data=args.data, model=args.model,
-        penalties=tuple(args.penalties or ("l2", "l1", "l1_prox")),
-        lambda_min=args.lambda_min, lambda_max=args.lambda_max, num_lambdas=args.num_lambdas,
-        steps=args.steps, lr=args.lr, optimizer=args.optimizer, seeds=args.seeds, folds=args.folds,
-        chunk_size=args.chunk_size, hidden=args.hidden, batch_size=args.batch_size,
-        l1_ratio=args.l1_ratio, n_train=args.n_train, keep_params=not args.no_params,
-    ).validate()
-    out = _check_out(args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
+    cfg = _config_from_args(args)
+    out = _check_out(args.resume or args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
     log = None if args.quiet else print
     if log:
         log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
-    result = runner.run(cfg, progress=None if not args.quiet else False, log=log)
+    result = runner.run(cfg, progress=None if not args.quiet else False, log=log, out_dir=out,
+                        resume=bool(args.resume))
     result.save(out)
     best = result.best("val_loss")
     summary = {"best": best, **result.info}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -29,6 +29,7 @@ import numpy as np
 import optax
 
 from jaxreg import cv, models
+from jaxreg.checkpoint import ChunkStore
 from jaxreg.data import DATASETS, Dataset, load_dataset, load_file
 from jaxreg.grids import lambda_max_l1, log_grid
 from jaxreg.metrics import all_finite, weight_metrics
@@ -68,7 +69,7 @@ class SweepConfig:
     n_train: int | None = None
     val_fraction: float = 0.25
     keep_params: bool = True
-    extra: dict = field(default_factory=dict)
+    deterministic: bool = False  # one model at a time: bit-identical for any chunk size / device count
 
     def validate(self) -> SweepConfig:
         """Check every field; raise ``ValueError`` naming the option and what is accepted."""
@@ -175,7 +176,10 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
             "val_accuracy": models.accuracy(p, *val) if classification else jnp.array(jnp.nan, jnp.float32),
             **weight_metrics(p, mask),
         }
-        metrics["finite"] = all_finite(p) & jnp.isfinite(metrics["train_loss"]) & jnp.isfinite(metrics["val_loss"])
+        finite = all_finite(p) & jnp.isfinite(metrics["train_loss"]) & jnp.isfinite(metrics["val_loss"])
+        # A diverged model keeps finite=False and NaN metrics; the other models are unaffected.
+        metrics = {k: jnp.where(finite, v, jnp.nan) for k, v in metrics.items()}
+        metrics["finite"] = finite
         out = {"metrics": metrics}
         if cfg.keep_params:
             out["params"] = p
@@ -209,11 +213,22 @@ def load_data(cfg: SweepConfig) -> Dataset:
     return load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
 
 
-def run(cfg: SweepConfig, *, progress: bool | None = None, log=print) -> SweepResult:
-    """Run the whole job: one ``sweep`` call per penalty; returns the :class:`SweepResult`."""
+def run(
+    cfg: SweepConfig, *, progress: bool | None = None, log=print, out_dir: str | None = None,
+    resume: bool = False,
+) -> SweepResult:
+    """Run the whole job: one ``sweep`` call per penalty; returns the :class:`SweepResult`.
+
+    With ``out_dir`` every finished chunk is checkpointed there
+    (:mod:`jaxreg.checkpoint`); ``resume=True`` reuses the chunks already
+    there (after checking the configuration is the same) and computes the rest.
+    """
     cfg.validate()
     ds = load_data(cfg)
     lambdas, grid_info = lambda_grid(ds, cfg)
+    store = None
+    if out_dir is not None:
+        store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log)
     folds = cfg.folds if cfg.folds >= 2 else None
     fold_masks = cv.kfold_masks(len(ds.y_train), folds) if folds else None
     seeds = list(range(cfg.seeds))
@@ -223,13 +238,25 @@ def run(cfg: SweepConfig, *, progress: bool | None = None, log=print) -> SweepRe
     timings = {}
     for penalty in cfg.penalties:
         train = make_train_fn(ds, cfg, penalty, fold_masks)
+        chunk_size, on_chunk, load_chunk = cfg.chunk_size, None, None
+        if store is not None:
+            chunk_size = store.chunk_size(penalty) or chunk_size
+
+            def on_chunk(start, stop, out, penalty=penalty):
+                store.save(penalty, start, stop, out, chunk_size=stop - start)
+
+            def load_chunk(start, stop, penalty=penalty):
+                return store.load(penalty, start, stop)
+
         t0 = time.perf_counter()
         out, stats = sweep(
-            train, lambdas, keys=seeds, folds=folds, chunk_size=cfg.chunk_size, progress=progress,
-            return_stats=True,
+            train, lambdas, keys=seeds, folds=folds, chunk_size=chunk_size, progress=progress,
+            on_chunk=on_chunk, load_chunk=load_chunk, return_stats=True,
+            vmap_size=1 if cfg.deterministic else None,
         )
         wall = time.perf_counter() - t0
-        timings[penalty] = {**stats, "wall_s": wall, "models_per_s": stats["n_models"] / wall}
+        computed = stats["n_models"] - stats["n_loaded_models"]
+        timings[penalty] = {**stats, "wall_s": wall, "models_per_s": computed / wall}
         shape = out["metrics"]["val_loss"].shape  # (folds?, seeds, K)
         grid = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
         n = int(np.prod(shape))
@@ -244,8 +271,10 @@ def run(cfg: SweepConfig, *, progress: bool | None = None, log=print) -> SweepRe
             lead = len(shape)
             params_parts.append({k: np.asarray(v).reshape(n, *np.shape(v)[lead:]) for k, v in out["params"].items()})
         if log:
-            log(f"  {penalty:<12} {n:>6} models  {wall:6.1f} s  ({n / wall:,.0f} models/s, "
-                f"compile {stats['compile_s']:.1f} s, {stats['n_chunks']} chunk(s) of {stats['chunk_size']})")
+            resumed = f", {stats['n_loaded_chunks']} resumed" if stats["n_loaded_chunks"] else ""
+            log(f"  {penalty:<12} {n:>6} models  {wall:6.1f} s  ({computed / wall:,.0f} models/s, "
+                f"compile {stats['compile_s']:.1f} s, {stats['n_chunks']} chunk(s) of {stats['chunk_size']}"
+                f"{resumed})")
 
     table = {k: np.concatenate(v) for k, v in columns.items()}
     table["finite"] = table["finite"].astype(bool)

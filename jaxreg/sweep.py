@@ -10,11 +10,14 @@ no collectives.
 Equality with a Python loop: every model sees exactly the inputs it would in a
 loop, but XLA compiles a batched program, so results equal a loop of
 ``jax.jit(train_fn)`` within float rounding (a few ulps: batched matmuls sum
-in another order, and XLA's CPU code generator may contract ``a*b + c`` into
-an FMA in some loop shapes and not others), not always bit for bit. For the
-same reason a different ``chunk_size`` or number of devices (a differently
-shaped program) can change results by a few ulps; the same call is
-deterministic run to run. The tests bound all of these at 2e-6 relative.
+in another order, and XLA's CPU code generator contracts ``a*b + c`` into an
+FMA in its vectorised loops but not in their scalar remainders), not always
+bit for bit. For the same reason a different ``chunk_size`` or number of
+devices (a differently shaped program) can change results by a few ulps; the
+tests bound all of these at 2e-6 relative. The same call is deterministic run
+to run, so a resumed sweep equals an uninterrupted one. With ``vmap_size=1``
+every model runs through the same single-model program, and results are bit
+for bit independent of chunk size, device count and the rest of the grid.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxreg.grids import check_grid
 
 __all__ = ["sweep", "SweepStats", "available_memory_bytes"]
-
 
 class SweepStats(dict):
     """Timings and layout of one :func:`sweep` call (a dict; keys listed in ``sweep``)."""
@@ -101,8 +103,10 @@ def sweep(
     chunk_size: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     memory_fraction: float = 0.5,
+    vmap_size: int | None = None,
     progress: bool | None = None,
     on_chunk: Callable[[int, int, Any], None] | None = None,
+    load_chunk: Callable[[int, int], Any] | None = None,
     return_stats: bool = False,
 ) -> Any:
     """Train one model per λ (× key × fold) in one compiled, vmapped, sharded call.
@@ -121,9 +125,18 @@ def sweep(
         recompiled.
       devices: devices to shard the model axis over (default: all local).
       memory_fraction: share of free device memory one chunk may use.
+      vmap_size: models vectorised together on a device; the rest of its
+        block runs one group after another (``lax.map``). ``None`` (default):
+        the whole block at once, fastest for small models. ``1``: one model
+        at a time, and then a model's result does not depend on
+        ``chunk_size``, the number of devices or the other λ in the grid (bit
+        for bit; tested), at loop speed.
       progress: tqdm bar over chunks (default: when there is more than one).
       on_chunk: ``on_chunk(start, stop, outputs)`` after each chunk, with
         ``outputs`` (NumPy) for flat models ``start:stop``; for checkpoints.
+      load_chunk: ``load_chunk(start, stop) -> outputs or None``: results of a
+        chunk finished earlier (resume); ``None`` computes it. When every
+        chunk loads, nothing is compiled.
       return_stats: also return a :class:`SweepStats`.
 
     Returns:
@@ -131,7 +144,7 @@ def sweep(
       ``(S, K)`` with keys, ``(F, K)`` with folds, ``(F, S, K)`` with both;
       and the stats (``n_models``, ``chunk_size``, ``n_chunks``,
       ``n_devices``, ``compile_s``, ``run_s``, ``memory_per_chunk_bytes``,
-      ``device``) when ``return_stats``.
+      ``n_loaded_chunks``, ``device``) when ``return_stats``.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -145,6 +158,10 @@ def sweep(
         raise TypeError(f"train_fn must be callable, got {train_fn!r}")
     lam_host = check_grid(lambdas).astype(jax.dtypes.canonicalize_dtype(np.float64))
     chunk_size = _check_chunk_size(chunk_size)
+    if vmap_size is not None:
+        if isinstance(vmap_size, bool) or not isinstance(vmap_size, (int, np.integer)) or vmap_size < 1:
+            raise ValueError(f"vmap_size must be a positive int or None (vectorise the whole chunk), got {vmap_size!r}")
+        vmap_size = int(vmap_size)
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
     devices = list(jax.local_devices() if devices is None else devices)
@@ -174,10 +191,17 @@ def sweep(
     def one(*args):
         return train_fn(*args)
 
-    batched = jax.vmap(one)
+    if vmap_size is None:
+        local = jax.vmap(one)
+    else:
+        # Sequential over groups of vmap_size models (lax.map); vmap inside a group.
+        local = lambda *xs: jax.lax.map(lambda a: one(*a), xs, batch_size=vmap_size)  # noqa: E731
     mesh = Mesh(np.asarray(devices), ("models",))
-    sharding = NamedSharding(mesh, PartitionSpec("models"))
-    jitted = jax.jit(batched, in_shardings=sharding, out_shardings=sharding)
+    spec = PartitionSpec("models")
+    sharding = NamedSharding(mesh, spec)
+    # shard_map: each device runs `local` on its own block of models; nothing is communicated.
+    per_device = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    jitted = jax.jit(per_device, in_shardings=sharding, out_shardings=sharding)
 
     def chunk_inputs(rows: np.ndarray) -> list:
         return [inputs[a][index[a][rows]] for a in order]
@@ -201,26 +225,30 @@ def sweep(
         return int(ma.temp_size_in_bytes + ma.output_size_in_bytes + ma.argument_size_in_bytes)
 
     full = _round_up(n_models, n_dev)
-    compile_s = 0.0
+    state = {"compiled": None, "compile_s": 0.0, "mem": None}
+
+    def ensure_compiled(size: int):
+        if state["compiled"] is None:
+            state["compiled"], dt = compile_for(size)
+            state["compile_s"] += dt
+            state["mem"] = memory_of(state["compiled"])
+        return state["compiled"]
+
     if chunk_size is not None:
-        size = min(_round_up(chunk_size, n_dev), full)
-        compiled, compile_s = compile_for(size)
-        mem = memory_of(compiled)
+        size = min(_round_up(chunk_size, n_dev), full)  # compiled lazily: resumed chunks need none
     else:
         size = full
-        compiled, compile_s = compile_for(size)
-        mem = memory_of(compiled)
+        ensure_compiled(size)
         free = available_memory_bytes(devices[0])
+        mem = state["mem"]
         if mem is not None and free is not None:
             share = free / n_dev if devices[0].platform == "cpu" else free
             budget = memory_fraction * share
             if mem > budget and size > n_dev:
                 per_model = mem / (size // n_dev)
-                per_dev = max(1, int(budget // per_model))
-                size = min(full, per_dev * n_dev)
-                compiled, extra = compile_for(size)
-                compile_s += extra
-                mem = memory_of(compiled)
+                size = min(full, max(1, int(budget // per_model)) * n_dev)
+                state["compiled"] = None
+                ensure_compiled(size)
 
     starts = list(range(0, n_models, size))
     show = progress if progress is not None else len(starts) > 1
@@ -231,6 +259,7 @@ def sweep(
         bar = tqdm(total=n_models, unit="model", desc="sweep", leave=False)
 
     pieces: list = []
+    n_loaded = n_loaded_models = 0
     t0 = time.perf_counter()
 
     def collect(pending):
@@ -245,14 +274,26 @@ def sweep(
     pending = None
     for start in starts:
         stop = min(start + size, n_models)
+        loaded = load_chunk(start, stop) if load_chunk is not None else None
+        if loaded is not None:
+            if pending is not None:
+                collect(pending)
+                pending = None
+            pieces.append(loaded)
+            n_loaded += 1
+            n_loaded_models += stop - start
+            if bar is not None:
+                bar.update(stop - start)
+            continue
         rows = np.arange(start, start + size)
         rows[rows >= n_models] = n_models - 1  # pad the ragged last chunk with the last model
         args = [jax.device_put(x, sharding) for x in chunk_inputs(rows)]
-        out = compiled(*args)  # dispatched asynchronously
+        out = ensure_compiled(size)(*args)  # dispatched asynchronously
         if pending is not None:
-            collect(pending)
+            collect(pending)  # overlaps the host copy of the previous chunk with this one
         pending = (start, stop, out)
-    collect(pending)
+    if pending is not None:
+        collect(pending)
     run_s = time.perf_counter() - t0
     if bar is not None:
         bar.close()
@@ -267,9 +308,11 @@ def sweep(
         chunk_size=size,
         n_chunks=len(starts),
         n_devices=n_dev,
-        compile_s=compile_s,
+        compile_s=state["compile_s"],
         run_s=run_s,
-        memory_per_chunk_bytes=mem,
+        memory_per_chunk_bytes=state["mem"],
+        n_loaded_chunks=n_loaded,
+        n_loaded_models=n_loaded_models,
         device=devices[0].device_kind,
     )
     return result, stats

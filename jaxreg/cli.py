@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_out(path: str) -> str:
+def _check_out(path: str, flag: str = "--out") -> str:
+    if flag == "--resume" and not os.path.isdir(path):
+        raise UsageError(f"--resume {path} is not a directory holding an interrupted sweep")
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".jaxreg-write-test")
@@ -74,7 +76,7 @@ def _check_out(path: str) -> str:
             f.write("")
         os.unlink(probe)
     except OSError as e:
-        raise UsageError(f"--out {path} is not a writable directory ({e.strerror or e})") from e
+        raise UsageError(f"{flag} {path} is not a writable directory ({e.strerror or e})") from e
     return path
 
 
@@ -128,7 +130,10 @@ def cmd_sweep(args) -> int:
     from jaxreg import plots, runner
 
     cfg = _config_from_args(args)
-    out = _check_out(args.resume or args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
+    if args.resume:
+        out = _check_out(args.resume, "--resume")
+    else:
+        out = _check_out(args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
     log = None if args.quiet else print
     if log:
         log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")

@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from jaxreg.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,37 +46,3 @@ def test_cli_cross_validation_and_regression(tmp_path, capsys):
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 * 5 and {r["fold"] for r in rows} == {"0", "1", "2"}
-
-
-@pytest.mark.parametrize(
-    "argv,match",
-    [
-        (["sweep", "--dataset", "mnist"], "--dataset"),
-        (["sweep", "--model", "resnet"], "--model"),
-        (["sweep", "--penalty", "l3"], "--penalty"),
-        (["sweep", "--optimizer", "lbfgs"], "--optimizer"),
-        (["sweep", "--lambda-min", "1", "--lambda-max", "0.1"], "swap"),
-        (["sweep", "--num-lambdas", "0"], "--num-lambdas"),
-        (["sweep", "--lr", "-1"], "--lr"),
-        (["sweep", "--lr", "nan"], "--lr"),
-        (["sweep", "--chunk-size", "0"], "--chunk-size"),
-        (["sweep", "--l1-ratio", "2"], "--l1-ratio"),
-        (["sweep", "--data", "/nonexistent.csv"], "does not exist"),
-        (["sweep", "--steps", "abc"], "steps"),
-        (["sweep", "--dataset", "digits", "--model", "linear"], "linear"),
-        (["nope"], "invalid choice"),
-    ],
-)
-def test_cli_errors_are_one_line(argv, match, capsys, tmp_path):
-    rc = main([*argv, "--out", str(tmp_path)] if argv[0] == "sweep" else argv)
-    err = capsys.readouterr().err
-    assert rc == 2
-    assert err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
-    assert match in err
-
-
-def test_cli_unwritable_out(tmp_path, capsys):
-    target = tmp_path / "file"
-    target.write_text("x")
-    rc = main(["sweep", "--out", str(target / "sub")])
-    assert rc == 2 and "--out" in capsys.readouterr().err

@@ -63,36 +63,3 @@ def test_user_files(tmp_path):
     npz = tmp_path / "d.npz"
     np.savez(npz, x=x, y=x @ np.array([1.0, 2.0, 3.0]))
     assert data.load_file(str(npz)).task == "regression"
-
-
-@pytest.mark.parametrize(
-    "content,name,match",
-    [
-        ("", "e.csv", "empty"),
-        ("1,2,3\n4,5\n", "r.csv", "ragged"),
-        ("1,2,3\n4,x,6\n", "n.csv", "non-numeric"),
-        ("1,2\n", "t.txt", "csv or .npz"),
-        ("not a zip", "b.npz", "NPZ"),
-    ],
-)
-def test_bad_files(tmp_path, content, name, match):
-    p = tmp_path / name
-    p.write_text(content)
-    with pytest.raises(ValueError, match=match):
-        data.load_file(str(p))
-
-
-def test_bad_arrays():
-    x = np.ones((10, 2))
-    with pytest.raises(ValueError, match="NaN"):
-        data.make_dataset(np.where(np.eye(10, 2) > 0, np.nan, 1.0), np.arange(10.0))
-    with pytest.raises(ValueError, match="2-D"):
-        data.make_dataset(np.ones(10), np.arange(10.0))
-    with pytest.raises(ValueError, match="same number"):
-        data.make_dataset(x, np.arange(9.0))
-    with pytest.raises(ValueError, match="2 classes"):
-        data.make_dataset(x, np.zeros(10), task="classification")
-    with pytest.raises(ValueError, match="does not exist"):
-        data.load_file("/nonexistent/file.csv")
-    with pytest.raises(ValueError, match="dataset"):
-        data.load_dataset("mnist")

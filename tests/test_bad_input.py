@@ -1,0 +1,148 @@
+"""The bad-input catalogue: every entry must fail with a clear, named error.
+
+API errors are ValueError/TypeError whose message names the argument; the CLI
+prints exactly one line ``jaxreg: error: ...`` (no traceback) and exits 2.
+Traced bad values (inside jit/vmap) are not in this table: they turn the model
+into NaN (finite=False), see test_transforms.py and test_reliability.py.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxreg
+from jaxreg import data, models, runner
+from jaxreg.cli import main
+
+PARAMS = (jnp.array([1.0, -2.0]), {"layer": {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}})
+f = lambda lam, *rest: lam  # noqa: E731
+
+API = [
+    # hyperparameters
+    ("negative λ", lambda: jaxreg.add_l2_decay(-0.1), ValueError, "lam must be >= 0"),
+    ("NaN λ", lambda: jaxreg.add_l1_sign(float("nan")), ValueError, "lam must be finite"),
+    ("inf λ", lambda: jaxreg.prox_l1(float("inf"), 0.1), ValueError, "lam must be finite"),
+    ("array λ", lambda: jaxreg.add_l2_decay(jnp.ones(3)), ValueError, "lam must be a scalar"),
+    ("string λ", lambda: jaxreg.add_l2_decay("0.1"), TypeError, "lam"),
+    ("negative learning rate", lambda: jaxreg.prox_l1(0.1, -1.0), ValueError, "learning_rate"),
+    ("NaN learning rate", lambda: jaxreg.prox_l1(0.1, float("nan")), ValueError, "learning_rate"),
+    ("inf learning rate", lambda: jaxreg.prox_group_lasso(0.1, float("inf")), ValueError, "learning_rate"),
+    ("l1_ratio > 1", lambda: jaxreg.add_elastic_net(0.1, 1.5), ValueError, "l1_ratio"),
+    ("l1_ratio < 0", lambda: jaxreg.prox_elastic_net(0.1, -0.1, 0.1), ValueError, "l1_ratio"),
+    ("NaN l1_ratio", lambda: jaxreg.elastic_net_penalty(PARAMS, float("nan")), ValueError, "l1_ratio"),
+    # grids
+    ("lambda_min > lambda_max", lambda: jaxreg.log_grid(1.0, 0.1, 5), ValueError, "lo must be <= hi"),
+    ("num_lambdas 0", lambda: jaxreg.log_grid(1e-3, 1.0, 0), ValueError, "num"),
+    ("empty grid", lambda: jaxreg.sweep(f, []), ValueError, "lambdas is empty"),
+    ("2-D grid", lambda: jaxreg.sweep(f, [[0.1, 0.2]]), ValueError, "1-D"),
+    ("negative grid value", lambda: jaxreg.sweep(f, [0.1, -1.0]), ValueError, ">= 0"),
+    ("chunk_size 0", lambda: jaxreg.sweep(f, [0.1], chunk_size=0), ValueError, "chunk_size"),
+    ("chunk_size negative", lambda: jaxreg.sweep(f, [0.1], chunk_size=-3), ValueError, "chunk_size"),
+    ("vmap_size 0", lambda: jaxreg.sweep(f, [0.1], vmap_size=0), ValueError, "vmap_size"),
+    ("float keys", lambda: jaxreg.sweep(f, [0.1], keys=np.zeros((2, 3), np.float32)), ValueError, "keys"),
+    # trees
+    ("mask structure", lambda: jaxreg.add_l2_decay(0.1, mask={"w": True}).init(PARAMS), ValueError, "mask"),
+    ("mask leaf not bool", lambda: jaxreg.l2_penalty(PARAMS, mask=(1.5, True)), TypeError, "mask"),
+    ("center structure", lambda: jaxreg.l1_penalty(PARAMS, center=(jnp.zeros(2),)), ValueError, "center"),
+    ("center shapes", lambda: jaxreg.prox_l1(0.1, 0.1, center=jax.tree.map(lambda x: x[..., None], PARAMS))
+     .init(PARAMS), ValueError, "center"),
+    ("weights structure", lambda: jaxreg.add_l1_sign(0.1, weights=(1.0, 2.0, 3.0)).init(PARAMS), ValueError,
+     "weights"),
+    ("weights shape", lambda: jaxreg.l2_penalty(PARAMS, weights=(jnp.ones(5), 1.0)), ValueError, "weights"),
+    ("negative weights", lambda: jaxreg.l2_penalty(PARAMS, weights=(-1.0, 1.0)), ValueError, "weights"),
+    ("int leaf", lambda: jaxreg.l2_penalty({"n": jnp.arange(3)}), ValueError, "params leaves"),
+    ("bool leaf", lambda: jaxreg.add_l1_sign(0.1).init({"b": jnp.array([True])}), ValueError, "params leaves"),
+    ("complex leaf", lambda: jaxreg.l1_penalty({"c": jnp.ones(2, jnp.complex64)}), ValueError, "params leaves"),
+    ("group axis", lambda: jaxreg.group_lasso_penalty(jnp.ones(3), axis=1), ValueError, "axis"),
+    ("update without params", lambda: jaxreg.add_l2_decay(0.1).update(jnp.ones(2), None), ValueError, "params"),
+    # data
+    ("NaN in x", lambda: data.make_dataset(np.full((10, 2), np.nan), np.arange(10.0)), ValueError, "NaN"),
+    ("inf in y", lambda: data.make_dataset(np.ones((10, 2)), np.r_[np.inf, np.arange(9.0)]), ValueError, "inf"),
+    ("x wrong rank", lambda: data.make_dataset(np.ones(10), np.arange(10.0)), ValueError, "2-D"),
+    ("y wrong rank", lambda: data.make_dataset(np.ones((10, 2)), np.ones((10, 2))), ValueError, "1-D"),
+    ("x/y length", lambda: data.make_dataset(np.ones((10, 2)), np.arange(9.0)), ValueError, "same number"),
+    ("single class", lambda: data.make_dataset(np.ones((10, 2)), np.zeros(10), task="classification"),
+     ValueError, "2 classes"),
+    # names
+    ("unknown dataset", lambda: data.load_dataset("mnist"), ValueError, "dataset must be one of"),
+    ("unknown model", lambda: models.init_params("resnet", jax.random.key(0), 3, 2), ValueError, "model"),
+    ("unknown penalty", lambda: runner.make_optimizer("l3", 0.1), ValueError, "penalty"),
+    ("unknown optimizer", lambda: runner.make_optimizer("l2", 0.1, optimizer="lbfgs"), ValueError, "optimizer"),
+    ("unknown loss scaling", lambda: jaxreg.from_sklearn_lasso(1.0, loss="l2"), ValueError, "loss"),
+]
+
+
+@pytest.mark.parametrize("name,call,exc,match", API, ids=[a[0] for a in API])
+def test_api_bad_input(name, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def _files(tmp):
+    paths = {}
+    for name, content in {
+        "empty.csv": "",
+        "ragged.csv": "1,2,3\n4,5\n6,7,8\n",
+        "text.csv": "a,b,y\n1,2,0\n3,oops,1\n",
+        "one_class.csv": "\n".join(f"{i},{i * 2},1" for i in range(20)),
+        "nan.csv": "\n".join(f"{i},nan,{i % 2}" for i in range(20)),
+        "table.txt": "1,2,3\n",
+        "fake.npz": "not a zip",
+    }.items():
+        p = tmp / name
+        p.write_text(content)
+        paths[name] = str(p)
+    (tmp / "blocker").write_text("a file, not a directory")
+    (tmp / "plain").mkdir()
+    paths["plain_dir"] = str(tmp / "plain")
+    paths["unwritable"] = str(tmp / "blocker" / "out")
+    return paths
+
+
+CLI = [
+    ("unknown dataset", ["--dataset", "mnist"], "--dataset must be one of"),
+    ("unknown model", ["--model", "resnet"], "--model must be one of"),
+    ("unknown penalty", ["--penalty", "l3"], "--penalty must be one of"),
+    ("unknown optimizer", ["--optimizer", "lbfgs"], "--optimizer must be one of"),
+    ("model/task mismatch", ["--model", "linear"], "'linear' is least squares"),
+    ("lambda-min > lambda-max", ["--lambda-min", "1", "--lambda-max", "0.1"], "swap them"),
+    ("negative lambda-min", ["--lambda-min", "-1"], "--lambda-min"),
+    ("num-lambdas 0", ["--num-lambdas", "0"], "--num-lambdas"),
+    ("negative lr", ["--lr", "-1"], "--lr"),
+    ("NaN lr", ["--lr", "nan"], "--lr"),
+    ("inf lr", ["--lr", "inf"], "--lr"),
+    ("l1-ratio > 1", ["--l1-ratio", "2"], "--l1-ratio"),
+    ("chunk-size 0", ["--chunk-size", "0"], "--chunk-size"),
+    ("steps not a number", ["--steps", "abc"], "--steps"),
+    ("folds 1 of too many", ["--folds", "-1"], "--folds"),
+    ("missing data file", ["--data", "/nonexistent/d.csv"], "does not exist"),
+    ("empty data file", ["--data", "{empty.csv}"], "is empty"),
+    ("ragged rows", ["--data", "{ragged.csv}"], "ragged"),
+    ("non-numeric cell", ["--data", "{text.csv}"], "non-numeric cell 'oops'"),
+    ("single class file", ["--data", "{one_class.csv}"], "at least 2 classes"),
+    ("NaN in file", ["--data", "{nan.csv}"], "NaN"),
+    ("not CSV/NPZ", ["--data", "{table.txt}"], ".csv or .npz"),
+    ("corrupt NPZ", ["--data", "{fake.npz}"], "not a readable NPZ"),
+    ("unwritable out", ["--out", "{unwritable}"], "not a writable directory"),
+    ("resume a file", ["--resume", "{empty.csv}"], "--resume"),
+    ("resume a plain directory", ["--resume", "{plain_dir}"], "no manifest.json"),
+]
+
+
+@pytest.mark.parametrize("name,argv,match", CLI, ids=[c[0] for c in CLI])
+def test_cli_bad_input(name, argv, match, tmp_path, capsys):
+    paths = _files(tmp_path)
+    argv = [paths[a[1:-1]] if a.startswith("{") else a for a in argv]
+    if "--out" not in argv and "--resume" not in argv:
+        argv += ["--out", str(tmp_path / "run")]
+    rc = main(["sweep", *argv, "--num-lambdas", "2", "--steps", "2"] if "--num-lambdas" not in argv
+              else ["sweep", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
+    assert match in err, err
+
+
+def test_catalogue_size():
+    assert len(API) + len(CLI) >= 25

@@ -5,7 +5,7 @@ Conventions: ``L(W) = L_data(W) + λ R(W)`` with ``R_l2 = Σ w²`` (gradient
 each module's docstring.
 """
 
-from jaxreg import prox
+from jaxreg import paths, prox
 from jaxreg.conventions import (
     from_glmnet,
     from_optax_weight_decay,
@@ -31,11 +31,13 @@ from jaxreg.prox import soft_threshold
 from jaxreg.sweep import SweepStats, sweep
 from jaxreg.train import FitResult, fit
 from jaxreg.transforms import (
+    FistaState,
     ProxState,
     add_elastic_net,
     add_l1_sign,
     add_l2_decay,
     add_penalty_grad,
+    fista,
     prox_elastic_net,
     prox_group_lasso,
     prox_l1,

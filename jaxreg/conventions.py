@@ -178,7 +178,9 @@ def to_sklearn_ridge(lam: Any, *, loss: str = "half_mse", n_samples: Any = None)
 _LOGISTIC_PENALTIES = ("l1", "l2", "elasticnet")
 
 
-def _logistic_rho_s(penalty: str, l1_ratio: Any) -> Any:
+def _logistic_rho_s(penalty: str | None, l1_ratio: Any) -> Any:
+    if penalty is None:  # sklearn >= 1.8: the penalty is set by l1_ratio alone (default 0 = L2)
+        return 0.0 if l1_ratio is None else check_ratio(l1_ratio, "l1_ratio")
     if penalty not in _LOGISTIC_PENALTIES:
         raise ValueError(f"penalty must be one of {', '.join(_LOGISTIC_PENALTIES)}, got {penalty!r}")
     if penalty == "elasticnet":
@@ -191,15 +193,17 @@ def _logistic_rho_s(penalty: str, l1_ratio: Any) -> Any:
 def from_sklearn_logistic(
     C: Any,
     *,
-    penalty: str = "l2",
+    penalty: str | None = None,
     l1_ratio: Any = None,
     loss: str = "mean",
     n_samples: Any = None,
 ) -> tuple[Any, Any]:
-    r"""``(lam, l1_ratio)`` from sklearn ``LogisticRegression(C=C, penalty=...)``.
+    r"""``(lam, l1_ratio)`` from sklearn ``LogisticRegression(C=C, l1_ratio=...)``.
 
     sklearn minimises :math:`C\sum_i\ell_i + \rho_s\|w\|_1 + \frac{1-\rho_s}{2}\|w\|^2`
-    (ρ_s = 1 for ``"l1"``, 0 for ``"l2"``). With ``loss="mean"``:
+    with ρ_s its ``l1_ratio`` (default 0). The older ``penalty=`` argument
+    (``"l1"``: ρ_s = 1, ``"l2"``: 0, ``"elasticnet"``: ``l1_ratio``) is
+    accepted too. With ``loss="mean"``:
     ``"l2"`` gives ``λ = 1/(2nC)`` (ρ = 0), ``"l1"`` gives ``λ = 1/(nC)`` (ρ = 1).
     ``n_samples`` is required for ``loss="mean"``.
     """

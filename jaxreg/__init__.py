@@ -47,6 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "prox",
+    "paths",
     # penalties
     "l2_penalty",
     "l1_penalty",
@@ -63,6 +64,8 @@ __all__ = [
     "prox_elastic_net",
     "prox_group_lasso",
     "ProxState",
+    "fista",
+    "FistaState",
     # training and sweeps
     "fit",
     "FitResult",

@@ -21,6 +21,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --durations=10
 
+EXPERIMENTS := e1_l2_geometric e2_l1_constant_step e3_sparsity e4_tradeoff e5_center_transfer e6_paths
+
+experiments: $(STAMP)
+	rm -f experiments/results/*.json experiments/results/*.png
+	cd experiments && for e in $(EXPERIMENTS); do ../$(PY) $$e.py || exit 1; done
+	$(PY) experiments/report.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check jaxreg tests examples
 

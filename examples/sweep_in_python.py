@@ -1,5 +1,9 @@
 """The Python equivalent of `jaxreg sweep --penalty l1_prox`: 100 models in one call."""
-import jax, jax.numpy as jnp, optax, jaxreg  # noqa: E401
+import jax  # noqa: E401
+import jax.numpy as jnp
+import optax
+
+import jaxreg
 from jaxreg import data, models
 
 ds = data.load_dataset("digits")  # fixed, stratified train/validation split, standardised

@@ -1,6 +1,5 @@
 """Claim 1: L2's SGD step multiplies each weight by (1 − 2αλ): geometric decay that never reaches 0."""
 import _common
-
 import jax.numpy as jnp
 import numpy as np
 import optax

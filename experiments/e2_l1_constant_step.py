@@ -1,6 +1,5 @@
 """Claim 2: L1's SGD step subtracts αλ whatever the weight's size, so small weights reach zero first."""
 import _common
-
 import jax.numpy as jnp
 import numpy as np
 import optax

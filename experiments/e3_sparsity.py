@@ -1,6 +1,5 @@
 """Claim 3: L1 gives sparse models, L2 does not — measured on digits for the three penalties."""
 import _common
-
 import numpy as np
 
 from jaxreg import runner
@@ -62,7 +61,8 @@ result = (
     f"{mlp['l1_prox']['max_exact_zero_fraction']:.0%}, sign step {lg['l1']['max_exact_zero_fraction']:.0%} / "
     f"{mlp['l1']['max_exact_zero_fraction']:.0%}, L2 {lg['l2']['max_exact_zero_fraction']:.0%} / "
     f"{mlp['l2']['max_exact_zero_fraction']:.0%}. The sign step does shrink weights to within one step (αλ) of "
-    f"zero — up to {lg['l1']['max_fraction_within_alpha_lambda']:.0%} / {mlp['l1']['max_fraction_within_alpha_lambda']:.0%} "
+    f"zero — up to {lg['l1']['max_fraction_within_alpha_lambda']:.0%} / "
+    f"{mlp['l1']['max_fraction_within_alpha_lambda']:.0%} "
     "of them — but never onto it: it is L1's shrinkage without L1's sparsity. At the best λ (validation loss) "
     f"the proximal logistic model has {lg['l1_prox']['exact_zero_fraction_at_best']:.0%} exact zeros and validation "
     f"loss {lg['l1_prox']['best_val_loss']:.4f}, against {lg['l2']['best_val_loss']:.4f} for L2 and "

@@ -1,6 +1,5 @@
 """Claim 4: regularization trades training fit for generalization (train loss ↑ with λ, validation loss U-shaped)."""
 import _common
-
 import numpy as np
 
 from jaxreg import runner

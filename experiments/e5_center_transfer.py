@@ -1,6 +1,5 @@
 """Claim 5: decaying toward pretrained weights (center = W₀, L2-SP) beats decaying toward 0 when fine-tuning."""
 import _common
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,7 +36,8 @@ def finetune(center, start=w0):
         idx = jax.random.permutation(key, x_pool.shape[0])[:n_ft]
         opt = optax.chain(jaxreg.add_l2_decay(lam, mask=mask, center=center), optax.sgd(lr))
         p = jaxreg.fit(loss, start, opt, steps=steps_ft, data=(x_pool[idx], y_pool[idx])).params
-        return {"val_accuracy": models.accuracy(p, x_val, y_val), "val_loss": models.data_loss("classification", p, x_val, y_val),
+        return {"val_accuracy": models.accuracy(p, x_val, y_val),
+                "val_loss": models.data_loss("classification", p, x_val, y_val),
                 "distance": jaxreg.l2_penalty(p, mask=mask, center=w0)}
 
     return train
@@ -49,7 +49,8 @@ keys = list(range(seeds))
 sp_center = {**w0, "w2": jnp.zeros_like(w0["w2"]), "b2": jnp.zeros_like(w0["b2"])}
 variants = {"L2-SP: hidden → W₀, head → 0": finetune(sp_center), "L2 toward W₀ (everything)": finetune(w0),
             "L2 toward 0": finetune(None),
-            "from scratch, L2 toward 0": finetune(None, models.init_params("mlp", jax.random.key(1), 64, 10, hidden=hidden))}
+            "from scratch, L2 toward 0": finetune(None, models.init_params("mlp", jax.random.key(1), 64, 10,
+                                                                            hidden=hidden))}
 out = {name: jaxreg.sweep(fn, lambdas, keys=keys) for name, fn in variants.items()}
 none = jaxreg.sweep(finetune(None), [0.0], keys=keys)  # λ = 0: plain fine-tuning
 acc0 = float(np.mean(none["val_accuracy"]))
@@ -61,9 +62,10 @@ measured = {"n_labelled": n_ft, "seeds": seeds, "lambdas": num_lambdas, "no_pena
 for (name, o), c in zip(out.items(), ["tab:green", "tab:purple", "tab:blue", "tab:grey"]):
     m, sd = o["val_accuracy"].mean(0), o["val_accuracy"].std(0)
     i = int(np.argmax(m))
-    measured["variants"][name] = {"best_lambda": float(lambdas[i]), "best_val_accuracy": float(m[i]),
-                                  "best_val_accuracy_sd": float(sd[i]), "val_accuracy_at_largest_lambda": float(m[-1]),
-                                  "distance_to_w0_at_best": float(o["distance"].mean(0)[i])}
+    measured["variants"][name] = {
+        "best_lambda": float(lambdas[i]), "best_val_accuracy": float(m[i]), "best_val_accuracy_sd": float(sd[i]),
+        "val_accuracy_at_largest_lambda": float(m[-1]), "distance_to_w0_at_best": float(o["distance"].mean(0)[i]),
+    }
     ax.plot(lambdas, m, color=c, lw=1.7, label=f"{name}: best {m[i]:.3f} at λ={lambdas[i]:.2g}")
     ax.fill_between(lambdas, m - sd, m + sd, color=c, alpha=0.15, lw=0)
 ax.axhline(acc0, color="k", ls=":", lw=1, label=f"no penalty: {acc0:.3f}")
@@ -86,17 +88,20 @@ result = (
     f"L2 toward W₀ on every layer {fmt(naive)}, L2 toward 0 {fmt(zero)}, no penalty {acc0:.3f}; a network trained "
     f"from scratch on the same {n_ft} samples reaches {fmt(scratch)}. "
     + ("The pretrained weights are a worse start than random ones here (negative transfer from 0-4 to 5-9), so "
-       "pulling toward them cannot help; " if scratch["best_val_accuracy"] > max(sp["best_val_accuracy"], acc0) else "")
+       "pulling toward them cannot help; "
+       if scratch["best_val_accuracy"] > max(sp["best_val_accuracy"], acc0) else "")
     + f"at the largest λ the center acts as a prior rather than a shrinkage: L2-SP keeps "
-    f"{sp['val_accuracy_at_largest_lambda']:.3f} where decay toward 0 falls to {zero['val_accuracy_at_largest_lambda']:.3f}."
+    f"{sp['val_accuracy_at_largest_lambda']:.3f} where decay toward 0 falls to "
+    f"{zero['val_accuracy_at_largest_lambda']:.3f}."
 )
 best = max(v, key=lambda k: v[k]["best_val_accuracy"])
 better = best.startswith("L2-SP") and sp["best_val_accuracy"] > acc0
 _common.save(args, "e5_center_transfer",
              claim="Decay toward a reference (center = pretrained W₀, the distance d(W, W₀)) regularizes "
                    "fine-tuning better than decay toward 0.",
-             setup=f"digits MLP ({hidden} hidden) pretrained on classes 0-4 ({int(old.sum())} samples, {steps_pre} SGD "
-                   f"steps), fine-tuned on {n_ft} random labelled samples of classes 5-9 ({steps_ft} steps, SGD lr {lr}); "
+             setup=f"digits MLP ({hidden} hidden) pretrained on classes 0-4 ({int(old.sum())} samples, {steps_pre} "
+                   f"SGD steps), fine-tuned on {n_ft} random labelled samples of classes 5-9 ({steps_ft} steps, SGD "
+                   f"lr {lr}); "
                    f"{num_lambdas} λ × {seeds} labelled subsets per variant in one call each",
              measured=measured, result=result,
              verdict="confirmed" if better else (

@@ -1,8 +1,7 @@
 """Claim 6: jaxreg's vmapped regularization paths are scikit-learn's lasso, elastic net and ridge paths."""
-import _common
-
 import time
 
+import _common
 import jax
 
 jax.config.update("jax_enable_x64", True)  # compare solutions, not float32 rounding
@@ -52,7 +51,7 @@ measured = {}
 plt = _common.plt()
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
 for ax, (label, (alphas, lam, rho, sk, ours, t_sk, t_ours)) in zip(axes, runs.items()):
-    obj = lambda w, i: float(least_squares_objective(x, y, w, lam[i], rho))  # noqa: E731
+    obj = lambda w, i, lam=lam, rho=rho: float(least_squares_objective(x, y, w, lam[i], rho))  # noqa: E731
     gaps = np.array([(obj(ours[i], i) - obj(sk[i], i)) / abs(obj(sk[i], i)) for i in range(len(alphas))])
     interior = np.arange(len(alphas)) > 0  # α_max itself sits on the all-zero kink
     support = (ours != 0) == (sk != 0)

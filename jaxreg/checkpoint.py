@@ -66,10 +66,12 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
 class ChunkStore:
     """Reads and writes the chunk checkpoints of one output directory."""
 
-    def __init__(self, directory: str, config: dict, lambdas: list[float], *, resume: bool, log=print):
+    def __init__(self, directory: str, config: dict, lambdas: list[float], *, resume: bool, log=print,
+                 readonly: bool = False):
         self.directory = directory
+        self.readonly = readonly  # other processes of a multi-process sweep: read, never write
         self.chunk_dir = os.path.join(directory, "chunks")
-        self.log = log or (lambda *_: None)
+        self.log = log
         self.hash = config_hash(config, lambdas)
         path = os.path.join(directory, MANIFEST)
         if resume:
@@ -100,7 +102,8 @@ class ChunkStore:
                              "lambdas": [float(x) for x in lambdas], "penalties": {}}
             os.makedirs(self.chunk_dir, exist_ok=True)
             self._write_manifest()
-        os.makedirs(self.chunk_dir, exist_ok=True)
+        if not readonly:
+            os.makedirs(self.chunk_dir, exist_ok=True)
 
     @staticmethod
     def saved_config(directory: str) -> dict:
@@ -112,6 +115,8 @@ class ChunkStore:
             raise ResumeError(f"--resume {directory}: cannot read {MANIFEST} ({e})") from e
 
     def _write_manifest(self) -> None:
+        if self.readonly:
+            return
         atomic_write(os.path.join(self.directory, MANIFEST), json.dumps(self.manifest, indent=1))
 
     def chunk_size(self, penalty: str) -> int | None:
@@ -122,6 +127,8 @@ class ChunkStore:
         return self.manifest["penalties"].setdefault(penalty, {"chunk_size": None, "chunks": {}})
 
     def save(self, penalty: str, start: int, stop: int, outputs: Any, chunk_size: int) -> None:
+        if self.readonly:
+            return
         entry = self._entry(penalty)
         if entry["chunk_size"] is None:
             entry["chunk_size"] = int(chunk_size)
@@ -159,7 +166,8 @@ class ChunkStore:
             problem = f"unreadable ({e.strerror or e})"
         except Exception as e:  # noqa: BLE001 - a damaged archive
             problem = f"unreadable ({e})"
-        self.log(f"  chunk {rec['file']} is corrupted ({problem}); recomputing it")
+        if self.log:
+            self.log(f"  chunk {rec['file']} is corrupted ({problem}); recomputing it")
         del self._entry(penalty)["chunks"][f"{start}-{stop}"]
         self._write_manifest()
         return None

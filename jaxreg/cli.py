@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", metavar="DIR",
                      help="finish an interrupted sweep in DIR (alone: with its saved options)")
     s.add_argument("--quiet", action="store_const", const=True, help="print only the output paths")
+    dist = s.add_argument_group("several processes / hosts (jax.distributed; see docs/distributed.md)")
+    dist.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (starts jax.distributed)")
+    dist.add_argument("--num-processes", type=int, help="number of processes in the job")
+    dist.add_argument("--process-id", type=int, help="this process's rank, 0 .. num-processes-1")
+    dist.add_argument("--distributed", action="store_const", const=True,
+                      help="start jax.distributed with cluster auto-detection (SLURM, Open MPI, TPU)")
+    dist.add_argument("--local-devices", type=int, help="CPU: host devices this process exposes (tests, CPU clusters)")
     return parser
 
 
@@ -126,14 +133,43 @@ def _config_from_args(args):
     return SweepConfig(**given).validate()
 
 
+def _start_runtime(args) -> None:
+    """jax.distributed (if asked) and the CPU device count, before JAX's first computation."""
+    multi = args.coordinator or args.num_processes or args.process_id is not None or args.distributed
+    if multi:
+        from jaxreg import distributed
+
+        if args.distributed and (args.coordinator or args.num_processes or args.process_id is not None):
+            raise UsageError("--distributed auto-detects the cluster; do not combine it with --coordinator")
+        if not args.distributed and not (args.coordinator and args.num_processes and args.process_id is not None):
+            raise UsageError("--coordinator, --num-processes and --process-id go together")
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                               local_devices=args.local_devices)
+    elif args.local_devices is not None:
+        if args.local_devices < 1:
+            raise UsageError(f"--local-devices must be >= 1, got {args.local_devices}")
+        import jax
+
+        jax.config.update("jax_num_cpu_devices", args.local_devices)
+
+
 def cmd_sweep(args) -> int:
     from jaxreg import plots, runner
 
     cfg = _config_from_args(args)
+    _start_runtime(args)
+    import jax
+
+    main_process = jax.process_index() == 0
     if args.resume:
-        out = _check_out(args.resume, "--resume")
+        out = _check_out(args.resume, "--resume") if main_process else args.resume
     else:
-        out = _check_out(args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S")))
+        out = args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        if main_process:
+            _check_out(out)
+    if not main_process:  # other processes compute their share and leave the writing to process 0
+        runner.run(cfg, progress=False, log=None, out_dir=out, resume=bool(args.resume))
+        return 0
     log = None if args.quiet else print
     if log:
         log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
@@ -176,6 +212,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jaxreg: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001
+        if _in_distributed_job():
+            # A peer died (or the network did): report in one line and leave at once. A normal exit would
+            # wait for the runtime's shutdown barrier, which can no longer complete, and then abort.
+            first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+            print(f"jaxreg: error: the distributed job failed on process {_process_index()} ({first.strip()}); "
+                  "chunks finished so far are kept: rerun every process with --resume DIR", file=sys.stderr)
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(1)
+        raise
+
+
+def _in_distributed_job() -> bool:
+    jax = sys.modules.get("jax")
+    try:
+        return jax is not None and jax.process_count() > 1
+    except Exception:  # noqa: BLE001 - the runtime itself may be broken by now
+        return False
+
+
+def _process_index() -> int:
+    try:
+        return sys.modules["jax"].process_index()
+    except Exception:  # noqa: BLE001
+        return -1
 
 
 if __name__ == "__main__":

@@ -227,8 +227,11 @@ def run(
     ds = load_data(cfg)
     lambdas, grid_info = lambda_grid(ds, cfg)
     store = None
-    if out_dir is not None:
-        store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log)
+    main_process = jax.process_index() == 0
+    if out_dir is not None and (main_process or resume):
+        # Process 0 writes; with --resume the other processes of a multi-process job read the same directory.
+        store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log,
+                           readonly=not main_process)
     folds = cfg.folds if cfg.folds >= 2 else None
     fold_masks = cv.kfold_masks(len(ds.y_train), folds) if folds else None
     seeds = list(range(cfg.seeds))
@@ -241,12 +244,15 @@ def run(
         chunk_size, on_chunk, load_chunk = cfg.chunk_size, None, None
         if store is not None:
             chunk_size = store.chunk_size(penalty) or chunk_size
+            if main_process:
 
-            def on_chunk(start, stop, out, penalty=penalty):
-                store.save(penalty, start, stop, out, chunk_size=stop - start)
+                def on_chunk(start, stop, out, penalty=penalty):
+                    store.save(penalty, start, stop, out, chunk_size=stop - start)
 
-            def load_chunk(start, stop, penalty=penalty):
-                return store.load(penalty, start, stop)
+            if resume:  # every process asks, so that all skip the same chunks
+
+                def load_chunk(start, stop, penalty=penalty):
+                    return store.load(penalty, start, stop)
 
         t0 = time.perf_counter()
         out, stats = sweep(
@@ -291,6 +297,8 @@ def run(
         "timings": timings,
         "device": jax.devices()[0].device_kind,
         "platform": jax.devices()[0].platform,
+        "n_devices": jax.device_count(),
+        "n_processes": jax.process_count(),
         "jax_version": jax.__version__,
     }
     result = SweepResult(table=table, params=params, info=info)

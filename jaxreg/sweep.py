@@ -123,7 +123,9 @@ def sweep(
         the compiled program (``memory_analysis``). Rounded up to a multiple
         of the number of devices; the ragged last chunk is padded, never
         recompiled.
-      devices: devices to shard the model axis over (default: all local).
+      devices: devices to shard the model axis over (default: ``jax.devices()``,
+        i.e. every device of every process after ``jax.distributed.initialize``;
+        see :mod:`jaxreg.distributed`). Outputs are gathered to every process.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its
         block runs one group after another (``lax.map``). ``None`` (default):
@@ -164,10 +166,16 @@ def sweep(
         vmap_size = int(vmap_size)
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
-    devices = list(jax.local_devices() if devices is None else devices)
+    # Default: every device of every process (jax.devices() is global after jax.distributed.initialize).
+    devices = list(jax.devices() if devices is None else devices)
     if not devices or not all(isinstance(d, jax.Device) for d in devices):
-        raise ValueError("devices must be a non-empty list of jax.Device (e.g. jax.local_devices())")
+        raise ValueError("devices must be a non-empty list of jax.Device (e.g. jax.devices())")
     n_dev = len(devices)
+    multiprocess = len({d.process_index for d in devices}) > 1
+    local_device = next((d for d in devices if d.process_index == jax.process_index()), None)
+    if local_device is None:
+        raise ValueError("devices must include at least one device of this process")
+    n_local = sum(d.process_index == jax.process_index() for d in devices)
 
     # Model grid: (folds?, keys?, lambdas), λ fastest.
     shape, inputs = [], []
@@ -176,19 +184,23 @@ def sweep(
         if fold_ids.ndim != 1 or fold_ids.size == 0 or fold_ids.dtype.kind not in "iu":
             raise ValueError(f"folds must be a positive int or a 1-D list of fold ids, got {folds!r}")
         shape.append(fold_ids.size)
-        inputs.append(jnp.asarray(fold_ids, jnp.int32))
+        inputs.append(fold_ids.astype(np.int32))
+    key_impl = None
     if keys is not None:
         key_arr = _as_keys(keys)
+        key_impl = jax.random.key_impl(key_arr)
         shape.append(key_arr.shape[0])
-        inputs.append(key_arr)
+        inputs.append(np.asarray(jax.random.key_data(key_arr)))  # raw key data: plain arrays shard anywhere
     shape.append(lam_host.size)
-    inputs.append(jnp.asarray(lam_host))
+    inputs.append(lam_host)
     n_models = math.prod(shape)
     index = np.unravel_index(np.arange(n_models), shape)
     # Reorder so the call signature is train_fn(lam, key, fold).
     order = list(range(len(shape)))[::-1]
 
     def one(*args):
+        if key_impl is not None:  # (lam, key_data, [fold]) -> (lam, key, [fold])
+            args = (args[0], jax.random.wrap_key_data(args[1], impl=key_impl), *args[2:])
         return train_fn(*args)
 
     if vmap_size is None:
@@ -205,6 +217,17 @@ def sweep(
 
     def chunk_inputs(rows: np.ndarray) -> list:
         return [inputs[a][index[a][rows]] for a in order]
+
+    def to_devices(host: np.ndarray) -> jax.Array:
+        # Each process supplies the rows of its own devices (every process knows the whole grid).
+        return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+    def to_host(out) -> Any:
+        if multiprocess:
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.process_allgather(out, tiled=True)
+        return jax.tree.map(np.asarray, out)
 
     def compile_for(size: int):
         specs = [
@@ -239,10 +262,10 @@ def sweep(
     else:
         size = full
         ensure_compiled(size)
-        free = available_memory_bytes(devices[0])
+        free = available_memory_bytes(local_device)
         mem = state["mem"]
         if mem is not None and free is not None:
-            share = free / n_dev if devices[0].platform == "cpu" else free
+            share = free / n_local if local_device.platform == "cpu" else free
             budget = memory_fraction * share
             if mem > budget and size > n_dev:
                 per_model = mem / (size // n_dev)
@@ -251,7 +274,7 @@ def sweep(
                 ensure_compiled(size)
 
     starts = list(range(0, n_models, size))
-    show = progress if progress is not None else len(starts) > 1
+    show = (progress if progress is not None else len(starts) > 1) and jax.process_index() == 0
     bar = None
     if show:
         from tqdm.auto import tqdm
@@ -264,7 +287,7 @@ def sweep(
 
     def collect(pending):
         start, stop, out = pending
-        host = jax.tree.map(lambda a: np.asarray(a)[: stop - start], out)
+        host = jax.tree.map(lambda a: np.asarray(a)[: stop - start], to_host(out))
         pieces.append(host)
         if on_chunk is not None:
             on_chunk(start, stop, host)
@@ -275,6 +298,15 @@ def sweep(
     for start in starts:
         stop = min(start + size, n_models)
         loaded = load_chunk(start, stop) if load_chunk is not None else None
+        if multiprocess and load_chunk is not None:
+            from jax.experimental import multihost_utils
+
+            have = multihost_utils.process_allgather(np.array(loaded is not None))
+            if have.any() and not have.all():
+                raise RuntimeError(
+                    f"chunk {start}:{stop} was found by some processes and not others; a resumed multi-process "
+                    "sweep needs its output directory on a filesystem every process can read"
+                )
         if loaded is not None:
             if pending is not None:
                 collect(pending)
@@ -287,7 +319,7 @@ def sweep(
             continue
         rows = np.arange(start, start + size)
         rows[rows >= n_models] = n_models - 1  # pad the ragged last chunk with the last model
-        args = [jax.device_put(x, sharding) for x in chunk_inputs(rows)]
+        args = [to_devices(x) for x in chunk_inputs(rows)]
         out = ensure_compiled(size)(*args)  # dispatched asynchronously
         if pending is not None:
             collect(pending)  # overlaps the host copy of the previous chunk with this one
@@ -313,6 +345,7 @@ def sweep(
         memory_per_chunk_bytes=state["mem"],
         n_loaded_chunks=n_loaded,
         n_loaded_models=n_loaded_models,
-        device=devices[0].device_kind,
+        device=local_device.device_kind,
+        n_processes=len({d.process_index for d in devices}),
     )
     return result, stats

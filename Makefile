@@ -28,6 +28,10 @@ experiments: $(STAMP)
 	cd experiments && for e in $(EXPERIMENTS); do ../$(PY) $$e.py || exit 1; done
 	$(PY) experiments/report.py
 
+bench: $(STAMP)
+	$(PY) benchmarks/sweep_throughput.py --json | tee benchmarks/sweep_throughput.jsonl
+	$(PY) benchmarks/lasso_path.py --json | tee benchmarks/lasso_path.jsonl
+
 lint: $(STAMP)
 	$(PY) -m ruff check jaxreg tests examples
 

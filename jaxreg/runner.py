@@ -258,7 +258,7 @@ def run(
         out, stats = sweep(
             train, lambdas, keys=seeds, folds=folds, chunk_size=chunk_size, progress=progress,
             on_chunk=on_chunk, load_chunk=load_chunk, return_stats=True,
-            vmap_size=1 if cfg.deterministic else None,
+            vmap_size=1 if cfg.deterministic else "auto",
         )
         wall = time.perf_counter() - t0
         computed = stats["n_models"] - stats["n_loaded_models"]

@@ -2,10 +2,11 @@
 
 The per-model work is ``train_fn``, any pure function returning a pytree. The
 grid of models (folds × keys × λ, λ fastest) is flattened, cut into chunks
-that fit device memory, padded to one static chunk shape (so there is one
-compilation, whatever the number of models) and sharded along the model axis
-over a ``Mesh`` of the devices with ``NamedSharding``; the per-model work has
-no collectives.
+that fit device memory, padded to one static chunk shape (so the number of
+compilations does not depend on the number of models: one, or two when the
+first program's measured memory asks for smaller chunks or, on CPU, smaller
+vmapped groups) and sharded along the model axis over a ``Mesh`` of the
+devices with ``shard_map``; the per-model work has no collectives.
 
 Equality with a Python loop: every model sees exactly the inputs it would in a
 loop, but XLA compiles a batched program, so results equal a loop of
@@ -35,7 +36,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxreg.grids import check_grid
 
-__all__ = ["sweep", "SweepStats", "available_memory_bytes"]
+__all__ = ["sweep", "SweepStats", "available_memory_bytes", "CPU_GROUP_BYTES"]
+
+#: On CPU, vmap at most this many bytes of XLA temporaries at once (``vmap_size="auto"``).
+CPU_GROUP_BYTES = 4 * 2**20
 
 class SweepStats(dict):
     """Timings and layout of one :func:`sweep` call (a dict; keys listed in ``sweep``)."""
@@ -103,7 +107,7 @@ def sweep(
     chunk_size: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     memory_fraction: float = 0.5,
-    vmap_size: int | None = None,
+    vmap_size: int | str | None = "auto",
     progress: bool | None = None,
     on_chunk: Callable[[int, int, Any], None] | None = None,
     load_chunk: Callable[[int, int], Any] | None = None,
@@ -128,11 +132,14 @@ def sweep(
         see :mod:`jaxreg.distributed`). Outputs are gathered to every process.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its
-        block runs one group after another (``lax.map``). ``None`` (default):
-        the whole block at once, fastest for small models. ``1``: one model
-        at a time, and then a model's result does not depend on
-        ``chunk_size``, the number of devices or the other λ in the grid (bit
-        for bit; tested), at loop speed.
+        block runs one group after another (``lax.map``). ``None``: the whole
+        block at once (one big vmap). ``"auto"`` (default): ``None`` on GPU/TPU;
+        on CPU, groups whose working memory (XLA's temp bytes per model ×
+        group size) stays within ``CPU_GROUP_BYTES`` (4 MiB, cache-sized),
+        because a vmap whose activations spill out of cache loses to a loop
+        (measured in ``benchmarks/``). ``1``: one model at a time; a model's
+        result then does not depend on ``chunk_size``, the number of devices
+        or the other λ in the grid (bit for bit; tested).
       progress: tqdm bar over chunks (default: when there is more than one).
       on_chunk: ``on_chunk(start, stop, outputs)`` after each chunk, with
         ``outputs`` (NumPy) for flat models ``start:stop``; for checkpoints.
@@ -145,8 +152,9 @@ def sweep(
       ``train_fn``'s pytree with NumPy leaves of leading shape ``(K,)``,
       ``(S, K)`` with keys, ``(F, K)`` with folds, ``(F, S, K)`` with both;
       and the stats (``n_models``, ``chunk_size``, ``n_chunks``,
-      ``n_devices``, ``compile_s``, ``run_s``, ``memory_per_chunk_bytes``,
-      ``n_loaded_chunks``, ``device``) when ``return_stats``.
+      ``n_devices``, ``n_processes``, ``compile_s``, ``run_s``,
+      ``memory_per_chunk_bytes``, ``vmap_size``, ``n_loaded_chunks``,
+      ``n_loaded_models``, ``device``) when ``return_stats``.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -160,9 +168,11 @@ def sweep(
         raise TypeError(f"train_fn must be callable, got {train_fn!r}")
     lam_host = check_grid(lambdas).astype(jax.dtypes.canonicalize_dtype(np.float64))
     chunk_size = _check_chunk_size(chunk_size)
-    if vmap_size is not None:
+    if vmap_size is not None and vmap_size != "auto":
         if isinstance(vmap_size, bool) or not isinstance(vmap_size, (int, np.integer)) or vmap_size < 1:
-            raise ValueError(f"vmap_size must be a positive int or None (vectorise the whole chunk), got {vmap_size!r}")
+            raise ValueError(
+                f"vmap_size must be a positive int, 'auto' or None (vectorise the whole chunk), got {vmap_size!r}"
+            )
         vmap_size = int(vmap_size)
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
@@ -203,17 +213,21 @@ def sweep(
             args = (args[0], jax.random.wrap_key_data(args[1], impl=key_impl), *args[2:])
         return train_fn(*args)
 
-    if vmap_size is None:
-        local = jax.vmap(one)
-    else:
-        # Sequential over groups of vmap_size models (lax.map); vmap inside a group.
-        local = lambda *xs: jax.lax.map(lambda a: one(*a), xs, batch_size=vmap_size)  # noqa: E731
     mesh = Mesh(np.asarray(devices), ("models",))
     spec = PartitionSpec("models")
     sharding = NamedSharding(mesh, spec)
-    # shard_map: each device runs `local` on its own block of models; nothing is communicated.
-    per_device = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
-    jitted = jax.jit(per_device, in_shardings=sharding, out_shardings=sharding)
+
+    def build(group: int | None):
+        if group is None:
+            local = jax.vmap(one)
+        else:  # sequential over groups of `group` models (lax.map), vmap inside a group
+            local = lambda *xs: jax.lax.map(lambda a: one(*a), xs, batch_size=group)  # noqa: E731
+        # shard_map: each device runs `local` on its own block of models; nothing is communicated.
+        per_device = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        return jax.jit(per_device, in_shardings=sharding, out_shardings=sharding)
+
+    auto_group = vmap_size == "auto" and local_device.platform == "cpu"
+    group = None if vmap_size == "auto" else vmap_size
 
     def chunk_inputs(rows: np.ndarray) -> list:
         return [inputs[a][index[a][rows]] for a in order]
@@ -235,8 +249,14 @@ def sweep(
             for x in chunk_inputs(np.zeros(1, np.int64))
         ]
         t0 = time.perf_counter()
-        compiled = jitted.lower(*specs).compile()
+        compiled = state["jitted"].lower(*specs).compile()
         return compiled, time.perf_counter() - t0
+
+    def temp_of(compiled) -> int | None:
+        try:
+            return int(compiled.memory_analysis().temp_size_in_bytes)
+        except Exception:  # noqa: BLE001
+            return None
 
     def memory_of(compiled) -> int | None:
         try:
@@ -248,13 +268,26 @@ def sweep(
         return int(ma.temp_size_in_bytes + ma.output_size_in_bytes + ma.argument_size_in_bytes)
 
     full = _round_up(n_models, n_dev)
-    state = {"compiled": None, "compile_s": 0.0, "mem": None}
+    state = {"compiled": None, "compile_s": 0.0, "mem": None, "jitted": build(group), "group": group,
+             "decide_group": auto_group}
+
+    def compile_now(size: int) -> None:
+        state["compiled"], dt = compile_for(size)
+        state["compile_s"] += dt
+        state["mem"] = memory_of(state["compiled"])
 
     def ensure_compiled(size: int):
         if state["compiled"] is None:
-            state["compiled"], dt = compile_for(size)
-            state["compile_s"] += dt
-            state["mem"] = memory_of(state["compiled"])
+            compile_now(size)
+            if state["decide_group"]:  # CPU: keep each vmapped group's working set cache-sized
+                state["decide_group"] = False
+                temp = temp_of(state["compiled"])
+                per_dev = size // n_dev
+                if temp and per_dev > 1:
+                    g = max(1, int(CPU_GROUP_BYTES // (temp / per_dev)))
+                    if g < per_dev:
+                        state["group"], state["jitted"] = g, build(g)
+                        compile_now(size)
         return state["compiled"]
 
     if chunk_size is not None:
@@ -345,6 +378,7 @@ def sweep(
         memory_per_chunk_bytes=state["mem"],
         n_loaded_chunks=n_loaded,
         n_loaded_models=n_loaded_models,
+        vmap_size=state["group"],
         device=local_device.device_kind,
         n_processes=len({d.process_index for d in devices}),
     )

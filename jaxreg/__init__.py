@@ -1,11 +1,13 @@
 """jaxreg: L1/L2 regularization for JAX as pure functions and optax transforms.
 
 Conventions: ``L(W) = L_data(W) + λ R(W)`` with ``R_l2 = Σ w²`` (gradient
-``2W``) and ``R_l1 = Σ |w|`` (gradient ``sign(W)``). See ``DESIGN`` notes in
-each module's docstring.
+``2W``) and ``R_l1 = Σ |w|`` (gradient ``sign(W)``). Each concept lives in the
+module named for it (penalties, prox, transforms, conventions, grids, train,
+sweep, cv, results, checkpoint, distributed, paths), with its formula in the
+docstring.
 """
 
-from jaxreg import paths, prox
+from jaxreg import distributed, paths, prox
 from jaxreg.conventions import (
     from_glmnet,
     from_optax_weight_decay,
@@ -48,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "prox",
     "paths",
+    "distributed",
     # penalties
     "l2_penalty",
     "l1_penalty",

@@ -181,13 +181,13 @@ def check_weights(weights_full: Any, params: Any, *, shape_of: Callable[[Any], t
     for w, p in zip(jax.tree.leaves(weights_full), jax.tree.leaves(params)):
         target = shape_of(p) if shape_of is not None else jnp.shape(p)
         try:
-            np.broadcast_shapes(jnp.shape(w), target)
+            joint = np.broadcast_shapes(jnp.shape(w), target)
         except ValueError as e:
             raise ValueError(
                 f"weights leaves must broadcast to their parameter: got shape {jnp.shape(w)} "
                 f"for a target of shape {target}; use a scalar per leaf or an array of that shape"
             ) from e
-        if np.broadcast_shapes(jnp.shape(w), target) != tuple(target):
+        if joint != tuple(target):
             raise ValueError(
                 f"weights leaf of shape {jnp.shape(w)} would enlarge a parameter of shape {target}"
             )

@@ -53,16 +53,15 @@ class SeedClosedFormTest(chex.TestCase):
         """One step: W(1 − 2αλ) for L2 and W − αλ·sign(W) for L1."""
         lam, lr = 0.25, 0.5
         w = jnp.array([10.0, 0.01, -0.01, 0.0])
-        step = self.variant(
-            lambda t, w: optax.apply_updates(
-                w, optax.chain(t, optax.sgd(lr)).update(jnp.zeros_like(w), optax.EmptyState(), w)[0]
-            )
-        )
-        l2 = run_sgd(jaxreg.add_l2_decay(lam), lr, w, 1)[1]
-        l1 = run_sgd(jaxreg.add_l1_sign(lam), lr, w, 1)[1]
+
+        def one_step(t):  # through the variant: with and without jit
+            opt = optax.chain(t, optax.sgd(lr))
+            return self.variant(lambda w: optax.apply_updates(w, opt.update(jnp.zeros_like(w), opt.init(w), w)[0]))(w)
+
+        l2 = one_step(jaxreg.add_l2_decay(lam))
+        l1 = one_step(jaxreg.add_l1_sign(lam))
         np.testing.assert_allclose(l2, w * (1 - 2 * lr * lam), rtol=1e-6)
         np.testing.assert_allclose(l1, w - lr * lam * jnp.sign(w), rtol=1e-6)
-        del step
 
     def test_l2_shrinks_big_weights_1000x_more_l1_the_same(self):
         lam, lr = 0.1, 0.1

@@ -3,11 +3,11 @@
 Conventions: ``L(W) = L_data(W) + λ R(W)`` with ``R_l2 = Σ w²`` (gradient
 ``2W``) and ``R_l1 = Σ |w|`` (gradient ``sign(W)``). Each concept lives in the
 module named for it (penalties, prox, transforms, conventions, grids, train,
-sweep, cv, results, checkpoint, distributed, paths), with its formula in the
+sweep, devices, cv, results, checkpoint, distributed, paths), with its formula in the
 docstring.
 """
 
-from jaxreg import distributed, paths, prox
+from jaxreg import devices, distributed, paths, prox
 from jaxreg.conventions import (
     from_glmnet,
     from_optax_weight_decay,
@@ -51,6 +51,7 @@ __all__ = [
     "prox",
     "paths",
     "distributed",
+    "devices",
     # penalties
     "l2_penalty",
     "l1_penalty",

@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from jaxreg.data import DATASETS
-    from jaxreg.models import MODELS
+    from jaxreg.models import COMPUTE_DTYPES, MODELS
     from jaxreg.runner import OPTIMIZERS, PENALTIES, SweepConfig
 
     parser = _Parser(prog="jaxreg", description="L1/L2 regularization sweeps in JAX")
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--deterministic", action="store_const", const=True,
                    help="one model at a time per device: results bit-identical for any chunk size, "
                    "device count and grid (slower for small models)")
+    s.add_argument("--compute-dtype", help=f"forward/backward matmul dtype: {', '.join(COMPUTE_DTYPES)}; params, "
+                   f"optimizer state and losses stay float32 (default {d.compute_dtype})")
     out = s.add_mutually_exclusive_group()
     out.add_argument("--out", help="output directory (default runs/<timestamp>/)")
     out.add_argument("--resume", metavar="DIR",
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--process-id", type=int, help="this process's rank, 0 .. num-processes-1")
     dist.add_argument("--distributed", action="store_const", const=True,
                       help="start jax.distributed with cluster auto-detection (SLURM, Open MPI, TPU)")
-    dist.add_argument("--local-devices", type=int, help="CPU: host devices this process exposes (tests, CPU clusters)")
+    dist.add_argument("--local-devices", type=int,
+                      help="CPU: host devices this process exposes (default: one per core)")
     return parser
 
 
@@ -114,6 +117,7 @@ def _table(result) -> str:
 _CONFIG_ARGS = (
     "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
     "optimizer", "seeds", "folds", "chunk_size", "hidden", "batch_size", "l1_ratio", "n_train", "deterministic",
+    "compute_dtype",
 )
 
 
@@ -151,6 +155,10 @@ def _start_runtime(args) -> None:
         import jax
 
         jax.config.update("jax_num_cpu_devices", args.local_devices)
+    else:  # one CPU device per core: the sweep runs a block of models on each (jaxreg.devices)
+        from jaxreg.devices import use_cpu_cores
+
+        use_cpu_cores(strict=False)
 
 
 def cmd_sweep(args) -> int:

@@ -8,6 +8,21 @@ biases). Losses are the data loss only; the penalty lives in the optimizer.
   ``1/(2n) Σ (y − ŷ)²`` (sklearn Lasso's scaling, so its ``alpha`` is our λ).
 * ``logistic``: ``softmax(x @ w + b)``, classification, mean cross-entropy.
 * ``mlp``: one ReLU hidden layer; regression or classification as above.
+
+Mixed precision (opt-in): ``predict``, ``data_loss`` and ``accuracy`` take
+``compute_dtype`` (``None``, the default, computes in the params' dtype: plain
+float32, nothing is cast). With e.g. ``compute_dtype=jnp.bfloat16`` the forward
+pass runs in that dtype and only the outputs come back in float32::
+
+    x̃ = cast(x), p̃ = cast(p)                       (cast = astype(compute_dtype))
+    h = relu(x̃ @ w̃1 + b̃1),  out = float32(h @ w̃2 + b̃2)    (linear: float32(x̃ @ w̃ + b̃))
+    loss = cross-entropy / half MSE of out, in float32
+
+The params, the optimizer state and the loss stay float32; the matmuls and
+activations are bfloat16, forward and backward. ``jax.grad`` of the loss with
+respect to float32 params is float32 (the transpose of a cast is the cast back),
+so optax sees float32 gradients and updates float32 params. Accepted:
+:data:`COMPUTE_DTYPES` as dtypes or names (``"bfloat16"``, ``jnp.bfloat16``, ...).
 """
 
 from __future__ import annotations
@@ -18,9 +33,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["MODELS", "init_params", "predict", "weight_mask", "data_loss", "accuracy"]
+__all__ = ["MODELS", "COMPUTE_DTYPES", "check_compute_dtype", "init_params", "predict", "weight_mask", "data_loss",
+           "accuracy"]
 
 MODELS = ("linear", "logistic", "mlp")
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _check_model(model: str, task: str) -> None:
@@ -52,12 +69,38 @@ def init_params(model: str, key: jax.Array, n_features: int, n_outputs: int, *, 
     }
 
 
-def predict(params: dict, x: jax.Array) -> jax.Array:
-    """Outputs ``(n, n_outputs)``: logits for classification, predictions for regression."""
+def check_compute_dtype(compute_dtype: Any) -> jnp.dtype | None:
+    """``None`` or one of :data:`COMPUTE_DTYPES` (a dtype or its name) as a ``jnp.dtype``; else ``ValueError``."""
+    if compute_dtype is None:
+        return None
+    try:
+        dt = jnp.dtype(compute_dtype)
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt.name not in COMPUTE_DTYPES:
+        raise ValueError(
+            f"compute_dtype must be None or one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}"
+        )
+    return dt
+
+
+def predict(params: dict, x: jax.Array, *, compute_dtype: Any = None) -> jax.Array:
+    """Outputs ``(n, n_outputs)``: logits for classification, predictions for regression.
+
+    ``compute_dtype=None`` computes in the params' dtype. With e.g. ``jnp.bfloat16``
+    ``x`` and every param are cast to it, the hidden layer and the outputs are
+    computed in it, and the outputs are returned as float32.
+    """
+    dt = check_compute_dtype(compute_dtype)
+    if dt is not None:
+        params = jax.tree.map(lambda p: jnp.asarray(p).astype(dt), params)
+        x = jnp.asarray(x).astype(dt)
     if "w1" in params:
         h = jax.nn.relu(x @ params["w1"] + params["b1"])
-        return h @ params["w2"] + params["b2"]
-    return x @ params["w"] + params["b"]
+        out = h @ params["w2"] + params["b2"]
+    else:
+        out = x @ params["w"] + params["b"]
+    return out if dt is None else out.astype(jnp.float32)
 
 
 def weight_mask(params: Any) -> Any:
@@ -71,17 +114,27 @@ def _per_sample(task: str, out: jax.Array, y: jax.Array) -> jax.Array:
     return 0.5 * jnp.square(out[:, 0] - y)
 
 
-def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight: jax.Array | None = None):
-    """Mean cross-entropy or half MSE, weighted by ``sample_weight`` when given."""
-    per = _per_sample(task, predict(params, x), y)
+def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight: jax.Array | None = None, *,
+              compute_dtype: Any = None):
+    """Mean cross-entropy or half MSE, weighted by ``sample_weight`` when given.
+
+    ``compute_dtype`` (e.g. ``jnp.bfloat16``) runs the forward pass in that dtype
+    (see :func:`predict`); the loss itself is computed in float32 and its
+    gradient with respect to float32 params is float32. ``None``: the params' dtype.
+    """
+    per = _per_sample(task, predict(params, x, compute_dtype=compute_dtype), y)
     if sample_weight is None:
         return jnp.mean(per)
     return jnp.sum(per * sample_weight) / jnp.maximum(jnp.sum(sample_weight), 1e-12)
 
 
-def accuracy(params: dict, x: jax.Array, y: jax.Array, sample_weight: jax.Array | None = None):
-    """Fraction of correct argmax predictions (weighted when ``sample_weight`` is given)."""
-    hit = (jnp.argmax(predict(params, x), axis=-1) == y).astype(jnp.float32)
+def accuracy(params: dict, x: jax.Array, y: jax.Array, sample_weight: jax.Array | None = None, *,
+             compute_dtype: Any = None):
+    """Fraction of correct argmax predictions (weighted when ``sample_weight`` is given).
+
+    ``compute_dtype``: the dtype of the forward pass, as in :func:`predict`.
+    """
+    hit = (jnp.argmax(predict(params, x, compute_dtype=compute_dtype), axis=-1) == y).astype(jnp.float32)
     if sample_weight is None:
         return jnp.mean(hit)
     return jnp.sum(hit * sample_weight) / jnp.maximum(jnp.sum(sample_weight), 1e-12)

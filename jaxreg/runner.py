@@ -14,6 +14,10 @@ plots. Each penalty maps to an optax chain built from jaxreg transforms:
 Only weight matrices are penalised (biases are free). With ``adam`` the
 proximal step uses the base learning rate as its step: a heuristic, since
 adam's per-coordinate step differs from it.
+
+``compute_dtype="bfloat16"`` trains in mixed precision: params, optimizer state
+and losses stay float32, the forward/backward matmuls run in bfloat16 (see
+:mod:`jaxreg.models`). The λ grid's λ_max is always computed in float32.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class SweepConfig:
     val_fraction: float = 0.25
     keep_params: bool = True
     deterministic: bool = False  # one model at a time: bit-identical for any chunk size / device count
+    compute_dtype: str = "float32"  # forward/backward matmuls; params, optimizer state and losses stay float32
 
     def validate(self) -> SweepConfig:
         """Check every field; raise ``ValueError`` naming the option and what is accepted."""
@@ -110,11 +115,17 @@ class SweepConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        if not isinstance(self.compute_dtype, str) or self.compute_dtype not in models.COMPUTE_DTYPES:
+            raise ValueError(
+                f"--compute-dtype must be one of {', '.join(models.COMPUTE_DTYPES)}, got {self.compute_dtype!r}"
+            )
         return self
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["penalties"] = list(self.penalties)
+        if d["compute_dtype"] == "float32":  # absent = float32: sweeps saved before the option still resume
+            del d["compute_dtype"]
         return d
 
 
@@ -151,9 +162,10 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
     xv, yv = jnp.asarray(ds.x_val), jnp.asarray(ds.y_val)
     held = None if fold_masks is None else jnp.asarray(fold_masks, jnp.float32)
     classification = ds.task == "classification"
+    dt = models.check_compute_dtype(cfg.compute_dtype)
 
     def loss_fn(p, batch):
-        return models.data_loss(ds.task, p, *batch)
+        return models.data_loss(ds.task, p, *batch, compute_dtype=dt)
 
     def train(lam, key, fold=None):
         k_init, k_batch = jax.random.split(key)
@@ -171,9 +183,10 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
             val = (x, y, held[fold])
         p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=k_batch).params
         metrics = {
-            "train_loss": models.data_loss(ds.task, p, x, y, train_w),
-            "val_loss": models.data_loss(ds.task, p, *val),
-            "val_accuracy": models.accuracy(p, *val) if classification else jnp.array(jnp.nan, jnp.float32),
+            "train_loss": models.data_loss(ds.task, p, x, y, train_w, compute_dtype=dt),
+            "val_loss": models.data_loss(ds.task, p, *val, compute_dtype=dt),
+            "val_accuracy": (models.accuracy(p, *val, compute_dtype=dt) if classification
+                             else jnp.array(jnp.nan, jnp.float32)),
             **weight_metrics(p, mask),
         }
         finite = all_finite(p) & jnp.isfinite(metrics["train_loss"]) & jnp.isfinite(metrics["val_loss"])

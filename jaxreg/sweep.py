@@ -4,9 +4,10 @@ The per-model work is ``train_fn``, any pure function returning a pytree. The
 grid of models (folds × keys × λ, λ fastest) is flattened, cut into chunks
 that fit device memory, padded to one static chunk shape (so the number of
 compilations does not depend on the number of models: one, or two when the
-first program's measured memory asks for smaller chunks or, on CPU, smaller
-vmapped groups) and sharded along the model axis over a ``Mesh`` of the
-devices with ``shard_map``; the per-model work has no collectives.
+first program's measured memory asks for smaller chunks) and sharded along
+the model axis over a ``Mesh`` of the devices with ``shard_map``; the
+per-model work has no collectives. On CPU each device's block runs in
+cache-sized vmapped groups (``vmap_size="auto"``).
 
 Equality with a Python loop: every model sees exactly the inputs it would in a
 loop, but XLA compiles a batched program, so results equal a loop of
@@ -32,14 +33,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend import core as jcore
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxreg.grids import check_grid
 
-__all__ = ["sweep", "SweepStats", "available_memory_bytes", "CPU_GROUP_BYTES"]
+__all__ = ["sweep", "SweepStats", "available_memory_bytes", "step_bytes", "CPU_GROUP_BYTES"]
 
-#: On CPU, vmap at most this many bytes of XLA temporaries at once (``vmap_size="auto"``).
-CPU_GROUP_BYTES = 4 * 2**20
+#: On CPU, vmap groups whose per-step intermediates (:func:`step_bytes` × group size) stay
+#: within this many bytes (``vmap_size="auto"``); calibrated on ``benchmarks/`` W1.
+CPU_GROUP_BYTES = 12 * 2**20
 
 class SweepStats(dict):
     """Timings and layout of one :func:`sweep` call (a dict; keys listed in ``sweep``)."""
@@ -64,6 +67,34 @@ def available_memory_bytes(device: jax.Device) -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def step_bytes(fn: Callable[..., Any], *args: Any) -> int:
+    """Bytes of the values one step of ``fn(*args)`` creates, read off its jaxpr (no compilation).
+
+    The maximum, over ``fn``'s jaxpr and every jaxpr nested in it (a
+    ``lax.scan``/``while_loop`` body: one training step), of the total size of
+    the values that jaxpr's equations produce. XLA fuses many of them away, so
+    this overestimates the step's live memory (2.6-5.7× XLA's temp bytes on
+    W1) but ranks programs the same way, at the cost of a trace.
+    """
+    return _jaxpr_step_bytes(jax.make_jaxpr(fn)(*args).jaxpr)
+
+
+def _jaxpr_step_bytes(jaxpr) -> int:
+    own, nested = 0, 0
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            shape = getattr(v.aval, "shape", None)
+            if shape is not None:
+                own += math.prod(shape) * getattr(v.aval.dtype, "itemsize", 8)  # PRNG keys: 8 bytes
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (list, tuple)) else (param,):
+                if isinstance(sub, jcore.ClosedJaxpr):
+                    nested = max(nested, _jaxpr_step_bytes(sub.jaxpr))
+                elif isinstance(sub, jcore.Jaxpr):
+                    nested = max(nested, _jaxpr_step_bytes(sub))
+    return max(own, nested)
 
 
 def _as_keys(keys: Any) -> jax.Array:
@@ -130,14 +161,19 @@ def sweep(
       devices: devices to shard the model axis over (default: ``jax.devices()``,
         i.e. every device of every process after ``jax.distributed.initialize``;
         see :mod:`jaxreg.distributed`). Outputs are gathered to every process.
+        In one process, at most one device per model is used (``K = 1`` runs
+        the single-model program on one device, as a loop would). On a CPU,
+        :func:`jaxreg.devices.use_cpu_cores` gives one device per core.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its
         block runs one group after another (``lax.map``). ``None``: the whole
         block at once (one big vmap). ``"auto"`` (default): ``None`` on GPU/TPU;
-        on CPU, groups whose working memory (XLA's temp bytes per model ×
-        group size) stays within ``CPU_GROUP_BYTES`` (4 MiB, cache-sized),
-        because a vmap whose activations spill out of cache loses to a loop
-        (measured in ``benchmarks/``). ``1``: one model at a time; a model's
+        on CPU, groups whose working memory (:func:`step_bytes` of one model ×
+        group size) stays within ``CPU_GROUP_BYTES`` (12 MiB of jaxpr values,
+        about 4 MiB of XLA temporaries: cache-sized), because a vmap whose
+        activations spill out of cache loses to a loop (measured in
+        ``benchmarks/``); read off the jaxpr, so it costs no extra
+        compilation. ``1``: one model at a time; a model's
         result then does not depend on ``chunk_size``, the number of devices
         or the other λ in the grid (bit for bit; tested).
       progress: tqdm bar over chunks (default: when there is more than one).
@@ -180,12 +216,10 @@ def sweep(
     devices = list(jax.devices() if devices is None else devices)
     if not devices or not all(isinstance(d, jax.Device) for d in devices):
         raise ValueError("devices must be a non-empty list of jax.Device (e.g. jax.devices())")
-    n_dev = len(devices)
     multiprocess = len({d.process_index for d in devices}) > 1
     local_device = next((d for d in devices if d.process_index == jax.process_index()), None)
     if local_device is None:
         raise ValueError("devices must include at least one device of this process")
-    n_local = sum(d.process_index == jax.process_index() for d in devices)
 
     # Model grid: (folds?, keys?, lambdas), λ fastest.
     shape, inputs = [], []
@@ -204,6 +238,10 @@ def sweep(
     shape.append(lam_host.size)
     inputs.append(lam_host)
     n_models = math.prod(shape)
+    if not multiprocess and n_models < len(devices):
+        devices = devices[:n_models]  # one model per device at most: no device computes padding only
+    n_dev = len(devices)
+    n_local = sum(d.process_index == jax.process_index() for d in devices)
     index = np.unravel_index(np.arange(n_models), shape)
     # Reorder so the call signature is train_fn(lam, key, fold).
     order = list(range(len(shape)))[::-1]
@@ -217,17 +255,37 @@ def sweep(
     spec = PartitionSpec("models")
     sharding = NamedSharding(mesh, spec)
 
-    def build(group: int | None):
-        if group is None:
-            local = jax.vmap(one)
-        else:  # sequential over groups of `group` models (lax.map), vmap inside a group
-            local = lambda *xs: jax.lax.map(lambda a: one(*a), xs, batch_size=group)  # noqa: E731
+    def build(group: int | str | None):
+        def local(*xs):
+            n = xs[0].shape[0]
+            if group == 1:  # one model at a time through the single-model program (bit-reproducible)
+                return jax.lax.map(lambda a: one(*a), xs)
+            if n == 1:  # a block of one model: exactly the loop's program, no vmap
+                return jax.tree.map(lambda o: o[None], one(*(x[0] for x in xs)))
+            fn, g = one, group
+            if group == "auto":  # CPU: vmapped groups with a cache-sized working set, from one trace of `one`
+                model = [jax.ShapeDtypeStruct(x.shape[1:], x.dtype) for x in xs]
+                closed, out_shape = jax.make_jaxpr(one, return_shape=True)(*model)
+                per_model = max(1, _jaxpr_step_bytes(closed.jaxpr))
+                g = state["group"] = min(n, max(1, int(CPU_GROUP_BYTES // per_model)))
+                run_jaxpr, tree = jcore.jaxpr_as_fun(closed), jax.tree.structure(out_shape)
+                fn = lambda *a: jax.tree.unflatten(tree, run_jaxpr(*a))  # noqa: E731 - no second trace
+            if g is None or g >= n:
+                return jax.vmap(fn)(*xs)
+            # sequential over groups of `g` models (lax.map), vmap inside a group; groups of equal size
+            # (one program, no remainder loop): a divisor of n near g, else the last model repeated
+            g = next((d for d in range(g, (g + 1) // 2 - 1, -1) if n % d == 0), -(-n // -(-n // g)))
+            state["group"] = g if group == "auto" else state["group"]
+            pad = -n % g
+            xs = [jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x for x in xs]
+            out = jax.lax.map(lambda a: fn(*a), xs, batch_size=g)
+            return jax.tree.map(lambda o: o[:n], out)
+
         # shard_map: each device runs `local` on its own block of models; nothing is communicated.
         per_device = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
         return jax.jit(per_device, in_shardings=sharding, out_shardings=sharding)
 
-    auto_group = vmap_size == "auto" and local_device.platform == "cpu"
-    group = None if vmap_size == "auto" else vmap_size
+    group = vmap_size if vmap_size != "auto" else ("auto" if local_device.platform == "cpu" else None)
 
     def chunk_inputs(rows: np.ndarray) -> list:
         return [inputs[a][index[a][rows]] for a in order]
@@ -252,12 +310,6 @@ def sweep(
         compiled = state["jitted"].lower(*specs).compile()
         return compiled, time.perf_counter() - t0
 
-    def temp_of(compiled) -> int | None:
-        try:
-            return int(compiled.memory_analysis().temp_size_in_bytes)
-        except Exception:  # noqa: BLE001
-            return None
-
     def memory_of(compiled) -> int | None:
         try:
             ma = compiled.memory_analysis()
@@ -268,8 +320,7 @@ def sweep(
         return int(ma.temp_size_in_bytes + ma.output_size_in_bytes + ma.argument_size_in_bytes)
 
     full = _round_up(n_models, n_dev)
-    state = {"compiled": None, "compile_s": 0.0, "mem": None, "jitted": build(group), "group": group,
-             "decide_group": auto_group}
+    state = {"compiled": None, "compile_s": 0.0, "mem": None, "jitted": build(group), "group": group}
 
     def compile_now(size: int) -> None:
         state["compiled"], dt = compile_for(size)
@@ -279,15 +330,6 @@ def sweep(
     def ensure_compiled(size: int):
         if state["compiled"] is None:
             compile_now(size)
-            if state["decide_group"]:  # CPU: keep each vmapped group's working set cache-sized
-                state["decide_group"] = False
-                temp = temp_of(state["compiled"])
-                per_dev = size // n_dev
-                if temp and per_dev > 1:
-                    g = max(1, int(CPU_GROUP_BYTES // (temp / per_dev)))
-                    if g < per_dev:
-                        state["group"], state["jitted"] = g, build(g)
-                        compile_now(size)
         return state["compiled"]
 
     if chunk_size is not None:
@@ -378,7 +420,7 @@ def sweep(
         memory_per_chunk_bytes=state["mem"],
         n_loaded_chunks=n_loaded,
         n_loaded_models=n_loaded_models,
-        vmap_size=state["group"],
+        vmap_size=None if state["group"] == "auto" else state["group"],
         device=local_device.device_kind,
         n_processes=len({d.process_index for d in devices}),
     )

@@ -69,6 +69,10 @@ API = [
     ("unknown model", lambda: models.init_params("resnet", jax.random.key(0), 3, 2), ValueError, "model"),
     ("unknown penalty", lambda: runner.make_optimizer("l3", 0.1), ValueError, "penalty"),
     ("unknown optimizer", lambda: runner.make_optimizer("l2", 0.1, optimizer="lbfgs"), ValueError, "optimizer"),
+    ("unknown compute dtype", lambda: models.predict(PARAMS[1]["layer"], jnp.ones((1, 2)), compute_dtype="int32"),
+     ValueError, "compute_dtype must be None or one of"),
+    ("unknown config compute dtype", lambda: runner.SweepConfig(compute_dtype="banana").validate(), ValueError,
+     "--compute-dtype must be one of"),
     ("unknown loss scaling", lambda: jaxreg.from_sklearn_lasso(1.0, loss="l2"), ValueError, "loss"),
 ]
 
@@ -104,6 +108,7 @@ CLI = [
     ("unknown dataset", ["--dataset", "mnist"], "--dataset must be one of"),
     ("unknown model", ["--model", "resnet"], "--model must be one of"),
     ("unknown penalty", ["--penalty", "l3"], "--penalty must be one of"),
+    ("unknown compute dtype", ["--compute-dtype", "int8"], "--compute-dtype must be one of"),
     ("unknown optimizer", ["--optimizer", "lbfgs"], "--optimizer must be one of"),
     ("model/task mismatch", ["--model", "linear"], "'linear' is least squares"),
     ("lambda-min > lambda-max", ["--lambda-min", "1", "--lambda-max", "0.1"], "swap them"),

@@ -30,7 +30,9 @@ experiments: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sweep_throughput.py --json | tee benchmarks/sweep_throughput.jsonl
+	$(PY) benchmarks/sweep_throughput.py --scale --steps 2 | tee benchmarks/sweep_scale.jsonl
 	$(PY) benchmarks/lasso_path.py --json | tee benchmarks/lasso_path.jsonl
+	$(PY) benchmarks/report.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check jaxreg tests examples

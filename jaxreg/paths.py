@@ -11,11 +11,24 @@ Each path point minimises scikit-learn's objective, written in jaxreg's terms
 optax transforms: ``optax.sgd(1/L)`` followed by :func:`jaxreg.prox_elastic_net`
 (ISTA), accelerated by :func:`jaxreg.fista` with adaptive restart, and a last
 plain proximal step so the solution has exact zeros. ``L`` is the largest
-eigenvalue of :math:`X^\top X/n`. All λ run in one ``jaxreg.sweep`` call.
+eigenvalue of :math:`X^\top X/n`.
+
+Two ways to run it:
+
+* ``steps=N`` (no ``tol``): every λ runs ``N`` iterations from 0, all λ in one
+  ``jaxreg.sweep`` call.
+* ``tol=ε``: λ sorted from large to small and solved in blocks of ``block``
+  (vmapped); each block starts from the previous block's solution at its
+  smallest λ (warm start) and stops as soon as every λ in it has a relative
+  duality gap :func:`relative_duality_gap` ≤ ε (checked every
+  ``check_every`` iterations), or after ``steps`` iterations. Large λ (sparse,
+  well conditioned) stop after a few iterations; only the small-λ blocks pay
+  for ill-conditioning.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jax
@@ -23,12 +36,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxreg.grids import check_grid
 from jaxreg.sweep import sweep
 from jaxreg.train import fit
 from jaxreg.transforms import fista, prox_elastic_net
 from jaxreg.validation import check_ratio
 
-__all__ = ["elastic_net_path", "lipschitz_least_squares", "least_squares_objective"]
+__all__ = ["elastic_net_path", "lipschitz_least_squares", "least_squares_objective", "relative_duality_gap"]
 
 
 def lipschitz_least_squares(x: Any) -> float:
@@ -45,6 +59,35 @@ def least_squares_objective(x, y, w, lam, l1_ratio):
     return 0.5 * jnp.mean(r * r) + lam * (l1_ratio * jnp.sum(jnp.abs(w)) + (1 - l1_ratio) * jnp.sum(w * w))
 
 
+def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=None, yy=None):
+    r"""Relative duality gap :math:`(P - D)/P` of one path point.
+
+    From the data (``x``, ``y``) or from Gram quantities only (``gram = XᵀX/n``,
+    ``xty = Xᵀy/n``, ``yy = yᵀy/n``: ``O(d²)``, for n > d). With sklearn's
+    scaling :math:`a_1 = \lambda\rho`, :math:`a_2 = 2\lambda(1-\rho)`, the primal is
+    :math:`P = \frac{1}{2n}\|r\|^2 + a_1\|w\|_1 + \frac{a_2}{2}\|w\|^2`
+    (:math:`r = y - Xw`) and the dual point of the augmented lasso is the
+    residual scaled by :math:`s = \min(1, a_1/\|X^\top r/n - a_2 w\|_\infty)`:
+    :math:`D = s\,r^\top y/n - \frac{s^2}{2}(\|r\|^2/n + a_2\|w\|^2)`.
+    ``P ≥ D`` always; 0 at the optimum.
+    """
+    a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
+    if x is not None:
+        n = x.shape[0]
+        r = y - x @ w
+        rr, ry, xtr = jnp.dot(r, r) / n, jnp.dot(r, y) / n, x.T @ r / n
+    else:
+        gw = gram @ w
+        wc = jnp.dot(w, xty)
+        rr, ry, xtr = yy - 2 * wc + jnp.dot(w, gw), yy - wc, xty - gw  # ‖r‖²/n, rᵀy/n, Xᵀr/n
+    ww = jnp.dot(w, w)
+    primal = 0.5 * rr + a1 * jnp.sum(jnp.abs(w)) + 0.5 * a2 * ww
+    corr = jnp.max(jnp.abs(xtr - a2 * w))
+    s = jnp.where(corr > a1, a1 / jnp.maximum(corr, jnp.finfo(w.dtype).tiny), 1.0)
+    dual = s * ry - 0.5 * s * s * (rr + a2 * ww)
+    return (primal - dual) / jnp.maximum(primal, jnp.finfo(w.dtype).tiny)
+
+
 def elastic_net_path(
     x: Any,
     y: Any,
@@ -55,6 +98,9 @@ def elastic_net_path(
     accelerate: bool = True,
     gram: bool | None = None,
     chunk_size: int | None = None,
+    tol: float | None = None,
+    block: int = 10,
+    check_every: int = 10,
     return_stats: bool = False,
 ) -> np.ndarray:
     """Coefficients ``(K, d)`` along a λ grid (no intercept: centre ``x`` and ``y`` first).
@@ -63,17 +109,29 @@ def elastic_net_path(
       x: ``(n, d)`` design; y: ``(n,)`` target.
       lambdas: 1-D grid of jaxreg λ (``loss="half_mse"`` scaling).
       l1_ratio: ρ; 1 is the lasso, 0 is ridge (with jaxreg's no-½ L2).
-      steps: proximal-gradient iterations per λ.
+      steps: proximal-gradient iterations per λ (with ``tol``: the most per block).
       accelerate: FISTA with adaptive restart (``False``: plain ISTA).
       gram: compute gradients from the Gram matrix ``G = XᵀX/n`` and ``Xᵀy/n``
         (``O(d²)`` per iteration instead of ``O(nd)``); default: when ``n > d``.
-      return_stats: also return :func:`jaxreg.sweep`'s stats (compile and run time).
+      chunk_size: models per compiled call (``steps`` mode; see :func:`jaxreg.sweep`).
+      tol: stop each block of λ once its largest relative duality gap is ≤ ``tol``
+        (warm-started blocks, module docstring). ``None``: fixed ``steps``.
+      block: λ solved together (vmapped) per warm-started block (``tol`` mode).
+      check_every: iterations between duality-gap checks (``tol`` mode).
+      return_stats: also return stats: :func:`jaxreg.sweep`'s (``steps`` mode),
+        or ``compile_s``, ``run_s``, ``iterations`` per block and the final
+        ``max_gap`` (``tol`` mode).
     """
     check_ratio(l1_ratio, "l1_ratio")
     x = jnp.asarray(x)
     y = jnp.asarray(y)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x must be (n, d) and y (n,), got {x.shape} and {y.shape}")
+    if tol is not None and not (isinstance(tol, (int, float)) and tol > 0):
+        raise ValueError(f"tol must be a positive float (relative duality gap), got {tol!r}")
+    for name, v in (("steps", steps), ("block", block), ("check_every", check_every)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
     lr = 1.0 / lipschitz_least_squares(x)
     n, d = x.shape
     if gram is None:
@@ -81,20 +139,109 @@ def elastic_net_path(
     if gram:
         g_mat, xty, yy = x.T @ x / n, x.T @ y / n, jnp.dot(y, y) / n
 
+        @jax.custom_jvp
         def data_loss(w):  # the same 1/(2n)‖y − Xw‖², expanded: ½wᵀGw − wᵀXᵀy/n + ½yᵀy/n
             return 0.5 * jnp.dot(w, g_mat @ w) - jnp.dot(w, xty) + 0.5 * yy
+
+        @data_loss.defjvp
+        def _(primals, tangents):  # gradient Gw − Xᵀy/n with one matmul (autodiff of wᵀGw takes two)
+            (w,), (t,) = primals, tangents
+            g = g_mat @ w - xty
+            return 0.5 * jnp.dot(w, g - xty) + 0.5 * yy, jnp.dot(g, t)
     else:
 
         def data_loss(w):
             r = y - x @ w
             return 0.5 * jnp.mean(r * r)
 
-    def solve(lam):
+    def optimizers(lam):
         prox = prox_elastic_net(lam, l1_ratio, lr)
-        opt = optax.chain(optax.sgd(lr), fista(prox) if accelerate else prox)
-        w = fit(data_loss, jnp.zeros(x.shape[1], x.dtype), opt, steps=steps).params
-        last = optax.chain(optax.sgd(lr), prox)  # one plain step: exact zeros
+        return optax.chain(optax.sgd(lr), fista(prox) if accelerate else prox), optax.chain(optax.sgd(lr), prox)
+
+    def last_step(lam, w):  # one plain proximal step: exact zeros
+        last = optimizers(lam)[1]
         u, _ = last.update(jax.grad(data_loss)(w), last.init(w), w)
         return optax.apply_updates(w, u)
 
-    return sweep(solve, lambdas, chunk_size=chunk_size, progress=False, return_stats=return_stats)
+    if tol is None:
+
+        def solve(lam):
+            opt = optimizers(lam)[0]
+            w = fit(data_loss, jnp.zeros(x.shape[1], x.dtype), opt, steps=steps).params
+            return last_step(lam, w)
+
+        return sweep(solve, lambdas, chunk_size=chunk_size, progress=False, return_stats=return_stats)
+    data = {"gram": g_mat, "xty": xty, "yy": yy} if gram else {"x": x, "y": y}
+
+    def gap(lam, w):
+        return relative_duality_gap(w, lam, l1_ratio, **data)
+
+    return _path_to_tol(x, lambdas, gap, optimizers, last_step, data_loss, tol=float(tol), steps=steps,
+                        block=block, check_every=check_every, return_stats=return_stats)
+
+
+def _path_to_tol(x, lambdas, gap, optimizers, last_step, data_loss, *, tol, steps, block, check_every,
+                 return_stats):
+    """``tol`` mode of :func:`elastic_net_path`: warm-started blocks of λ, each stopped at the gap."""
+    lam_host = check_grid(lambdas).astype(np.dtype(x.dtype))
+    order = np.argsort(-lam_host, kind="stable")  # large λ first: each block warm-starts the next
+    k = lam_host.size
+    n_blocks = -(-k // block)
+    padded = np.concatenate([lam_host[order], np.repeat(lam_host[order][-1:], n_blocks * block - k)])
+
+    def gaps(lams, ws):
+        return jax.vmap(gap)(lams, ws)
+
+    def solve_block(lams, w0):
+        def init(lam):
+            return optimizers(lam)[0].init(w0)
+
+        def run(lam, w, state):  # check_every accelerated iterations for one λ
+            opt = optimizers(lam)[0]
+
+            def body(_, carry):
+                w, state = carry
+                u, state = opt.update(jax.grad(data_loss)(w), state, w)
+                return optax.apply_updates(w, u), state
+
+            return jax.lax.fori_loop(0, check_every, body, (w, state))
+
+        def current(lams, ws):  # the proximal iterate x_k (FISTA's y_k has no exact zeros)
+            return jax.vmap(last_step)(lams, ws)
+
+        def cond(c):
+            it, _, _, gap = c
+            return (it < steps) & (jnp.max(gap) > tol)
+
+        def body(c):
+            it, ws, states, _ = c
+            ws, states = jax.vmap(run)(lams, ws, states)
+            return it + check_every, ws, states, gaps(lams, current(lams, ws))
+
+        ws = jnp.broadcast_to(w0, (lams.shape[0], *w0.shape))
+        start = (jnp.zeros([], jnp.int32), ws, jax.vmap(init)(lams), gaps(lams, current(lams, ws)))
+        it, ws, _, gap = jax.lax.while_loop(cond, body, start)
+        return current(lams, ws), it, gap
+
+    solve = jax.jit(solve_block)
+    w0 = jnp.zeros(x.shape[1], x.dtype)
+    lams0 = jnp.asarray(padded[:block])
+    t0 = time.perf_counter()
+    solve = solve.lower(lams0, w0).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    outs, iters, worst = [], [], []
+    for b in range(n_blocks):
+        ws, it, gap = solve(jnp.asarray(padded[b * block:(b + 1) * block]), w0)
+        w0 = ws[-1]
+        outs.append(ws)
+        iters.append(it)
+        worst.append(jnp.max(gap))
+    coefs = np.asarray(jnp.concatenate(outs))[:k]
+    run_s = time.perf_counter() - t0
+    result = np.empty_like(coefs)
+    result[order] = coefs
+    if not return_stats:
+        return result
+    return result, {"compile_s": compile_s, "run_s": run_s, "iterations": [int(i) for i in iters],
+                    "max_gap": float(max(worst)), "n_blocks": n_blocks}

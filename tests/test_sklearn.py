@@ -104,3 +104,68 @@ def test_logistic_regression_on_breast_cancer(penalty):
         sk = LogisticRegression(C=c, l1_ratio=sk_ratio, solver=solver, fit_intercept=False, tol=1e-12,
                                 max_iter=100000).fit(x, y).coef_.ravel()
         _check(objective(ours[i], lam[i]), objective(sk, lam[i]), *((ours[i], sk) if penalty == "l1" else ()))
+
+
+def _numpy_gap(x, y, w, alpha, l1_ratio):
+    """(P − D)/P in sklearn's scaling, written independently of jaxreg (augmented-lasso dual)."""
+    n = len(y)
+    r = y - x @ w
+    a1, a2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    primal = 0.5 * r @ r / n + a1 * np.abs(w).sum() + 0.5 * a2 * w @ w
+    s = min(1.0, n * a1 / max(np.abs(x.T @ r - n * a2 * w).max(), 1e-300))
+    dual = s * (r @ y) / n - 0.5 * s * s * (r @ r + n * a2 * w @ w) / n
+    return (primal - dual) / primal
+
+
+@pytest.mark.parametrize("data, l1_ratio, gram", [("diabetes", 1.0, None), ("diabetes", 0.5, None),
+                                                   ("breast_cancer", 1.0, False), ("wide", 0.8, None)])
+def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram):
+    if data == "wide":  # n < d: gradients and gaps from the data, not the Gram matrix
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((40, 120))
+        y = x[:, :5] @ np.ones(5) + 0.1 * rng.standard_normal(40)
+        y = y - y.mean()
+    else:
+        x, y = _diabetes() if data == "diabetes" else _breast_cancer()
+        y = y - y.mean()
+    n = len(y)
+    alpha_max = np.abs(x.T @ y).max() / (n * l1_ratio)
+    alphas = np.geomspace(alpha_max, 1e-2 * alpha_max, 23)[::-1]  # unsorted on purpose: small first
+    lam, rho = jaxreg.from_sklearn_elastic_net(alphas, l1_ratio)
+    rho = float(np.ravel(rho)[0])
+    ours, stats = elastic_net_path(x, y, lam, l1_ratio=rho, tol=1e-8, steps=50000, block=5, gram=gram,
+                                   return_stats=True)
+    assert stats["n_blocks"] == 5 and len(stats["iterations"]) == 5
+    assert stats["max_gap"] <= 1e-8
+    for i, a in enumerate(alphas):
+        assert _numpy_gap(x, y, ours[i], a, l1_ratio) <= 1e-8
+        jr_gap = float(jaxreg.paths.relative_duality_gap(jnp.asarray(ours[i]), lam[i], rho, x=x, y=y))
+        np.testing.assert_allclose(jr_gap, _numpy_gap(x, y, ours[i], a, l1_ratio), rtol=1e-3, atol=1e-12)
+        if i % 6 == 0:
+            model = Lasso(alpha=a) if l1_ratio == 1 else ElasticNet(alpha=a, l1_ratio=l1_ratio)
+            sk = model.set_params(fit_intercept=False, tol=1e-14, max_iter=200000).fit(x, y).coef_
+            f = lambda w: float(least_squares_objective(x, y, w, lam[i], rho))  # noqa: B023
+            _check(f(ours[i]), f(sk))
+
+
+def test_gram_duality_gap_equals_the_data_one():
+    x, y = _diabetes()
+    w = np.linspace(-5, 5, x.shape[1])
+    n = len(y)
+    a = jaxreg.paths.relative_duality_gap(w, 0.3, 0.7, x=x, y=y)
+    b = jaxreg.paths.relative_duality_gap(w, 0.3, 0.7, gram=x.T @ x / n, xty=x.T @ y / n, yy=y @ y / n)
+    np.testing.assert_allclose(a, b, rtol=1e-10)
+    lam, rho = 0.3, 0.7  # jaxreg λ, ρ → sklearn α, l1_ratio via the converter
+    alpha, l1 = jaxreg.to_sklearn_elastic_net(lam, rho)
+    np.testing.assert_allclose(a, _numpy_gap(x, y, w, float(np.ravel(alpha)[0]), float(np.ravel(l1)[0])),
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("kw, match", [({"tol": 0.0}, "tol must be a positive float"),
+                                       ({"tol": "1e-6"}, "tol must be a positive float"),
+                                       ({"tol": 1e-6, "block": 0}, "block must be a positive int"),
+                                       ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int")])
+def test_path_bad_arguments(kw, match):
+    x, y = _diabetes()
+    with pytest.raises(ValueError, match=match):
+        elastic_net_path(x, y, [0.1, 0.01], **kw)

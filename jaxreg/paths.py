@@ -99,7 +99,7 @@ def elastic_net_path(
     gram: bool | None = None,
     chunk_size: int | None = None,
     tol: float | None = None,
-    block: int = 10,
+    block: int = 25,
     check_every: int = 10,
     return_stats: bool = False,
 ) -> np.ndarray:

@@ -162,7 +162,7 @@ def sweep(
         i.e. every device of every process after ``jax.distributed.initialize``;
         see :mod:`jaxreg.distributed`). Outputs are gathered to every process.
         In one process, at most one device per model is used (``K = 1`` runs
-        the single-model program on one device, as a loop would). On a CPU,
+        on one device, as a loop would). On a CPU,
         :func:`jaxreg.devices.use_cpu_cores` gives one device per core.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its
@@ -260,10 +260,10 @@ def sweep(
             n = xs[0].shape[0]
             if group == 1:  # one model at a time through the single-model program (bit-reproducible)
                 return jax.lax.map(lambda a: one(*a), xs)
-            if n == 1:  # a block of one model: exactly the loop's program, no vmap
-                return jax.tree.map(lambda o: o[None], one(*(x[0] for x in xs)))
             fn, g = one, group
-            if group == "auto":  # CPU: vmapped groups with a cache-sized working set, from one trace of `one`
+            if group == "auto" and n == 1:
+                g = None
+            elif group == "auto":  # CPU: vmapped groups with a cache-sized working set, from one trace of `one`
                 model = [jax.ShapeDtypeStruct(x.shape[1:], x.dtype) for x in xs]
                 closed, out_shape = jax.make_jaxpr(one, return_shape=True)(*model)
                 per_model = max(1, _jaxpr_step_bytes(closed.jaxpr))

@@ -148,3 +148,59 @@ def test_eight_forced_host_devices_equal_one():
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["n_devices"] == 8 and res["chunk"] == 24  # rounded up to a multiple of 8
     assert res["close"], res
+
+
+def test_use_cpu_cores_and_no_device_computes_padding_only():
+    script = textwrap.dedent(
+        """
+        import json, jax, numpy as np
+        from jaxreg.devices import use_cpu_cores
+        assert use_cpu_cores(3) == 3
+        import jaxreg
+        out = {"n": len(jax.devices())}
+        for k in (1, 2, 7):
+            res, st = jaxreg.sweep(lambda lam: lam * 2, np.arange(k, dtype=np.float32), return_stats=True)
+            assert np.array_equal(res, np.arange(k) * 2), res
+            out[f"devices_k{k}"] = st["n_devices"]
+        try:
+            use_cpu_cores(4)
+        except RuntimeError as e:
+            out["late"] = str(e)
+        out["late_lenient"] = use_cpu_cores(4, strict=False)
+        try:
+            use_cpu_cores(0)
+        except ValueError as e:
+            out["bad"] = str(e)
+        print(json.dumps(out))
+        """
+    )
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["n"] == 3
+    assert (res["devices_k1"], res["devices_k2"], res["devices_k7"]) == (1, 2, 3)
+    assert "before JAX's first computation" in res["late"] and "xla_force_host_platform_device_count" in res["late"]
+    assert res["late_lenient"] == 4
+    assert "n must be a positive int" in res["bad"]
+
+
+def test_step_bytes_and_auto_groups():
+    from jaxreg.sweep import CPU_GROUP_BYTES, step_bytes
+
+    def train(lam):  # one step creates a 1000×1000 float32 value: 4 MB per model
+        def body(w, _):
+            h = jnp.outer(w, w) * lam
+            return w - 1e-3 * h.sum(1), None
+
+        return jax.lax.scan(body, jnp.ones(1000), None, length=3)[0].sum()
+
+    per_model = step_bytes(train, 0.1)
+    assert 4e6 <= per_model <= 1e7, per_model
+    lams = np.linspace(0.0, 0.1, 12)
+    res, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1])
+    assert st["vmap_size"] == max(d for d in range(1, 13) if 12 % d == 0 and d <= CPU_GROUP_BYTES // per_model)
+    loop = np.array([jax.jit(train)(lam) for lam in lams])
+    np.testing.assert_allclose(res, loop, rtol=2e-6)

@@ -117,13 +117,22 @@ def _numpy_gap(x, y, w, alpha, l1_ratio):
     return (primal - dual) / primal
 
 
-@pytest.mark.parametrize("data, l1_ratio, gram", [("diabetes", 1.0, None), ("diabetes", 0.5, None),
-                                                   ("breast_cancer", 1.0, False), ("wide", 0.8, None)])
-def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram):
+@pytest.mark.parametrize("data, l1_ratio, gram, solver", [
+    ("diabetes", 1.0, None, "auto"), ("diabetes", 0.5, None, "admm"), ("breast_cancer", 1.0, False, "auto"),
+    ("wide", 0.8, None, "auto"), ("correlated", 1.0, None, "auto"), ("correlated", 0.5, None, "fista")])
+def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram, solver):
+    rng = np.random.default_rng(0)
     if data == "wide":  # n < d: gradients and gaps from the data, not the Gram matrix
-        rng = np.random.default_rng(0)
         x = rng.standard_normal((40, 120))
         y = x[:, :5] @ np.ones(5) + 0.1 * rng.standard_normal(40)
+        y = y - y.mean()
+    elif data == "correlated":  # Toeplitz ρ = 0.8 (AR(1) along the features), d = 120 ≥ 100: ADMM by default
+        z = rng.standard_normal((300, 120))
+        x = np.empty_like(z)
+        x[:, 0] = z[:, 0]
+        for j in range(1, 120):
+            x[:, j] = 0.8 * x[:, j - 1] + 0.6 * z[:, j]
+        y = x[:, ::12] @ np.linspace(-2, 2, 10) + 0.5 * rng.standard_normal(300)
         y = y - y.mean()
     else:
         x, y = _diabetes() if data == "diabetes" else _breast_cancer()
@@ -134,7 +143,7 @@ def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram):
     lam, rho = jaxreg.from_sklearn_elastic_net(alphas, l1_ratio)
     rho = float(np.ravel(rho)[0])
     ours, stats = elastic_net_path(x, y, lam, l1_ratio=rho, tol=1e-8, steps=50000, block=5, gram=gram,
-                                   return_stats=True)
+                                   solver=solver, return_stats=True)
     assert stats["n_blocks"] == 5 and len(stats["iterations"]) == 5
     assert stats["max_gap"] <= 1e-8
     for i, a in enumerate(alphas):
@@ -164,7 +173,10 @@ def test_gram_duality_gap_equals_the_data_one():
 @pytest.mark.parametrize("kw, match", [({"tol": 0.0}, "tol must be a positive float"),
                                        ({"tol": "1e-6"}, "tol must be a positive float"),
                                        ({"tol": 1e-6, "block": 0}, "block must be a positive int"),
-                                       ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int")])
+                                       ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int"),
+                                       ({"tol": 1e-6, "solver": "cd"}, "solver must be 'auto', 'fista' or 'admm'"),
+                                       ({"solver": "admm"}, "solver='admm' needs tol"),
+                                       ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol")])
 def test_path_bad_arguments(kw, match):
     x, y = _diabetes()
     with pytest.raises(ValueError, match=match):

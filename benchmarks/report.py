@@ -30,7 +30,8 @@ def render() -> str:
                 "separately); the loop is timed on up to 8 models and extrapolated. Achieved FLOP/s = XLA's cost "
                 "analysis of one training step × steps × models/s; the ceiling is a 2048² float32 matmul measured "
                 f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e9:.0f} GFLOP/s). jaxreg.sweep runs on "
-                f"{tp[0].get('n_devices', 1)} CPU device(s), one per core (`jaxreg.devices.use_cpu_cores`); the naive "
+                f"{max(r.get('n_devices', 1) for r in tp)} CPU device(s), one per core "
+                "(`jaxreg.devices.use_cpu_cores`); the naive "
                 "vmap and the loop run on the default device with XLA's intra-op threads. Every peer's time starts "
                 "from a freshly compiled executable (its first run is ~15% slower than later ones).", "",
                 "| hidden | K | jaxreg.sweep models/s | naive jit(vmap) | loop of jit(train) | jaxreg / loop | "

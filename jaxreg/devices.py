@@ -19,7 +19,7 @@ import os
 
 import jax
 
-__all__ = ["use_cpu_cores", "cpu_core_count"]
+__all__ = ["use_cpu_cores", "cpu_core_count", "cpu_device_count_set_by_user"]
 
 
 def cpu_core_count() -> int:
@@ -30,13 +30,20 @@ def cpu_core_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cpu_device_count_set_by_user() -> bool:
+    """Whether the user already chose the CPU device count (``XLA_FLAGS`` or ``JAX_NUM_CPU_DEVICES``)."""
+    return ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+            or "JAX_NUM_CPU_DEVICES" in os.environ)
+
+
 def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int:
-    """Expose ``n`` JAX CPU devices (default: one per core); returns the count asked for.
+    """Expose ``n`` JAX CPU devices (default: one per core); returns the CPU device count in effect.
 
     Call it right after ``import jax``, before any JAX computation. With
     ``strict=False`` a call after JAX has started is a no-op (the device count
-    stays as it is) instead of a ``RuntimeError``. On a GPU/TPU machine it only
-    adds CPU devices; sweeps still run on the accelerator (``jax.devices()``).
+    stays as it is, and that count is returned) instead of a ``RuntimeError``.
+    On a GPU/TPU machine it only adds CPU devices; sweeps still run on the
+    accelerator (``jax.devices()``).
     """
     if n is None:
         n = cpu_core_count()
@@ -45,9 +52,10 @@ def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int:
     try:
         jax.config.update("jax_num_cpu_devices", n)
     except RuntimeError as e:
-        if strict:
-            raise RuntimeError(
-                "use_cpu_cores must run before JAX's first computation (call it right after `import jax`), "
-                f"or set XLA_FLAGS=--xla_force_host_platform_device_count={n} before starting Python"
-            ) from e
+        if not strict:
+            return len(jax.devices("cpu"))
+        raise RuntimeError(
+            "use_cpu_cores must run before JAX's first computation (call it right after `import jax`), "
+            f"or set XLA_FLAGS=--xla_force_host_platform_device_count={n} before starting Python"
+        ) from e
     return n

@@ -25,8 +25,8 @@ Two ways to run it:
   well conditioned) stop after a few iterations; only the small-λ blocks pay
   for ill-conditioning.
 
-With ``tol``, ``n > d`` and ``d ≥ 100`` the default solver is ADMM on the Gram
-matrix (``solver="admm"``), which an ill-conditioned design slows far less than
+With ``tol``, the Gram matrix (the default when ``n > d``) and ``d ≥ 100`` the
+default solver is ADMM (``solver="admm"``), which an ill-conditioned design slows far less than
 FISTA: with one eigendecomposition :math:`G = XᵀX/n = Q\,\mathrm{diag}(e)\,Qᵀ`
 shared by every λ, each iteration is
 
@@ -45,7 +45,9 @@ eigendecomposition serves every ``r``.
 
 from __future__ import annotations
 
+import numbers
 import time
+import warnings
 from typing import Any
 
 import jax
@@ -87,8 +89,14 @@ def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=Non
     (:math:`r = y - Xw`) and the dual point of the augmented lasso is the
     residual scaled by :math:`s = \min(1, a_1/\|X^\top r/n - a_2 w\|_\infty)`:
     :math:`D = s\,r^\top y/n - \frac{s^2}{2}(\|r\|^2/n + a_2\|w\|^2)`.
-    ``P ≥ D`` always; 0 at the optimum.
+    For ridge (:math:`a_1 = 0`, where that scaling is 0) the dual point is the
+    residual itself: :math:`D = r^\top y/n - \|r\|^2/(2n) - \|X^\top r/n\|^2/(2a_2)`.
+    ``P ≥ D`` always; 0 at the optimum. With the Gram quantities, :math:`\|r\|^2`
+    is a difference of large terms: float32 resolves gaps down to about 1e-4 only.
     """
+    if (x is None) == (gram is None) or (x is not None and y is None) or (gram is not None and
+                                                                        (xty is None or yy is None)):
+        raise ValueError("relative_duality_gap needs either x and y, or gram, xty and yy")
     a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
     if x is not None:
         n = x.shape[0]
@@ -103,6 +111,8 @@ def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=Non
     corr = jnp.max(jnp.abs(xtr - a2 * w))
     s = jnp.where(corr > a1, a1 / jnp.maximum(corr, jnp.finfo(w.dtype).tiny), 1.0)
     dual = s * ry - 0.5 * s * s * (rr + a2 * ww)
+    ridge_dual = ry - 0.5 * rr - 0.5 * jnp.dot(xtr, xtr) / jnp.maximum(a2, jnp.finfo(w.dtype).tiny)
+    dual = jnp.where(a1 > 0, dual, ridge_dual)
     return (primal - dual) / jnp.maximum(primal, jnp.finfo(w.dtype).tiny)
 
 
@@ -128,7 +138,8 @@ def elastic_net_path(
       x: ``(n, d)`` design; y: ``(n,)`` target.
       lambdas: 1-D grid of jaxreg λ (``loss="half_mse"`` scaling).
       l1_ratio: ρ; 1 is the lasso, 0 is ridge (with jaxreg's no-½ L2).
-      steps: proximal-gradient iterations per λ (with ``tol``: the most per block).
+      steps: proximal-gradient iterations per λ (with ``tol``: the most per block,
+        rounded up to a multiple of ``check_every``).
       accelerate: FISTA with adaptive restart (``False``: plain ISTA).
       gram: compute gradients from the Gram matrix ``G = XᵀX/n`` and ``Xᵀy/n``
         (``O(d²)`` per iteration instead of ``O(nd)``); default: when ``n > d``.
@@ -141,19 +152,25 @@ def elastic_net_path(
         ``"auto"``: ADMM when ``tol`` is given, ``gram`` holds and ``d ≥ 100``,
         else FISTA.
       return_stats: also return stats: :func:`jaxreg.sweep`'s (``steps`` mode),
-        or ``compile_s``, ``run_s``, ``iterations`` per block and the final
-        ``max_gap`` (``tol`` mode).
+        or ``compile_s``, ``run_s``, ``iterations`` per block, the final
+        ``max_gap`` and ``converged`` (``max_gap ≤ tol``) (``tol`` mode).
+
+    In ``tol`` mode a path that stops at ``steps`` before reaching ``tol`` warns
+    (``RuntimeWarning``) and returns what it has. float32 resolves gaps down to
+    about 1e-4 with the Gram matrix; enable ``jax_enable_x64`` for tighter ``tol``.
     """
     check_ratio(l1_ratio, "l1_ratio")
-    x = jnp.asarray(x)
-    y = jnp.asarray(y)
+    dtype = jnp.result_type(x, y, float)  # one float dtype for both (ints and mixed precisions alike)
+    x = jnp.asarray(x, dtype)
+    y = jnp.asarray(y, dtype)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x must be (n, d) and y (n,), got {x.shape} and {y.shape}")
-    if tol is not None and not (isinstance(tol, (int, float)) and tol > 0):
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0):
         raise ValueError(f"tol must be a positive float (relative duality gap), got {tol!r}")
     for name, v in (("steps", steps), ("block", block), ("check_every", check_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    steps, block, check_every = int(steps), int(block), int(check_every)
     if solver not in ("auto", "fista", "admm"):
         raise ValueError(f"solver must be 'auto', 'fista' or 'admm', got {solver!r}")
     n, d = x.shape
@@ -164,23 +181,14 @@ def elastic_net_path(
                          "use solver='fista' otherwise")
     if solver == "auto":  # ADMM's eigendecomposition pays off on larger designs (benchmarks/: d = 500 vs 10, 30)
         solver = "admm" if tol is not None and gram and d >= 100 else "fista"
-    if gram:
-        g_mat, xty, yy = x.T @ x / n, x.T @ y / n, jnp.dot(y, y) / n
+    # The data as arrays the compiled solvers take as arguments (not closure constants: a 2000² Gram
+    # matrix baked into the program made compilation take seconds).
+    data = {"gram": x.T @ x / n, "xty": x.T @ y / n, "yy": jnp.dot(y, y) / n} if gram else {"x": x, "y": y}
 
-        @jax.custom_jvp
-        def data_loss(w):  # the same 1/(2n)‖y − Xw‖², expanded: ½wᵀGw − wᵀXᵀy/n + ½yᵀy/n
-            return 0.5 * jnp.dot(w, g_mat @ w) - jnp.dot(w, xty) + 0.5 * yy
-
-        @data_loss.defjvp
-        def _(primals, tangents):  # gradient Gw − Xᵀy/n with one matmul (autodiff of wᵀGw takes two)
-            (w,), (t,) = primals, tangents
-            g = g_mat @ w - xty
-            return 0.5 * jnp.dot(w, g - xty) + 0.5 * yy, jnp.dot(g, t)
-    else:
-
-        def data_loss(w):
-            r = y - x @ w
-            return 0.5 * jnp.mean(r * r)
+    def grad_fn(data, w):  # ∇ of 1/(2n)‖y − Xw‖²: Gw − Xᵀy/n, or −Xᵀ(y − Xw)/n
+        if "gram" in data:
+            return data["gram"] @ w - data["xty"]
+        return -(data["x"].T @ (data["y"] - data["x"] @ w)) / n
 
     lr = 1.0 / lipschitz_least_squares(x) if solver == "fista" else None
 
@@ -188,33 +196,46 @@ def elastic_net_path(
         prox = prox_elastic_net(lam, l1_ratio, lr)
         return optax.chain(optax.sgd(lr), fista(prox) if accelerate else prox), optax.chain(optax.sgd(lr), prox)
 
-    def last_step(lam, w):  # one plain proximal step: exact zeros
+    def last_step(data, lam, w):  # one plain proximal step: exact zeros
         last = optimizers(lam)[1]
-        u, _ = last.update(jax.grad(data_loss)(w), last.init(w), w)
+        u, _ = last.update(grad_fn(data, w), last.init(w), w)
         return optax.apply_updates(w, u)
 
     if tol is None:
 
+        @jax.custom_jvp
+        def data_loss(w):  # 1/(2n)‖y − Xw‖² (with the Gram matrix: ½wᵀGw − wᵀXᵀy/n + ½yᵀy/n)
+            if gram:
+                return 0.5 * jnp.dot(w, data["gram"] @ w) - jnp.dot(w, data["xty"]) + 0.5 * data["yy"]
+            r = y - x @ w
+            return 0.5 * jnp.mean(r * r)
+
+        @data_loss.defjvp
+        def _(primals, tangents):  # the gradient with one matmul (autodiff of wᵀGw takes two)
+            (w,), (t,) = primals, tangents
+            return data_loss(w), jnp.dot(grad_fn(data, w), t)
+
         def solve(lam):
             opt = optimizers(lam)[0]
-            w = fit(data_loss, jnp.zeros(x.shape[1], x.dtype), opt, steps=steps).params
-            return last_step(lam, w)
+            w = fit(data_loss, jnp.zeros(d, x.dtype), opt, steps=steps).params
+            return last_step(data, lam, w)
 
         return sweep(solve, lambdas, chunk_size=chunk_size, progress=False, return_stats=return_stats)
-    data = {"gram": g_mat, "xty": xty, "yy": yy} if gram else {"x": x, "y": y}
 
-    def gaps(lams, ws):
-        return jax.vmap(lambda lam, w: relative_duality_gap(w, lam, l1_ratio, **data))(lams, ws)
+    def gaps(data, lams, ws):
+        keys = ("gram", "xty", "yy") if "gram" in data else ("x", "y")
+        return jax.vmap(lambda lam, w: relative_duality_gap(w, lam, l1_ratio, **{k: data[k] for k in keys}))(lams, ws)
 
-    def until_gap(lams, start, run, current):  # `run` check_every iterations at a time until the block's gap ≤ tol
+    def until_gap(data, lams, start, run, current):  # `run` check_every iterations at a time until gap ≤ tol
         def cond(c):
             return (c[0] < steps) & (jnp.max(c[2]) > tol)
 
         def body(c):
             state = run(c[1])
-            return c[0] + check_every, state, gaps(lams, current(state))
+            return c[0] + check_every, state, gaps(data, lams, current(state))
 
-        it, state, gap = jax.lax.while_loop(cond, body, (jnp.zeros([], jnp.int32), start, gaps(lams, current(start))))
+        first = (jnp.zeros([], jnp.int32), start, gaps(data, lams, current(start)))
+        it, state, gap = jax.lax.while_loop(cond, body, first)
         return state, it, gap
 
     if solver == "fista":
@@ -222,37 +243,39 @@ def elastic_net_path(
         def init_carry():
             return jnp.zeros(d, x.dtype)
 
-        def solve_block(lams, w0):  # carry: the previous block's last solution
+        def solve_block(lams, w0, data):  # carry: the previous block's last solution
             def run_one(lam, w, state):  # check_every accelerated iterations for one λ
                 opt = optimizers(lam)[0]
 
                 def body(_, carry):
                     w, state = carry
-                    u, state = opt.update(jax.grad(data_loss)(w), state, w)
+                    u, state = opt.update(grad_fn(data, w), state, w)
                     return optax.apply_updates(w, u), state
 
                 return jax.lax.fori_loop(0, check_every, body, (w, state))
 
             def current(c):  # the proximal iterate x_k (FISTA's y_k has no exact zeros)
-                return jax.vmap(last_step)(lams, c[0])
+                return jax.vmap(lambda lam, w: last_step(data, lam, w))(lams, c[0])
 
             ws = jnp.broadcast_to(w0, (lams.shape[0], d))
             start = (ws, jax.vmap(lambda lam: optimizers(lam)[0].init(w0))(lams))
-            state, it, gap = until_gap(lams, start, lambda c: jax.vmap(run_one)(lams, *c), current)
+            state, it, gap = until_gap(data, lams, start, lambda c: jax.vmap(run_one)(lams, *c), current)
             ws = current(state)
             return ws, ws[-1], it, gap
     else:
-        eig, q_mat = jnp.linalg.eigh(g_mat)
+        eig, q_mat = jnp.linalg.eigh(data["gram"])
+        data = {**data, "eig": eig, "q": q_mat}
 
         def init_carry():  # z, scaled dual u, ADMM penalty r (of the block's last λ)
             return jnp.zeros(d, x.dtype), jnp.zeros(d, x.dtype), jnp.ones([], x.dtype)
 
-        def solve_block(lams, carry):
+        def solve_block(lams, carry, data):
             a1, a2 = lams * l1_ratio, 2 * lams * (1 - l1_ratio)
+            eig, q_mat = data["eig"], data["q"]
 
             def iterate(_, c):
                 z, u, r, _, _ = c
-                v = xty + r[:, None] * (z - u)
+                v = data["xty"] + r[:, None] * (z - u)
                 w = ((v @ q_mat) / (eig + a2[:, None] + r[:, None])) @ q_mat.T
                 w_hat = 1.6 * w - 0.6 * z
                 z_new = soft_threshold(w_hat + u, (a1 / r)[:, None])
@@ -267,27 +290,29 @@ def elastic_net_path(
 
             k = lams.shape[0]
             start = tuple(jnp.broadcast_to(a, (k, *a.shape)) for a in carry)
-            (z, u, r), it, gap = until_gap(lams, start, run, lambda c: c[0])
+            (z, u, r), it, gap = until_gap(data, lams, start, run, lambda c: c[0])
             return z, (z[-1], u[-1], r[-1]), it, gap
 
-    return _blocks(lambdas, x.dtype, solve_block, init_carry, block=block, return_stats=return_stats)
+    return _blocks(lambdas, x.dtype, solve_block, init_carry, data, block=block, tol=tol, steps=steps,
+                   return_stats=return_stats)
 
 
-def _blocks(lambdas, dtype, solve_block, init_carry, *, block, return_stats):
+def _blocks(lambdas, dtype, solve_block, init_carry, data, *, block, tol, steps, return_stats):
     """``tol`` mode of :func:`elastic_net_path`: λ from large to small in blocks, each warm-started."""
     lam_host = check_grid(lambdas).astype(np.dtype(dtype))
     order = np.argsort(-lam_host, kind="stable")  # large λ first: each block warm-starts the next
     k = lam_host.size
+    block = min(block, k)  # fewer λ than a block: no padding columns
     n_blocks = -(-k // block)
     padded = np.concatenate([lam_host[order], np.repeat(lam_host[order][-1:], n_blocks * block - k)])
     carry = init_carry()
     t0 = time.perf_counter()
-    solve = jax.jit(solve_block).lower(jnp.asarray(padded[:block]), carry).compile()
+    solve = jax.jit(solve_block).lower(jnp.asarray(padded[:block]), carry, data).compile()
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     outs, iters, worst = [], [], []
     for b in range(n_blocks):
-        ws, carry, it, gap = solve(jnp.asarray(padded[b * block:(b + 1) * block]), carry)
+        ws, carry, it, gap = solve(jnp.asarray(padded[b * block:(b + 1) * block]), carry, data)
         outs.append(ws)
         iters.append(it)
         worst.append(jnp.max(gap))
@@ -295,7 +320,12 @@ def _blocks(lambdas, dtype, solve_block, init_carry, *, block, return_stats):
     run_s = time.perf_counter() - t0
     result = np.empty_like(coefs)
     result[order] = coefs
+    max_gap = float(max(worst))
+    if not max_gap <= tol:
+        warnings.warn(f"elastic_net_path stopped at steps={steps} with a relative duality gap of {max_gap:.2g} > "
+                      f"tol={tol:g} ({np.dtype(dtype).name}); raise steps, or use float64 (jax_enable_x64) for a "
+                      "tol below ~1e-4", RuntimeWarning, stacklevel=3)
     if not return_stats:
         return result
     return result, {"compile_s": compile_s, "run_s": run_s, "iterations": [int(i) for i in iters],
-                    "max_gap": float(max(worst)), "n_blocks": n_blocks}
+                    "max_gap": max_gap, "converged": max_gap <= tol, "n_blocks": n_blocks, "block": block}

@@ -272,10 +272,10 @@ def sweep(
                 fn = lambda *a: jax.tree.unflatten(tree, run_jaxpr(*a))  # noqa: E731 - no second trace
             if g is None or g >= n:
                 return jax.vmap(fn)(*xs)
-            # sequential over groups of `g` models (lax.map), vmap inside a group; groups of equal size
-            # (one program, no remainder loop): a divisor of n near g, else the last model repeated
-            g = next((d for d in range(g, (g + 1) // 2 - 1, -1) if n % d == 0), -(-n // -(-n // g)))
-            state["group"] = g if group == "auto" else state["group"]
+            # sequential over groups (lax.map), vmap inside a group: ceil(n/g) groups of equal size ≤ g
+            # (one program, no remainder loop), padded with the last model (fewer pads than groups)
+            g = -(-n // -(-n // g))
+            state["group"] = g
             pad = -n % g
             xs = [jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x for x in xs]
             out = jax.lax.map(lambda a: fn(*a), xs, batch_size=g)

@@ -172,6 +172,7 @@ def test_gram_duality_gap_equals_the_data_one():
 
 @pytest.mark.parametrize("kw, match", [({"tol": 0.0}, "tol must be a positive float"),
                                        ({"tol": "1e-6"}, "tol must be a positive float"),
+                                       ({"tol": True}, "tol must be a positive float"),
                                        ({"tol": 1e-6, "block": 0}, "block must be a positive int"),
                                        ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int"),
                                        ({"tol": 1e-6, "solver": "cd"}, "solver must be 'auto', 'fista' or 'admm'"),
@@ -181,3 +182,35 @@ def test_path_bad_arguments(kw, match):
     x, y = _diabetes()
     with pytest.raises(ValueError, match=match):
         elastic_net_path(x, y, [0.1, 0.01], **kw)
+
+
+def test_path_to_tolerance_ridge_mixed_dtypes_and_short_grids():
+    x, y = _diabetes()
+    n = len(y)
+    # ridge (l1_ratio = 0): the gap uses the residual as dual point, so tol mode converges
+    alphas = np.array([0.1, 3.0, 30.0])
+    lam = jaxreg.from_sklearn_ridge(alphas, loss="half_mse", n_samples=n)
+    ours, st = elastic_net_path(x, y, lam, l1_ratio=0.0, tol=1e-10, steps=20000, return_stats=True)
+    assert st["converged"] and st["max_gap"] <= 1e-10 and st["block"] == 3  # 3 λ: one block of 3, no padding
+    for i, a in enumerate(alphas):
+        sk = Ridge(alpha=a, fit_intercept=False, tol=1e-14).fit(x, y).coef_
+        f = lambda w: float(least_squares_objective(x, y, w, lam[i], 0.0))  # noqa: B023
+        _check(f(ours[i]), f(sk))
+        np.testing.assert_allclose(ours[i], sk, rtol=1e-3)  # a 1e-10 gap on this ill-conditioned design
+    # float32 x with float64 y: one float64 problem for either solver
+    lam = np.array([5.0, 1.0, 0.2])
+    a = elastic_net_path(x.astype(np.float32), y, lam, tol=1e-9, solver="admm")
+    b = elastic_net_path(x, y, lam, tol=1e-9, solver="fista", steps=100000)
+    assert a.dtype == np.float64
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_path_warns_when_it_stops_before_tol():
+    x, y = _diabetes()
+    with pytest.warns(RuntimeWarning, match="relative duality gap"):
+        _, st = elastic_net_path(x.astype(np.float32), y.astype(np.float32), [1.0, 0.1], tol=1e-12, steps=50,
+                                 return_stats=True)
+    assert not st["converged"] and st["max_gap"] > 1e-12
+    with pytest.raises(ValueError, match="either x and y, or gram, xty and yy"):
+        jaxreg.paths.relative_duality_gap(np.zeros(3), 0.1, 1.0, x=np.ones((4, 3)))
+    elastic_net_path(x, y, [1.0, 0.1], tol=np.float32(1e-3), steps=np.int64(500))  # NumPy scalars are fine

@@ -156,10 +156,9 @@ def _start_runtime(args) -> None:
 
         jax.config.update("jax_num_cpu_devices", args.local_devices)
     else:  # one CPU device per core: the sweep runs a block of models on each (jaxreg.devices)
-        from jaxreg.devices import cpu_device_count_set_by_user, use_cpu_cores
+        from jaxreg.devices import use_cpu_cores
 
-        if not cpu_device_count_set_by_user():
-            use_cpu_cores(strict=False)
+        use_cpu_cores(strict=False)  # keeps a count set with XLA_FLAGS / JAX_NUM_CPU_DEVICES
 
 
 def cmd_sweep(args) -> int:

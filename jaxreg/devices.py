@@ -36,16 +36,20 @@ def cpu_device_count_set_by_user() -> bool:
             or "JAX_NUM_CPU_DEVICES" in os.environ)
 
 
-def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int:
+def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int | None:
     """Expose ``n`` JAX CPU devices (default: one per core); returns the CPU device count in effect.
 
     Call it right after ``import jax``, before any JAX computation. With
-    ``strict=False`` a call after JAX has started is a no-op (the device count
-    stays as it is, and that count is returned) instead of a ``RuntimeError``.
-    On a GPU/TPU machine it only adds CPU devices; sweeps still run on the
-    accelerator (``jax.devices()``).
+    ``n=None`` a count the user already chose (``XLA_FLAGS=
+    --xla_force_host_platform_device_count`` or ``JAX_NUM_CPU_DEVICES``) is kept
+    and ``None`` returned. With ``strict=False`` a call after JAX has started is
+    a no-op (the device count stays as it is, and that count is returned)
+    instead of a ``RuntimeError``. On a GPU/TPU machine it only adds CPU
+    devices; sweeps still run on the accelerator (``jax.devices()``).
     """
     if n is None:
+        if cpu_device_count_set_by_user():
+            return None
         n = cpu_core_count()
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int (CPU devices), got {n!r}")

@@ -266,16 +266,15 @@ def sweep(
             elif group == "auto":  # CPU: vmapped groups with a cache-sized working set, from one trace of `one`
                 model = [jax.ShapeDtypeStruct(x.shape[1:], x.dtype) for x in xs]
                 closed, out_shape = jax.make_jaxpr(one, return_shape=True)(*model)
-                per_model = max(1, _jaxpr_step_bytes(closed.jaxpr))
-                g = state["group"] = min(n, max(1, int(CPU_GROUP_BYTES // per_model)))
+                g = max(1, int(CPU_GROUP_BYTES // max(1, _jaxpr_step_bytes(closed.jaxpr))))
                 run_jaxpr, tree = jcore.jaxpr_as_fun(closed), jax.tree.structure(out_shape)
                 fn = lambda *a: jax.tree.unflatten(tree, run_jaxpr(*a))  # noqa: E731 - no second trace
-            if g is None or g >= n:
+            if g is not None:  # ceil(n/g) groups of equal size ≤ g: one program, no remainder loop
+                g = -(-n // -(-n // g))
+            state["group"] = g  # the size used (None: the whole block)
+            if g is None or g == n:
                 return jax.vmap(fn)(*xs)
-            # sequential over groups (lax.map), vmap inside a group: ceil(n/g) groups of equal size ≤ g
-            # (one program, no remainder loop), padded with the last model (fewer pads than groups)
-            g = -(-n // -(-n // g))
-            state["group"] = g
+            # sequential over groups (lax.map), vmap inside a group, padded with the last model
             pad = -n % g
             xs = [jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x for x in xs]
             out = jax.lax.map(lambda a: fn(*a), xs, batch_size=g)
@@ -320,7 +319,8 @@ def sweep(
         return int(ma.temp_size_in_bytes + ma.output_size_in_bytes + ma.argument_size_in_bytes)
 
     full = _round_up(n_models, n_dev)
-    state = {"compiled": None, "compile_s": 0.0, "mem": None, "jitted": build(group), "group": group}
+    state = {"compiled": None, "compile_s": 0.0, "mem": None, "jitted": build(group),
+             "group": None if group == "auto" else group}
 
     def compile_now(size: int) -> None:
         state["compiled"], dt = compile_for(size)
@@ -420,7 +420,7 @@ def sweep(
         memory_per_chunk_bytes=state["mem"],
         n_loaded_chunks=n_loaded,
         n_loaded_models=n_loaded_models,
-        vmap_size=None if state["group"] == "auto" else state["group"],
+        vmap_size=state["group"],
         device=local_device.device_kind,
         n_processes=len({d.process_index for d in devices}),
     )

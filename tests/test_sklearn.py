@@ -144,7 +144,10 @@ def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram, solve
     rho = float(np.ravel(rho)[0])
     ours, stats = elastic_net_path(x, y, lam, l1_ratio=rho, tol=1e-8, steps=50000, block=5, gram=gram,
                                    solver=solver, return_stats=True)
-    assert stats["n_blocks"] == 5 and len(stats["iterations"]) == 5
+    if solver in ("fista", "admm"):
+        assert stats["n_blocks"] == 5 and len(stats["iterations"]) == 5
+    else:  # "auto" with an l1 term: the active-set solver, iterations per λ
+        assert len(stats["iterations"]) == 23 and stats["capacities"][0] <= x.shape[1]
     assert stats["max_gap"] <= 1e-8
     for i, a in enumerate(alphas):
         assert _numpy_gap(x, y, ours[i], a, l1_ratio) <= 1e-8
@@ -175,7 +178,8 @@ def test_gram_duality_gap_equals_the_data_one():
                                        ({"tol": True}, "tol must be a positive float"),
                                        ({"tol": 1e-6, "block": 0}, "block must be a positive int"),
                                        ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int"),
-                                       ({"tol": 1e-6, "solver": "cd"}, "solver must be 'auto', 'fista' or 'admm'"),
+                                       ({"tol": 1e-6, "solver": "cd"}, "solver must be 'auto', 'active_set', 'fista' or 'admm'"),
+                                       ({"solver": "active_set"}, "solver='active_set' needs tol"),
                                        ({"solver": "admm"}, "solver='admm' needs tol"),
                                        ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol")])
 def test_path_bad_arguments(kw, match):

@@ -1,0 +1,291 @@
+r"""Active-set Newton solver for lasso / elastic-net paths (``elastic_net_path(solver="active_set")``).
+
+With :math:`a_1 = \lambda\rho`, :math:`a_2 = 2\lambda(1-\rho)`, :math:`H = X^\top X/n + a_2 I`
+and :math:`b = X^\top y/n`, each λ minimises
+
+.. math::
+
+   F(w) = \tfrac12 w^\top H w - b^\top w + a_1\|w\|_1 + \tfrac{1}{2n}\|y\|^2
+        = \tfrac{1}{2n}\|y - Xw\|^2 + a_1\|w\|_1 + \tfrac{a_2}{2}\|w\|^2 .
+
+One iteration, from :math:`w` with negative gradient :math:`g = b - Hw`:
+
+1. guess the solution's support (primal-dual active set): :math:`A = \{j : |v_j| > a_1/H_{jj}\}`,
+   :math:`v = w + g/\operatorname{diag}(H)`; a nonzero coordinate keeps its sign, an entering
+   one (at most :math:`\max(16, |\operatorname{supp} w|)` per iteration, the most violating,
+   and never more than :math:`\operatorname{rank} X` in all for the lasso) takes
+   :math:`s_j = \operatorname{sign}(g_j)`;
+2. sign-constrained Newton (Lawson–Hanson): solve :math:`H_{AA}u_A = b_A - a_1 s_A`, move from
+   :math:`w` towards :math:`u` until the first coordinate reaches 0, drop it from :math:`A`
+   (set exactly to 0), solve again, … until :math:`u` keeps the signs :math:`s`. Along the way
+   :math:`F` equals the quadratic :math:`\tfrac12 u^\top Hu - (b - a_1 s)^\top u` and decreases;
+3. keep the better of that point and the proximal-gradient point
+   :math:`z = S_{a_1/L}(w + g/L)` (:math:`L \ge \lambda_{\max}(H)`, power iteration; doubled if
+   ever too small), which always decreases :math:`F`: the iteration never increases
+   :math:`F` and cannot stall where Newton steps do not help.
+
+Once :math:`A` and :math:`s` are the solution's, step 2 lands on it: the duality gap drops to
+rounding, usually after 1–3 iterations per λ. The λ run from large to small, each warm-started
+from the previous solution, and each stops at its relative duality gap
+(:func:`jaxreg.paths.relative_duality_gap`) ≤ ``tol``.
+
+Only the active coordinates are touched: the Newton systems are :math:`|A|\times|A|`
+(Cholesky factorisation up to 128 slots; above, conjugate gradients warm-started from the last
+solution, with the factorisation as fallback), and an iteration costs :math:`O(|A|\,d)` with the
+Gram matrix or :math:`O(nd + n|A|^2)` from the data (:math:`n \ll d`) on top, instead of
+:math:`O(d^2)` or :math:`O(nd)` per iteration and per λ. Shapes are static: the active set lives
+in ``capacity`` padded slots, and a λ that outgrows them is resumed with twice the slots (one more
+compilation; compiled programs are kept for the next path of the same shapes).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxreg.paths import _relative_gap
+from jaxreg.prox import soft_threshold
+
+__all__ = ["active_set_path"]
+
+
+def _columns(data, idx):
+    """What an active set needs of the design: rows ``G[idx]`` (``(p, d)``) or columns ``X[:, idx]``."""
+    return data["gram"][idx] if "gram" in data else data["x"][:, idx]
+
+
+def _sub_gram(data, cols, idx):
+    """``XᵀX/n`` on the active set (``(p, p)``)."""
+    return cols[:, idx] if "gram" in data else cols.T @ cols / cols.shape[0]
+
+
+def _residual_terms(data, cols, idx, wa):
+    """``Xᵀr/n``, ``‖r‖²/n`` and ``rᵀy/n`` for ``r = y − Xw``, ``w`` supported on ``idx`` (values ``wa``)."""
+    if "gram" in data:
+        gw = cols.T @ wa  # (XᵀX/n) w
+        wc = jnp.dot(wa, data["xty"][idx])
+        return data["xty"] - gw, data["yy"] - 2 * wc + jnp.dot(wa, gw[idx]), data["yy"] - wc
+    r = data["y"] - cols @ wa
+    n = r.shape[0]
+    return data["x"].T @ r / n, jnp.dot(r, r) / n, jnp.dot(r, data["y"]) / n
+
+
+def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter, rank):
+    """λ ``k0``, ``k0 + 1``, … (sorted large → small) until the last or until one needs more than
+    ``capacity`` active slots. Returns coefficients, gaps and iterations per λ, the λ reached, the
+    warm start to resume from and the step constant."""
+    p, d, k_total = capacity, w0.shape[0], lams.shape[0]
+    dtype = w0.dtype
+    slots = jnp.arange(p)
+    xty = data["xty"]
+    cg_tol = 1e-2 * jnp.sqrt(jnp.finfo(dtype).eps)
+    diag = jnp.diagonal(data["gram"]) if "gram" in data else jnp.sum(data["x"] ** 2, 0) / data["x"].shape[0]
+    diag = jnp.maximum(diag, jnp.finfo(dtype).tiny)  # (a zero column never enters)
+
+    def support(nz):
+        count = jnp.sum(nz)
+        return jnp.nonzero(nz, size=p, fill_value=0)[0], slots < count, count
+
+    def terms_at(w):
+        idx, mask, _ = support(w != 0)
+        return _residual_terms(data, _columns(data, idx), idx, jnp.where(mask, w[idx], 0))
+
+    def iterate(a1, a2, c):
+        it, w, xtr, rr, ry, g, lip, over = c
+        grad = xtr - a2 * w  # −∇ of the smooth part
+        # the guess: coordinates a unit-metric proximal step leaves nonzero (primal-dual active set)
+        v = w + grad / (diag + a2)
+        guess = jnp.abs(v) > a1 / (diag + a2)
+        # at most max(16, |support|) new coordinates per iteration, the most violating ones, and no more than
+        # the rank allows (n < d: H_AA is singular beyond n coordinates; one always enters, to swap)
+        violation = jnp.where(w == 0, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
+        in_support = jnp.sum(w != 0)
+        regular = jnp.where(a2 > 0, d, rank)  # most coordinates H_AA holds regular
+        room = jnp.maximum(1, jnp.minimum(jnp.maximum(16, in_support), (regular - in_support) // 4))
+        top = jax.lax.top_k(violation, p)[0]
+        guess = guess & ((w != 0) | (violation >= top[jnp.minimum(room, p) - 1]))
+        if rank < p:  # and (lasso) at most `rank` in all: the largest margins |v|(diag + a2) − a1
+            margin = jnp.where(guess, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
+            guess = guess & ((a2 > 0) | (margin >= jax.lax.top_k(margin, rank)[0][-1]))
+        idx, mask, count = support(guess | (w != 0))  # slots: the guess and the current support
+        cols = _columns(data, idx)
+        g_sub = _sub_gram(data, cols, idx)  # padded slots hold garbage: every vector multiplied is 0 there
+
+        def hmul(v, on):  # H_AA v on the slots `on` (v is 0 elsewhere)
+            return jnp.where(on.reshape(on.shape + (1,) * (v.ndim - 1)), g_sub @ v + a2 * v, 0)
+
+        wa = jnp.where(mask, w[idx], 0)
+        ba = jnp.where(mask, xty[idx], 0)
+        active = mask & guess[idx]
+        # signs: a nonzero coordinate keeps its own (it may reach 0 and leave), an entering one takes the gradient's
+        s = jnp.where(wa != 0, jnp.sign(wa), jnp.where(active, jnp.sign(v[idx]), 0))
+        rhs = ba - a1 * s
+        # the proximal-gradient point (support inside the slots): F(z) ≤ F(w) whenever lip ≥ λ_max
+        step = 1 / (lip + a2)
+        z = jnp.where(mask, soft_threshold(wa + step * grad[idx], a1 * step), 0)
+        ridge = 10 * p * jnp.finfo(dtype).eps * (lip + a2)  # keeps the system regular if H_AA is singular
+
+        def newton(on, u0):  # argmin of the quadratic ½uᵀHu − (b − a1 s)ᵀu over the coordinates `on`
+            b_on = jnp.where(on, rhs, 0)
+
+            def cholesky(_):
+                h_on = jnp.where(on[:, None] & on[None, :], g_sub + jnp.diag(jnp.full(p, a2 + ridge)), 0)
+                chol = jnp.linalg.cholesky(h_on + jnp.diag(jnp.where(on, 0, 1)))
+                return jax.scipy.linalg.cho_solve((chol, True), b_on)
+
+            if p <= CHOLESKY_BELOW:
+                return jnp.where(on, cholesky(None), 0)
+            # conjugate gradients from the previous solution, for about the flops of a factorisation; if they have
+            # not converged by then (an ill-conditioned H_AA), the factorisation
+            op = lambda v: hmul(v, on) + jnp.where(on, ridge, 1) * v  # noqa: E731
+            u, _ = jax.scipy.sparse.linalg.cg(op, b_on, x0=jnp.where(on, u0, 0), tol=cg_tol, maxiter=p // 2)
+            done = jnp.linalg.norm(op(u) - b_on) <= cg_tol * jnp.linalg.norm(b_on)
+            return jnp.where(on, jax.lax.cond(done, lambda _: u, cholesky, None), 0)
+
+        def sign_step(c):  # Lawson–Hanson: towards the Newton point until the first coordinate reaches 0
+            r, on, x, u, _ = c
+            u = newton(on, u)
+            bad = on & (s * u <= 0)  # would cross zero (or enter with the wrong sign)
+            leaving = (x != 0) & (bad | ~on)  # (coordinates outside `on` head for 0)
+            ratio = jnp.where(leaving & (x != u), x / jnp.where(x != u, x - u, 1), jnp.inf)
+            alpha = jnp.clip(jnp.min(jnp.where(bad & (x == 0), 0.0, ratio)), 0, 1)
+            x_new = jnp.where(mask, x + alpha * (u - x), 0)
+            hit = leaving & (ratio <= alpha) | bad & (x == 0)
+            x_new = jnp.where(hit, 0, x_new)
+            return r + 1, on & ~hit, x_new, u, ~jnp.any(bad)
+
+        _, _, w_newton, _, _ = jax.lax.while_loop(lambda c: ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
+                                                  (0, active, wa, wa, jnp.array(False)))
+
+        def f(va):  # F − ½yᵀy/n on the slots
+            return 0.5 * jnp.dot(va, hmul(va, mask)) - jnp.dot(ba, va) + a1 * jnp.sum(jnp.abs(va))
+
+        f_w, f_z, f_n = f(wa), f(z), f(w_newton)
+        f_n = jnp.where(jnp.isfinite(f_n), f_n, jnp.inf)  # (a failed factorisation: the other point)
+        lip = jnp.where(f_z <= f_w + 1e-12 * jnp.abs(f_w), lip, 2 * lip)  # never needed if the estimate holds
+        new = jnp.where(f_n <= f_z, w_newton, z)
+        new = jnp.where(jnp.minimum(f_n, f_z) <= f_w, new, wa)
+        w_new = jnp.zeros(d, dtype).at[idx].add(new)
+        xtr_new, rr_new, ry_new = _residual_terms(data, cols, idx, new)
+        ok = count <= p
+        keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
+        w2, xtr2, rr2, ry2 = keep(w_new, w), keep(xtr_new, xtr), keep(rr_new, rr), keep(ry_new, ry)
+        return it + 1, w2, xtr2, rr2, ry2, keep(_relative_gap(rr2, ry2, xtr2, w2, a1, a2), g), lip, ~ok
+
+    def one_lambda(c):
+        k, w, xtr, rr, ry, lip, coefs, gaps, iters, over = c
+        lam = lams[k]
+        a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
+        first = (jnp.zeros([], jnp.int32), w, xtr, rr, ry, _relative_gap(rr, ry, xtr, w, a1, a2), lip, jnp.array(False))
+        it, w, xtr, rr, ry, g, lip, over = jax.lax.while_loop(
+            lambda s: (s[5] > tol) & (s[0] < max_iter) & ~s[7], partial(iterate, a1, a2), first)
+        coefs = coefs.at[k].set(jnp.where(over, coefs[k], w))
+        gaps = gaps.at[k].set(jnp.where(over, gaps[k], g))
+        iters = iters.at[k].set(jnp.where(over, iters[k], it))
+        return jnp.where(over, k, k + 1), w, xtr, rr, ry, lip, coefs, gaps, iters, over
+
+    xtr, rr, ry = terms_at(w0)
+    start = (k0, w0, xtr, rr, ry, lip, jnp.zeros((k_total, d), dtype), jnp.full(k_total, jnp.inf, dtype),
+             jnp.zeros(k_total, jnp.int32), jnp.array(False))
+    k, w, _, _, _, lip, coefs, gaps, iters, _ = jax.lax.while_loop(
+        lambda c: (c[0] < k_total) & ~c[9], one_lambda, start)
+    return coefs, gaps, iters, k, w, lip
+
+
+def _lipschitz(data, iterations: int = 30):
+    """Power-iteration estimate of ``λ_max(XᵀX/n)`` (×1.05; the solver doubles it if ever too small)."""
+    d = data["xty"].shape[0]
+    v = jnp.asarray(np.random.default_rng(0).standard_normal(d), data["xty"].dtype)
+
+    def times(v):
+        if "gram" in data:
+            return data["gram"] @ v
+        return data["x"].T @ (data["x"] @ v) / data["x"].shape[0]
+
+    def body(_, v):
+        u = times(v)
+        return u / jnp.maximum(jnp.linalg.norm(u), jnp.finfo(v.dtype).tiny)
+
+    v = jax.lax.fori_loop(0, iterations, body, v / jnp.linalg.norm(v))
+    return 1.05 * jnp.maximum(jnp.dot(v, times(v)), jnp.finfo(v.dtype).tiny)
+
+
+CHOLESKY_BELOW = 128  # active slots up to which Newton steps always factorise (conjugate gradients first above)
+MAX_SIGN_PASSES = 50  # Newton solves per iteration (each drops at least one coordinate that would change sign)
+
+_PROGRAMS: dict = {}  # compiled programs by (function, static arguments, argument shapes): a path of the same
+# shapes (another fold, another y) does not compile again
+
+
+def _compiled(fn, args, key=()):
+    """``jax.jit(fn)`` compiled for ``args``' shapes, memoised (up to 64 programs)."""
+    spec = jax.tree_util.tree_map(lambda a: (jnp.shape(a), jnp.result_type(a)), args)
+    full_key = (getattr(fn, "func", fn).__name__, key, jax.tree_util.tree_structure(args), str(spec))
+    if full_key not in _PROGRAMS:
+        if len(_PROGRAMS) >= 64:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        _PROGRAMS[full_key] = jax.jit(fn).lower(*args).compile(_COMPILER_OPTIONS)
+    return _PROGRAMS[full_key]
+
+
+_COMPILER_OPTIONS: dict = {}
+
+
+def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: int, capacity: int = 64,
+                    return_stats: bool = False):
+    """Solve every λ of ``lams_desc`` (sorted large → small) to relative duality gap ≤ ``tol``.
+
+    ``data``: ``{"gram", "xty", "yy"}`` (``XᵀX/n``, ``Xᵀy/n``, ``yᵀy/n``) or ``{"x", "y", "xty", "yy"}``.
+    Returns the ``(K, d)`` coefficients in the order of ``lams_desc`` (and stats: ``compile_s``,
+    ``run_s``, ``iterations`` per λ, ``capacities`` used, ``max_gap``, ``converged``).
+    """
+    dtype = data["xty"].dtype
+    d = data["xty"].shape[0]
+    k_total = len(lams_desc)
+    lams = jnp.asarray(lams_desc, dtype)
+    # a lasso solution has at most rank(X) nonzeros (n − 1 for centred data with n < d): Newton steps on more
+    # coordinates are singular, so the guess is capped there
+    rank = int(np.linalg.matrix_rank(np.asarray(data["x"]))) if "x" in data and data["x"].shape[0] < d else d
+    compile_s, run_s = 0.0, 0.0
+    t0 = time.perf_counter()
+    lip_fn = _compiled(_lipschitz, (data,))
+    compile_s += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lip = lip_fn(data)
+    run_s += time.perf_counter() - t0
+    coefs = np.zeros((k_total, d), np.dtype(dtype))
+    gaps = np.full(k_total, np.inf)
+    iters = np.zeros(k_total, np.int64)
+    w = jnp.zeros(d, dtype)
+    k, p, capacities = 0, min(d, int(capacity)), []
+    while k < k_total:
+        t0 = time.perf_counter()
+        args = (lams, jnp.int32(k), w, lip, jnp.asarray(l1_ratio, dtype), jnp.asarray(tol, dtype), data)
+        program = _compiled(partial(_path_program, capacity=p, max_iter=max_iter, rank=rank), args,
+                            key=(p, max_iter, rank))
+        compile_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        c, g, it, k_new, w, lip = program(*args)
+        k_new = int(k_new)
+        coefs[k:k_new] = np.asarray(c[k:k_new])
+        gaps[k:k_new] = np.asarray(g[k:k_new])
+        iters[k:k_new] = np.asarray(it[k:k_new])
+        run_s += time.perf_counter() - t0
+        capacities.append(p)
+        if k_new < k_total:  # λ k_new needs more active slots than p (impossible at p = d)
+            p = min(d, 2 * p)
+        k = k_new
+    max_gap = float(gaps.max()) if k_total else 0.0
+    if not max_gap <= tol:
+        warnings.warn(f"elastic_net_path stopped at steps={max_iter} active-set iterations with a relative duality "
+                      f"gap of {max_gap:.2g} > tol={tol:g} ({np.dtype(dtype).name}); raise steps, or use float64 "
+                      "(jax_enable_x64) for a tol below ~1e-4", RuntimeWarning, stacklevel=3)
+    if not return_stats:
+        return coefs
+    return coefs, {"compile_s": compile_s, "run_s": run_s, "iterations": iters.tolist(), "capacities": capacities,
+                   "max_gap": max_gap, "converged": max_gap <= tol}

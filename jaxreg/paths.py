@@ -229,7 +229,7 @@ def elastic_net_path(
         result[order] = coefs
         if not return_stats:
             return result
-        return result, {**stats, "setup_s": setup_s}
+        return result, {**stats, "setup_s": setup_s, "solver": solver}
 
     def grad_fn(data, w):  # ∇ of 1/(2n)‖y − Xw‖²: Gw − Xᵀy/n, or −Xᵀ(y − Xw)/n
         if "gram" in data:
@@ -346,7 +346,7 @@ def elastic_net_path(
     out = _blocks(lambdas, x.dtype, solve_block, init_carry, data, block=block, tol=tol, steps=steps,
                   return_stats=return_stats)
     if return_stats:
-        out[1]["setup_s"] = setup_s
+        out[1].update(setup_s=setup_s, solver=solver)
     return out
 
 

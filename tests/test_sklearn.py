@@ -178,7 +178,8 @@ def test_gram_duality_gap_equals_the_data_one():
                                        ({"tol": True}, "tol must be a positive float"),
                                        ({"tol": 1e-6, "block": 0}, "block must be a positive int"),
                                        ({"tol": 1e-6, "check_every": 2.5}, "check_every must be a positive int"),
-                                       ({"tol": 1e-6, "solver": "cd"}, "solver must be 'auto', 'active_set', 'fista' or 'admm'"),
+                                       ({"tol": 1e-6, "solver": "cd"},
+                                        "solver must be 'auto', 'active_set', 'fista' or 'admm'"),
                                        ({"solver": "active_set"}, "solver='active_set' needs tol"),
                                        ({"solver": "admm"}, "solver='admm' needs tol"),
                                        ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol")])

@@ -1,0 +1,133 @@
+"""The active-set Newton path solver (jaxreg.active_set): closed forms, KKT, sklearn, its guards."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Lasso
+
+import jaxreg
+from jaxreg.active_set import active_set_path
+from jaxreg.paths import elastic_net_path, least_squares_objective, relative_duality_gap
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _centred(x, y):
+    return x - x.mean(0), y - y.mean()
+
+
+def _kkt_violation(x, y, w, lam, rho):
+    """max over j of the subgradient residual of jaxreg's objective (0 at the optimum)."""
+    n = len(y)
+    a1, a2 = lam * rho, 2 * lam * (1 - rho)
+    g = x.T @ (y - x @ w) / n - a2 * w  # −∇ of the smooth part
+    on = w != 0
+    res = np.where(on, np.abs(g - a1 * np.sign(w)), np.maximum(np.abs(g) - a1, 0))
+    return float(res.max())
+
+
+def test_orthogonal_design_is_soft_thresholding():
+    """XᵀX/n = I: w = S_{λρ}(Xᵀy/n) / (1 + 2λ(1 − ρ)), exactly, for every λ of the grid."""
+    rng = np.random.default_rng(0)
+    n, d = 64, 12
+    q, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    x = q * np.sqrt(n)
+    y = x @ rng.standard_normal(d) + rng.standard_normal(n)
+    b = x.T @ y / n
+    lams = np.geomspace(np.abs(b).max(), 1e-3 * np.abs(b).max(), 15)
+    for rho in (1.0, 0.5):
+        w = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-12, solver="active_set")
+        expected = np.sign(b) * np.maximum(np.abs(b) - lams[:, None] * rho, 0) / (1 + 2 * lams[:, None] * (1 - rho))
+        np.testing.assert_allclose(w, expected, atol=1e-12)
+        assert np.all((w == 0) == (expected == 0))  # exact zeros, not small numbers
+
+
+@pytest.mark.parametrize("rho, gram", [(1.0, None), (0.5, None), (1.0, False)])
+def test_path_meets_kkt_and_gap_on_correlated_data(rho, gram):
+    """Toeplitz ρ = 0.9 design (the hard case for first-order methods), n > d: every λ at its gap and KKT."""
+    rng = np.random.default_rng(1)
+    n, d = 200, 60
+    z = rng.standard_normal((n, d))
+    x = np.empty_like(z)
+    x[:, 0] = z[:, 0]
+    for j in range(1, d):
+        x[:, j] = 0.9 * x[:, j - 1] + np.sqrt(1 - 0.81) * z[:, j]
+    y = x[:, ::6] @ np.linspace(-2, 2, 10) + 0.5 * rng.standard_normal(n)
+    x, y = _centred(x, y)
+    lam_max = np.abs(x.T @ y).max() / (n * rho)
+    lams = np.geomspace(lam_max, 1e-3 * lam_max, 30)
+    w, st = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-10, gram=gram, return_stats=True)
+    assert st["solver"] == "active_set" and st["converged"] and st["max_gap"] <= 1e-10
+    assert max(st["iterations"]) <= 10  # exact Newton steps: a handful per λ, not thousands
+    assert np.all(w[0] == 0)  # λ_max: all zero
+    for i, lam in enumerate(lams):
+        assert float(relative_duality_gap(jnp.asarray(w[i]), lam, rho, x=x, y=y)) <= 1e-9
+        assert _kkt_violation(x, y, w[i], lam, rho) <= 1e-7 * lam
+
+
+def test_wide_design_matches_sklearn_and_stays_within_the_rank():
+    """n ≪ d (data, not Gram, and H_AA singular beyond rank X = n − 1 after centring)."""
+    rng = np.random.default_rng(2)
+    n, d = 30, 400
+    x = rng.standard_normal((n, d))
+    y = x[:, :4] @ np.array([3.0, -2.0, 1.5, 1.0]) + 0.1 * rng.standard_normal(n)
+    x, y = _centred(x, y)
+    alpha_max = np.abs(x.T @ y).max() / n
+    alphas = np.geomspace(alpha_max, 1e-3 * alpha_max, 40)
+    lam, _ = jaxreg.from_sklearn_elastic_net(alphas, 1.0)
+    w, st = elastic_net_path(x, y, lam, tol=1e-9, steps=500, return_stats=True)
+    assert st["solver"] == "active_set" and st["converged"]
+    assert (w != 0).sum(1).max() <= n - 1
+    for i in (5, 20, 39):
+        sk = Lasso(alpha=alphas[i], fit_intercept=False, tol=1e-12, max_iter=500000).fit(x, y).coef_
+        f = lambda v: float(least_squares_objective(x, y, v, lam[i], 1.0))  # noqa: B023
+        assert f(w[i]) <= f(sk) + 1e-9 * abs(f(sk))
+
+
+def test_capacity_doubling_gives_the_same_path_and_programs_are_reused():
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    n = len(y)
+    data = {"gram": jnp.asarray(x.T @ x / n), "xty": jnp.asarray(x.T @ y / n), "yy": jnp.asarray(y @ y / n)}
+    lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-4, 25)
+    small, st = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=2, return_stats=True)
+    assert st["capacities"] == [2, 8, 10]  # 4× each time the active set outgrew its slots, at most d
+    full, st_full = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=64,
+                                    return_stats=True)
+    assert st_full["capacities"] == [10]
+    np.testing.assert_allclose(small, full, rtol=1e-9, atol=1e-9)
+    _, again = active_set_path(lams, data, l1_ratio=0.5, tol=1e-12, max_iter=100, capacity=2, return_stats=True)
+    assert again["compile_s"] < 0.5 * st["compile_s"]  # same shapes: the compiled programs are kept
+
+
+def test_degenerate_columns_unsorted_grid_and_float32():
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    x = np.column_stack([x, x[:, 2], np.zeros(len(y))])  # a duplicated column (singular Gram) and a zero one
+    lams = np.array([0.01, 1.0, 0.1, 10.0, 0.1])  # unsorted, with a repeat
+    w, st = elastic_net_path(x, y, lams, tol=1e-9, return_stats=True)
+    assert st["converged"]
+    assert np.all(w[:, -1] == 0)
+    np.testing.assert_array_equal(w[2], w[4])
+    ref = elastic_net_path(x, y, np.sort(lams)[::-1], tol=1e-9)  # (the same λ order inside: the same steps)
+    np.testing.assert_array_equal(w[[3, 1, 2, 0]], ref[[0, 1, 2, 4]])
+    with jax.enable_x64(False):
+        w32, st32 = elastic_net_path(x.astype(np.float32), y.astype(np.float32), lams, tol=1e-3, return_stats=True)
+    assert w32.dtype == np.float32 and st32["converged"]
+    for i, lam in enumerate(lams):  # (the split between duplicated columns is not unique: compare objectives)
+        f = lambda v: float(least_squares_objective(x, y, v.astype(np.float64), lam, 1.0))  # noqa: B023
+        assert f(w32[i]) <= f(w[i]) * (1 + 1e-3)
+
+
+def test_it_warns_when_it_stops_before_tol():
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    with pytest.warns(RuntimeWarning, match="relative duality gap"):
+        _, st = elastic_net_path(x, y, [10.0, 0.01], tol=1e-12, steps=1, solver="active_set", return_stats=True)
+    assert not st["converged"] and st["iterations"][1] == 1

@@ -99,7 +99,7 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
         return _residual_terms(data, _columns(data, idx), idx, jnp.where(mask, w[idx], 0))
 
     def iterate(a1, a2, c):
-        it, w, xtr, rr, ry, g, lip, over = c
+        it, w, xtr, rr, ry, g, (lip, cg_ok), over = c
         grad = xtr - a2 * w  # −∇ of the smooth part
         # the guess: coordinates a unit-metric proximal step leaves nonzero (primal-dual active set)
         v = w + grad / (diag + a2)
@@ -147,7 +147,7 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
         z = jnp.where(mask, soft_threshold(wa + step * grad[idx], a1 * step), 0)
         ridge = 10 * p * jnp.finfo(dtype).eps * (lip + a2)  # keeps a factorisation finite if H_AA is singular
 
-        def newton(on, u0):  # argmin of the quadratic ½uᵀHu − (b − a1 s)ᵀu over the coordinates `on`
+        def newton(on, u0, cg_ok):  # argmin of the quadratic ½uᵀHu − (b − a1 s)ᵀu over the coordinates `on`
             b_on = jnp.where(on, rhs, 0)
 
             def cholesky(_):  # of H_AA + ridge·I, then one refinement step against H_AA itself (no ridge bias)
@@ -158,25 +158,33 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
 
             def iterative(_):
                 if p <= CHOLESKY_BELOW:
-                    return cholesky(None)
+                    return cholesky(None), cg_ok
                 # conjugate gradients from the previous solution, for about the flops of a factorisation; if they
-                # have not converged by then (an ill-conditioned H_AA), the factorisation
+                # have not converged by then (an ill-conditioned H_AA), the factorisation, and from then on in
+                # this call only the factorisation
                 op = lambda v: hmul(v, on) + jnp.where(on, 0, v)  # noqa: E731
-                u, _ = jax.scipy.sparse.linalg.cg(op, b_on, x0=jnp.where(on, u0, 0), tol=cg_tol, maxiter=p // 2)
-                done = jnp.linalg.norm(op(u) - b_on) <= cg_tol * jnp.linalg.norm(b_on)
-                return jax.lax.cond(done, lambda _: u, cholesky, None)
+
+                def conjugate_gradients(_):
+                    u, _ = jax.scipy.sparse.linalg.cg(op, b_on, x0=jnp.where(on, u0, 0), tol=cg_tol, maxiter=p // 2)
+                    done = jnp.linalg.norm(op(u) - b_on) <= cg_tol * jnp.linalg.norm(b_on)
+                    return jax.lax.cond(done, lambda _: u, cholesky, None), done
+
+                return jax.lax.cond(cg_ok, conjugate_gradients, lambda _: (cholesky(None), cg_ok), None)
 
             def woodbury(_):  # (X_AᵀX_A/n + cI)⁻¹ = (I − X_Aᵀ(ncI + X_A X_Aᵀ)⁻¹X_A)/c: one n × n factorisation
                 xa, c = jnp.where(on[None, :], cols, 0), a2
                 chol = jnp.linalg.cholesky(n_rows * c * jnp.eye(n_rows, dtype=dtype) + xa @ xa.T)
                 return (b_on - xa.T @ jax.scipy.linalg.cho_solve((chol, True), xa @ b_on)) / c
 
-            u = jax.lax.cond(a2 > 0, woodbury, iterative, None) if wide else iterative(None)
-            return jnp.where(on, u, 0)
+            if wide:
+                u, ok = jax.lax.cond(a2 > 0, lambda _: (woodbury(None), cg_ok), iterative, None)
+            else:
+                u, ok = iterative(None)
+            return jnp.where(on, u, 0), ok
 
         def sign_step(c):  # Lawson–Hanson: towards the Newton point until the first coordinate reaches 0
-            r, on, x, u, _ = c
-            u = newton(on, u)
+            r, on, x, u, _, cg_ok = c
+            u, cg_ok = newton(on, u, cg_ok)
             bad = on & (s * u <= 0)  # would cross zero (or enter with the wrong sign)
             leaving = (x != 0) & (bad | ~on)  # (coordinates outside `on` head for 0)
             ratio = jnp.where(leaving & (x != u), x / jnp.where(x != u, x - u, 1), jnp.inf)
@@ -184,10 +192,10 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
             x_new = jnp.where(mask, x + alpha * (u - x), 0)
             hit = leaving & (ratio <= alpha) | bad & (x == 0)
             x_new = jnp.where(hit, 0, x_new)
-            return r + 1, on & ~hit, x_new, u, ~jnp.any(bad)
+            return r + 1, on & ~hit, x_new, u, ~jnp.any(bad), cg_ok
 
-        _, _, w_newton, _, _ = jax.lax.while_loop(lambda c: ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
-                                                  (0, active, wa, wa, jnp.array(False)))
+        _, _, w_newton, _, _, cg_ok = jax.lax.while_loop(lambda c: ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
+                                                         (0, active, wa, wa, jnp.array(False), cg_ok))
 
         def f(va):  # F − ½yᵀy/n on the slots
             return 0.5 * jnp.dot(va, hmul(va, mask)) - jnp.dot(ba, va) + a1 * jnp.sum(jnp.abs(va))
@@ -202,26 +210,26 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
         ok = count <= p
         keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
         w2, xtr2, rr2, ry2 = keep(w_new, w), keep(xtr_new, xtr), keep(rr_new, rr), keep(ry_new, ry)
-        return it + 1, w2, xtr2, rr2, ry2, keep(_relative_gap(rr2, ry2, xtr2, w2, a1, a2), g), lip, ~ok
+        return it + 1, w2, xtr2, rr2, ry2, keep(_relative_gap(rr2, ry2, xtr2, w2, a1, a2), g), (lip, cg_ok), ~ok
 
     def one_lambda(c):
-        k, w, xtr, rr, ry, lip, coefs, gaps, iters, over = c
+        k, w, xtr, rr, ry, aux, coefs, gaps, iters, over = c  # aux: step constant, conjugate gradients still useful
         lam = lams[k]
         a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
-        first = (jnp.zeros([], jnp.int32), w, xtr, rr, ry, _relative_gap(rr, ry, xtr, w, a1, a2), lip, jnp.array(False))
-        it, w, xtr, rr, ry, g, lip, over = jax.lax.while_loop(
+        first = (jnp.zeros([], jnp.int32), w, xtr, rr, ry, _relative_gap(rr, ry, xtr, w, a1, a2), aux, jnp.array(False))
+        it, w, xtr, rr, ry, g, aux, over = jax.lax.while_loop(
             lambda s: (s[5] > tol) & (s[0] < max_iter) & ~s[7], partial(iterate, a1, a2), first)
         coefs = coefs.at[k].set(jnp.where(over, coefs[k], w))
         gaps = gaps.at[k].set(jnp.where(over, gaps[k], g))
         iters = iters.at[k].set(jnp.where(over, iters[k], it))
-        return jnp.where(over, k, k + 1), w, xtr, rr, ry, lip, coefs, gaps, iters, over
+        return jnp.where(over, k, k + 1), w, xtr, rr, ry, aux, coefs, gaps, iters, over
 
     xtr, rr, ry = terms_at(w0)
-    start = (k0, w0, xtr, rr, ry, lip, jnp.zeros((k_total, d), dtype), jnp.full(k_total, jnp.inf, dtype),
-             jnp.zeros(k_total, jnp.int32), jnp.array(False))
-    k, w, _, _, _, lip, coefs, gaps, iters, _ = jax.lax.while_loop(
+    start = (k0, w0, xtr, rr, ry, (lip, jnp.array(True)), jnp.zeros((k_total, d), dtype),
+             jnp.full(k_total, jnp.inf, dtype), jnp.zeros(k_total, jnp.int32), jnp.array(False))
+    k, w, _, _, _, aux, coefs, gaps, iters, _ = jax.lax.while_loop(
         lambda c: (c[0] < k_total) & ~c[9], one_lambda, start)
-    return coefs, gaps, iters, k, w, lip
+    return coefs, gaps, iters, k, w, aux[0]
 
 
 def _lipschitz(data, iterations: int = 30):

@@ -34,9 +34,9 @@ Only the active coordinates are touched: the Newton systems are :math:`|A|\times
 solution, with the factorisation as fallback), and an iteration costs :math:`O(|A|\,d)` with the
 Gram matrix or :math:`O(nd + n|A|^2)` from the data (:math:`n \ll d`) on top, instead of
 :math:`O(d^2)` or :math:`O(nd)` per iteration and per λ. Shapes are static: the active set lives
-in ``capacity`` padded slots, and a λ that outgrows them is resumed with four times the slots (one
-more compilation, ~2 s on a 2-core CPU; compiled programs are kept for the next path of the same
-shapes).
+in ``capacity`` padded slots, and a λ that outgrows them is resumed with twice the slots (one more
+compilation, ~2 s on a 2-core CPU; compiled programs are kept for the next path of the same
+shapes); a factorisation covers only the slots in use, rounded up to a quarter, half or all of them.
 """
 
 from __future__ import annotations
@@ -152,9 +152,19 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
 
             def cholesky(_):  # of H_AA + ridge·I, then one refinement step against H_AA itself (no ridge bias)
                 h_on = jnp.where(on[:, None] & on[None, :], sub_gram() + jnp.diag(jnp.full(p, a2)), 0)
-                chol = jnp.linalg.cholesky(h_on + jnp.diag(jnp.where(on, ridge, 1)))
-                u = jax.scipy.linalg.cho_solve((chol, True), b_on)
-                return u + jax.scipy.linalg.cho_solve((chol, True), b_on - h_on @ u)
+
+                def leading(q):  # the slots in use are a prefix (< count): factorise q of the p only
+                    def solve(_):
+                        h_q, b_q = h_on[:q, :q], b_on[:q]
+                        chol = jnp.linalg.cholesky(h_q + jnp.diag(jnp.where(on[:q], ridge, 1)))
+                        u = jax.scipy.linalg.cho_solve((chol, True), b_q)
+                        u = u + jax.scipy.linalg.cho_solve((chol, True), b_q - h_q @ u)
+                        return jnp.zeros(p, dtype).at[:q].set(u)
+
+                    return solve
+
+                sizes = [q for q in (p // 4, p // 2) if q >= 64] + [p]
+                return jax.lax.switch(jnp.sum(jnp.asarray(sizes[:-1]) < count), [leading(q) for q in sizes], None)
 
             def iterative(_):
                 if p <= CHOLESKY_BELOW:
@@ -202,12 +212,12 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
 
         f_w, f_z, f_n = f(wa), f(z), f(w_newton)
         f_n = jnp.where(jnp.isfinite(f_n), f_n, jnp.inf)  # (a failed factorisation: the other point)
-        lip = jnp.where(f_z <= f_w + 1e-12 * jnp.abs(f_w), lip, 2 * lip)  # never needed if the estimate holds
+        ok = count <= p  # (else the slots are truncated: nothing here counts, the caller adds slots)
+        lip = jnp.where(ok & (f_z > f_w + 1e-12 * jnp.abs(f_w)), 2 * lip, lip)  # never needed if the estimate holds
         new = jnp.where(f_n <= f_z, w_newton, z)
         new = jnp.where(jnp.minimum(f_n, f_z) <= f_w, new, wa)
         w_new = jnp.zeros(d, dtype).at[idx].add(new)
         xtr_new, rr_new, ry_new = _residual_terms(data, cols, idx, new)
-        ok = count <= p
         keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
         w2, xtr2, rr2, ry2 = keep(w_new, w), keep(xtr_new, xtr), keep(rr_new, rr), keep(ry_new, ry)
         return it + 1, w2, xtr2, rr2, ry2, keep(_relative_gap(rr2, ry2, xtr2, w2, a1, a2), g), (lip, cg_ok), ~ok
@@ -283,9 +293,13 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     d = data["xty"].shape[0]
     k_total = len(lams_desc)
     lams = jnp.asarray(lams_desc, dtype)
-    # a lasso solution has at most rank(X) nonzeros (n − 1 for centred data with n < d): Newton steps on more
-    # coordinates are singular, so the guess is capped there
-    rank = int(np.linalg.matrix_rank(np.asarray(data["x"]))) if "x" in data and data["x"].shape[0] < d else d
+    # a lasso solution has at most rank(X) nonzeros: Newton steps on more coordinates are singular, so the guess
+    # is capped there. With n < d that is n, or n − 1 for centred columns (an SVD would cost O(n²d))
+    rank = d
+    if "x" in data and data["x"].shape[0] < d:
+        x_host = np.asarray(data["x"])
+        centred = np.abs(x_host.mean(0)).max() <= 1e3 * np.finfo(x_host.dtype).eps * max(np.abs(x_host).max(), 1e-300)
+        rank = x_host.shape[0] - int(centred)
     compile_s, run_s = 0.0, 0.0
     t0 = time.perf_counter()
     lip_fn = _compiled(_lipschitz, (data,))
@@ -312,8 +326,8 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
         iters[k:k_new] = np.asarray(it[k:k_new])
         run_s += time.perf_counter() - t0
         capacities.append(p)
-        if k_new < k_total:  # λ k_new needs more active slots than p (impossible at p = d): 4× (fewer compilations)
-            p = min(d, 4 * p)
+        if k_new < k_total:  # λ k_new needs more active slots than p (impossible at p = d)
+            p = min(d, 2 * p)
         k = k_new
     max_gap = float(gaps.max()) if k_total else 0.0
     if not max_gap <= tol:

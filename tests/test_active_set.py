@@ -97,7 +97,7 @@ def test_capacity_doubling_gives_the_same_path_and_programs_are_reused():
     data = {"gram": jnp.asarray(x.T @ x / n), "xty": jnp.asarray(x.T @ y / n), "yy": jnp.asarray(y @ y / n)}
     lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-4, 25)
     small, st = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=2, return_stats=True)
-    assert st["capacities"] == [2, 8, 10]  # 4× each time the active set outgrew its slots, at most d
+    assert st["capacities"] == [2, 4, 8, 10]  # doubled each time the active set outgrew its slots, at most d
     full, st_full = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=64,
                                     return_stats=True)
     assert st_full["capacities"] == [10]

@@ -193,8 +193,9 @@ def elastic_net_path(
     if solver == "admm" and (tol is None or not gram):
         raise ValueError("solver='admm' needs tol=... and the Gram matrix (gram=True; n > d by default); "
                          "use solver='fista' otherwise")
-    if solver == "active_set" and tol is None:
-        raise ValueError("solver='active_set' needs tol=... (it stops at a duality gap, not after a number of steps)")
+    if solver == "active_set" and (tol is None or np.ndim(l1_ratio) != 0):
+        raise ValueError("solver='active_set' needs tol=... (it stops at a duality gap, not after a number of steps) "
+                         "and one float l1_ratio")
     if solver == "auto":  # benchmarks/: the active set is fastest with an l1 term; ADMM's eigendecomposition pays
         # off for ridge on larger designs (d = 500 vs 10, 30)
         if tol is not None and np.ndim(l1_ratio) == 0 and float(l1_ratio) > 0:

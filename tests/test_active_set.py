@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
-from sklearn.linear_model import Lasso
+from sklearn.linear_model import ElasticNet, Lasso
 
 import jaxreg
 from jaxreg.active_set import active_set_path
@@ -87,6 +87,27 @@ def test_wide_design_matches_sklearn_and_stays_within_the_rank():
     for i in (5, 20, 39):
         sk = Lasso(alpha=alphas[i], fit_intercept=False, tol=1e-12, max_iter=500000).fit(x, y).coef_
         f = lambda v: float(least_squares_objective(x, y, v, lam[i], 1.0))  # noqa: B023
+        assert f(w[i]) <= f(sk) + 1e-9 * abs(f(sk))
+
+
+def test_wide_elastic_net_uses_the_woodbury_solve_and_matches_sklearn():
+    """n < slots with a2 > 0: Newton systems solved in n (Woodbury); supports may exceed n."""
+    rng = np.random.default_rng(3)
+    n, d = 20, 300
+    x = rng.standard_normal((n, d))
+    y = x[:, :3] @ np.array([2.0, -1.0, 1.0]) + 0.1 * rng.standard_normal(n)
+    x, y = _centred(x, y)
+    alpha_max = np.abs(x.T @ y).max() / (n * 0.5)
+    alphas = np.geomspace(alpha_max, 1e-3 * alpha_max, 30)
+    lam, rho = jaxreg.from_sklearn_elastic_net(alphas, 0.5)
+    rho = float(np.ravel(rho)[0])
+    w, st = elastic_net_path(x, y, lam, l1_ratio=rho, tol=1e-9, return_stats=True)
+    assert st["converged"] and max(st["capacities"]) > n and (w != 0).sum(1).max() > n
+    for i in (10, 29):
+        assert _kkt_violation(x, y, w[i], lam[i], rho) <= 1e-6 * lam[i]
+        sk = ElasticNet(alpha=alphas[i], l1_ratio=0.5, fit_intercept=False, tol=1e-12, max_iter=500000)
+        sk = sk.fit(x, y).coef_
+        f = lambda v: float(least_squares_objective(x, y, v, lam[i], rho))  # noqa: B023
         assert f(w[i]) <= f(sk) + 1e-9 * abs(f(sk))
 
 

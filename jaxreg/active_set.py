@@ -274,11 +274,9 @@ def _compiled(fn, args, key=()):
     if full_key not in _PROGRAMS:
         if len(_PROGRAMS) >= 64:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        _PROGRAMS[full_key] = jax.jit(fn).lower(*args).compile(_COMPILER_OPTIONS)
+        _PROGRAMS[full_key] = jax.jit(fn).lower(*args).compile()
     return _PROGRAMS[full_key]
 
-
-_COMPILER_OPTIONS: dict = {}
 
 
 def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: int, capacity: int = 64,

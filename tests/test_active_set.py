@@ -146,6 +146,20 @@ def test_degenerate_columns_unsorted_grid_and_float32():
         assert f(w32[i]) <= f(w[i]) * (1 + 1e-3)
 
 
+def test_float32_path_is_accurate_and_stops_at_its_floor():
+    """float32 cannot reach tol=1e-9: each λ stops where its iterate stops moving (not after `steps`), and the
+    coefficients still match float64's to float32 accuracy (objectives compared as steps, not differences)."""
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    lams = np.geomspace(np.abs(x.T @ y).max() / len(y), 1e-2, 20)
+    w64 = elastic_net_path(x, y, lams, tol=1e-9)
+    with jax.enable_x64(False):
+        with pytest.warns(RuntimeWarning, match="relative duality gap"):
+            w32, st = elastic_net_path(x.astype(np.float32), y.astype(np.float32), lams, tol=1e-9, return_stats=True)
+    assert max(st["iterations"]) < 20  # not steps=2000 per λ
+    np.testing.assert_allclose(w32, w64, atol=1e-4 * np.abs(w64).max())
+
+
 def test_it_warns_when_it_stops_before_tol():
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)

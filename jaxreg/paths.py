@@ -221,16 +221,9 @@ def elastic_net_path(
 
         jax.block_until_ready(data)
         setup_s = time.perf_counter() - t_setup
-        lam_host = check_grid(lambdas).astype(np.dtype(x.dtype))
-        order = np.argsort(-lam_host, kind="stable")
-        out = active_set_path(lam_host[order], data, l1_ratio=l1_ratio, tol=tol, max_iter=steps,
-                              return_stats=return_stats)
-        coefs, stats = out if return_stats else (out, None)
-        result = np.empty_like(coefs)
-        result[order] = coefs
-        if not return_stats:
-            return result
-        return result, {**stats, "setup_s": setup_s, "solver": solver}
+        lam_desc, order = _descending(lambdas, x.dtype)
+        coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=tol, max_iter=steps)
+        return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
 
     def grad_fn(data, w):  # ∇ of 1/(2n)‖y − Xw‖²: Gw − Xᵀy/n, or −Xᵀ(y − Xw)/n
         if "gram" in data:
@@ -344,21 +337,37 @@ def elastic_net_path(
 
     jax.block_until_ready(data)
     setup_s = time.perf_counter() - t_setup  # the Gram matrix, eigendecomposition or Lipschitz constant
-    out = _blocks(lambdas, x.dtype, solve_block, init_carry, data, block=block, tol=tol, steps=steps,
-                  return_stats=return_stats)
-    if return_stats:
-        out[1].update(setup_s=setup_s, solver=solver)
-    return out
+    lam_desc, order = _descending(lambdas, x.dtype)
+    coefs, stats = _blocks(lam_desc, solve_block, init_carry, data, block=block)
+    return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
 
 
-def _blocks(lambdas, dtype, solve_block, init_carry, data, *, block, tol, steps, return_stats):
-    """``tol`` mode of :func:`elastic_net_path`: λ from large to small in blocks, each warm-started."""
+def _descending(lambdas, dtype):
+    """``tol`` mode solves λ from large to small (each warm-starts the next): the sorted grid and its order."""
     lam_host = check_grid(lambdas).astype(np.dtype(dtype))
-    order = np.argsort(-lam_host, kind="stable")  # large λ first: each block warm-starts the next
-    k = lam_host.size
+    order = np.argsort(-lam_host, kind="stable")
+    return lam_host[order], order
+
+
+def _tol_result(coefs, order, stats, tol, dtype, return_stats):
+    """Coefficients back in the caller's λ order; a warning if the path stopped short of ``tol``."""
+    result = np.empty_like(coefs)
+    result[order] = coefs
+    stats["converged"] = stats["max_gap"] <= tol
+    if not stats["converged"]:
+        warnings.warn(f"elastic_net_path stopped with a relative duality gap of {stats['max_gap']:.2g} > tol={tol:g} "
+                      f"({np.dtype(dtype).name}), at `steps` or where rounding stopped the iterates; raise steps, or "
+                      "use float64 (jax_enable_x64) for a tol below ~1e-4 (float32 resolves no finer)",
+                      RuntimeWarning, stacklevel=3)
+    return (result, stats) if return_stats else result
+
+
+def _blocks(lam_desc, solve_block, init_carry, data, *, block):
+    """FISTA / ADMM in ``tol`` mode: the λ (large → small) in blocks, each warm-started from the last."""
+    k = lam_desc.size
     block = min(block, k)  # fewer λ than a block: no padding columns
     n_blocks = -(-k // block)
-    padded = np.concatenate([lam_host[order], np.repeat(lam_host[order][-1:], n_blocks * block - k)])
+    padded = np.concatenate([lam_desc, np.repeat(lam_desc[-1:], n_blocks * block - k)])
     carry = init_carry()
     t0 = time.perf_counter()
     solve = jax.jit(solve_block).lower(jnp.asarray(padded[:block]), carry, data).compile()
@@ -372,14 +381,5 @@ def _blocks(lambdas, dtype, solve_block, init_carry, data, *, block, tol, steps,
         worst.append(jnp.max(gap))
     coefs = np.asarray(jnp.concatenate(outs))[:k]
     run_s = time.perf_counter() - t0
-    result = np.empty_like(coefs)
-    result[order] = coefs
-    max_gap = float(max(worst))
-    if not max_gap <= tol:
-        warnings.warn(f"elastic_net_path stopped at steps={steps} with a relative duality gap of {max_gap:.2g} > "
-                      f"tol={tol:g} ({np.dtype(dtype).name}); raise steps, or use float64 (jax_enable_x64) for a "
-                      "tol below ~1e-4", RuntimeWarning, stacklevel=3)
-    if not return_stats:
-        return result
-    return result, {"compile_s": compile_s, "run_s": run_s, "iterations": [int(i) for i in iters],
-                    "max_gap": max_gap, "converged": max_gap <= tol, "n_blocks": n_blocks, "block": block}
+    return coefs, {"compile_s": compile_s, "run_s": run_s, "iterations": [int(i) for i in iters],
+                   "max_gap": float(max(worst)), "n_blocks": n_blocks, "block": block}

@@ -117,13 +117,12 @@ def test_capacity_doubling_gives_the_same_path_and_programs_are_reused():
     n = len(y)
     data = {"gram": jnp.asarray(x.T @ x / n), "xty": jnp.asarray(x.T @ y / n), "yy": jnp.asarray(y @ y / n)}
     lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-4, 25)
-    small, st = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=2, return_stats=True)
+    small, st = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=2)
     assert st["capacities"] == [2, 4, 8, 10]  # doubled each time the active set outgrew its slots, at most d
-    full, st_full = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=64,
-                                    return_stats=True)
+    full, st_full = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, capacity=64)
     assert st_full["capacities"] == [10]
     np.testing.assert_allclose(small, full, rtol=1e-9, atol=1e-9)
-    _, again = active_set_path(lams, data, l1_ratio=0.5, tol=1e-12, max_iter=100, capacity=2, return_stats=True)
+    _, again = active_set_path(lams, data, l1_ratio=0.5, tol=1e-12, max_iter=100, capacity=2)
     assert again["compile_s"] < 0.5 * st["compile_s"]  # same shapes: the compiled programs are kept
 
 

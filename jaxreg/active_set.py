@@ -78,6 +78,14 @@ def _residual_terms(data, cols, idx, wa):
     return data["x"].T @ r / n, jnp.dot(r, r) / n, jnp.dot(r, data["y"]) / n
 
 
+def _residual_terms_gram(data, w):
+    """:func:`_residual_terms` from the whole Gram matrix and the full ``w`` (``(d,)``): when the slots cover
+    half of the coordinates or more, one ``d × d`` product costs less than gathering the slots' rows."""
+    gw = data["gram"] @ w
+    wc = jnp.dot(w, data["xty"])
+    return data["xty"] - gw, data["yy"] - 2 * wc + jnp.dot(w, gw), data["yy"] - wc
+
+
 def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter, rank):
     """λ ``k0``, ``k0 + 1``, … (sorted large → small) until the last or until one needs more than
     ``capacity`` active slots. Returns coefficients, gaps and iterations per λ, the λ reached, the
@@ -91,12 +99,15 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
     diag = jnp.maximum(diag, jnp.finfo(dtype).tiny)  # (a zero column never enters)
     n_rows = data["x"].shape[0] if "x" in data else None
     wide = n_rows is not None and p > n_rows
+    whole_gram = "gram" in data and 2 * p > d  # the slots' Gram rows would be most of G: use G itself
 
     def support(nz):
         count = jnp.sum(nz)
         return jnp.nonzero(nz, size=p, fill_value=0)[0], slots < count, count
 
     def terms_at(w):
+        if whole_gram:
+            return _residual_terms_gram(data, w)
         idx, mask, _ = support(w != 0)
         return _residual_terms(data, _columns(data, idx), idx, jnp.where(mask, w[idx], 0))
 
@@ -119,7 +130,7 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
             margin = jnp.where(guess, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
             guess = guess & ((a2 > 0) | (margin >= jax.lax.top_k(margin, rank)[0][-1]))
         idx, mask, count = support(guess | (w != 0))  # slots: the guess and the current support
-        cols = _columns(data, idx)
+        cols = None if whole_gram else _columns(data, idx)
         if wide:  # fewer samples than slots: H_AA v = X_Aᵀ(X_A v)/n + a2 v, never the p × p matrix
 
             def sub_gram():
@@ -130,7 +141,8 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
                 v = jnp.where(on, v, 0)
                 return jnp.where(on, cols.T @ (cols @ v) / n_rows + a2 * v, 0)
         else:
-            g_sub = _sub_gram(data, cols, idx)  # padded slots hold garbage: every vector multiplied is 0 there
+            g_sub = (data["gram"][idx[:, None], idx[None, :]] if whole_gram  # (one gather of p² entries)
+                     else _sub_gram(data, cols, idx))  # padded slots: garbage, always multiplied by 0
 
             def sub_gram():
                 return g_sub
@@ -167,7 +179,7 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
 
                     return solve
 
-                sizes = [q for q in (p // 4, p // 2) if q >= 64] + [p]
+                sizes = [q for q in (p // 4, p // 2, 3 * p // 4) if q >= 64] + [p]
                 return jax.lax.switch(jnp.sum(jnp.asarray(sizes[:-1]) < count), [leading(q) for q in sizes], None)
 
             def iterative(_):
@@ -208,7 +220,8 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
             x_new = jnp.where(hit, 0, x_new)
             return r + 1, on & ~hit, x_new, u, ~jnp.any(bad), cg_ok
 
-        _, _, w_newton, _, _, cg_ok = jax.lax.while_loop(lambda c: ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
+        ok = count <= p  # (else the slots are truncated: nothing here counts, the caller adds slots)
+        _, _, w_newton, _, _, cg_ok = jax.lax.while_loop(lambda c: ok & ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
                                                          (0, active, wa, wa, jnp.array(False), cg_ok))
 
         def df(va):  # F(va) − F(w), from the step (not a difference of two large objectives: float32 resolves it)
@@ -221,12 +234,12 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
 
         (d_z, noise_z), (d_n, _) = df(z), df(w_newton)
         d_n = jnp.where(jnp.isfinite(d_n), d_n, jnp.inf)  # (a failed factorisation: the other point)
-        ok = count <= p  # (else the slots are truncated: nothing here counts, the caller adds slots)
         lip = jnp.where(ok & (d_z > noise_z), 2 * lip, lip)  # never needed if the estimate holds
         new = jnp.where(d_n <= d_z, w_newton, z)
         new = jnp.where(jnp.minimum(d_n, d_z) <= 0, new, wa)
         w_new = jnp.zeros(d, dtype).at[idx].add(new)
-        xtr_new, rr_new, ry_new = _residual_terms(data, cols, idx, new)
+        xtr_new, rr_new, ry_new = (_residual_terms_gram(data, w_new) if whole_gram else
+                                   _residual_terms(data, cols, idx, new))
         keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
         w2, xtr2, rr2, ry2 = keep(w_new, w), keep(xtr_new, xtr), keep(rr_new, rr), keep(ry_new, ry)
         # a fixed point (nothing moved, the step constant kept): more iterations repeat this one (float32's floor)

@@ -126,6 +126,21 @@ def test_capacity_doubling_gives_the_same_path_and_programs_are_reused():
     assert again["compile_s"] < 0.5 * st["compile_s"]  # same shapes: the compiled programs are kept
 
 
+def test_unknown_compiler_options_fall_back_to_the_defaults(monkeypatch):
+    from jaxreg import active_set
+
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    n = len(y)
+    data = {"gram": jnp.asarray(x.T @ x / n), "xty": jnp.asarray(x.T @ y / n), "yy": jnp.asarray(y @ y / n)}
+    lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-3, 10)
+    tuned, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
+    monkeypatch.setattr(active_set, "_PROGRAMS", {})
+    monkeypatch.setattr(active_set, "CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option": True})  # a future XLA
+    plain, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
+    np.testing.assert_allclose(plain, tuned, rtol=1e-9, atol=1e-12)
+
+
 def test_degenerate_columns_unsorted_grid_and_float32():
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)

@@ -323,7 +323,7 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     ``run_s``, ``iterations`` per λ, ``capacities`` used and ``max_gap`` (the caller,
     :func:`jaxreg.paths.elastic_net_path`, warns when it exceeds ``tol``).
     """
-    dtype = data["xty"].dtype
+    dtype = np.dtype(data["xty"].dtype)
     d = data["xty"].shape[0]
     k_total = len(lams_desc)
     lams = jnp.asarray(lams_desc, dtype)
@@ -344,20 +344,19 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     coefs = np.zeros((k_total, d), np.dtype(dtype))
     gaps = np.full(k_total, np.inf)
     iters = np.zeros(k_total, np.int64)
-    w = jnp.zeros(d, dtype)
+    w = jnp.asarray(np.zeros(d, dtype))  # (host scalars and arrays: eager JAX ops would each compile once)
     k, p, capacities = 0, min(d, int(capacity)), []
     while k < k_total:
         t0 = time.perf_counter()
-        args = (lams, jnp.int32(k), w, lip, jnp.asarray(l1_ratio, dtype), jnp.asarray(tol, dtype), data)
+        args = (lams, np.int32(k), w, lip, np.asarray(l1_ratio, dtype), np.asarray(tol, dtype), data)
         program = _compiled(partial(_path_program, capacity=p, max_iter=max_iter, rank=rank), args,
                             key=(p, max_iter, rank))
         compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         c, g, it, k_new, w, lip = program(*args)
         k_new = int(k_new)
-        coefs[k:k_new] = np.asarray(c[k:k_new])
-        gaps[k:k_new] = np.asarray(g[k:k_new])
-        iters[k:k_new] = np.asarray(it[k:k_new])
+        # (sliced in NumPy: a JAX slice with these bounds would compile a program of its own)
+        coefs[k:k_new], gaps[k:k_new], iters[k:k_new] = (np.asarray(a)[k:k_new] for a in (c, g, it))
         run_s += time.perf_counter() - t0
         capacities.append(p)
         if k_new < k_total:  # λ k_new needs more active slots than p (impossible at p = d)

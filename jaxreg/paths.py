@@ -212,16 +212,20 @@ def elastic_net_path(
     if gram:
         if cpu:  # (NumPy's XᵀX is a BLAS syrk: half the flops of XLA's general matmul)
             xn, yn = np.asarray(x), np.asarray(y)
-            g_mat, xty = jnp.asarray(xn.T @ xn / n), jnp.asarray(xn.T @ yn / n)
+            g_mat, xty, yy = jnp.asarray(xn.T @ xn / n), jnp.asarray(xn.T @ yn / n), jnp.asarray(yn @ yn / n)
         else:
-            g_mat, xty = x.T @ x / n, x.T @ y / n
-        data = {"gram": g_mat, "xty": xty, "yy": jnp.dot(y, y) / n}
+            g_mat, xty, yy = x.T @ x / n, x.T @ y / n, jnp.dot(y, y) / n
+        data = {"gram": g_mat, "xty": xty, "yy": yy}
     else:
-        xty = jnp.asarray(np.asarray(x).T @ np.asarray(y) / n) if cpu else None
+        if cpu:
+            xn, yn = np.asarray(x), np.asarray(y)
+            xty, yy = jnp.asarray(xn.T @ yn / n), jnp.asarray(yn @ yn / n)
+        else:
+            xty, yy = x.T @ y / n, jnp.dot(y, y) / n
         x = jnp.asarray(x)
         data = {"x": x, "y": y}
         if solver == "active_set":
-            data.update(xty=x.T @ y / n if xty is None else xty, yy=jnp.dot(y, y) / n)
+            data.update(xty=xty, yy=yy)
     if solver == "active_set":
         from jaxreg.active_set import active_set_path  # (active_set imports this module)
 

@@ -140,6 +140,16 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
                 on = on.reshape(on.shape + (1,) * (v.ndim - 1))
                 v = jnp.where(on, v, 0)
                 return jnp.where(on, cols.T @ (cols @ v) / n_rows + a2 * v, 0)
+        elif "gram" in data and p == d:  # slots for every coordinate: products with G itself (2000 × 500 lasso:
+            # −16% time), the p² gather only where a factorisation needs it
+
+            def sub_gram():
+                return data["gram"][idx[:, None], idx[None, :]]
+
+            def hmul(v, on):  # H_AA v on the slots `on`
+                on = on.reshape(on.shape + (1,) * (v.ndim - 1))
+                v = jnp.where(on, v, 0)
+                return jnp.where(on, (data["gram"] @ jnp.zeros(v.shape, dtype).at[idx].add(v))[idx] + a2 * v, 0)
         else:
             g_sub = (data["gram"][idx[:, None], idx[None, :]] if whole_gram  # (one gather of p² entries)
                      else _sub_gram(data, cols, idx))  # padded slots: garbage, always multiplied by 0

@@ -9,9 +9,9 @@ large → small, each warm-started and stopped at its own duality gap); `--solve
 `admm` runs the vmapped blocks of λ instead. scikit-learn tightens its `tol` until its path
 meets the gap. jaxreg's time is a whole call (Gram matrix and set-up included) minus what it
 compiled; the first call's compilation is reported separately. Both: best of `--repeat` runs
-(3; jaxreg's after its first call) — single runs on the shared 2-core CPU drift by ±30%. float64 only
-(a float32 GPU variant is not built: at a 1e-6 relative gap, float32's rounding of
-‖y − Xw‖² is of the same order).
+(3; jaxreg's after its first call) — single runs on the shared 2-core CPU drift by ±30%. `--dtype float32`
+gives jaxreg float32 data (matmuls at "highest" precision; scikit-learn stays float64); the gap is always
+computed in float64 from the returned coefficients.
 """
 from __future__ import annotations
 
@@ -95,22 +95,23 @@ def sklearn_time(x, y, alphas, l1_ratio, repeat: int):
     return min([t] + [run(tol)[0] for _ in range(repeat - 1)]), gap, tol
 
 
-def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str, repeat: int):
+def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str, repeat: int, dtype=np.float64):
     """jaxreg's path in `tol` mode: wall time of the whole call (Gram matrix, set-up, every λ), best of the
     `repeat` calls after the first, each minus whatever it still compiled (the active-set solver keeps its
     compiled programs, so nothing; the FISTA / ADMM blocks compile again), and the first call's compilation."""
     lam, rho = jaxreg.from_sklearn_elastic_net(alphas, l1_ratio)
     rho = float(np.ravel(rho)[0])
+    xd, yd, lam = x.astype(dtype), y.astype(dtype), np.asarray(lam, dtype)
     tol = TARGET
     while True:
         compiles, walls = [], []
         for _ in range(1 + repeat):
             t0 = time.perf_counter()
-            coefs, st = elastic_net_path(x, y, lam, l1_ratio=rho, tol=tol, steps=max_steps, block=block,
+            coefs, st = elastic_net_path(xd, yd, lam, l1_ratio=rho, tol=tol, steps=max_steps, block=block,
                                          solver=solver, return_stats=True)
             walls.append(time.perf_counter() - t0 - st["compile_s"])
             compiles.append(st["compile_s"])
-        gap = max_relative_gap(x, y, coefs, alphas, l1_ratio)
+        gap = max_relative_gap(x, y, np.asarray(coefs, np.float64), alphas, l1_ratio)
         if gap <= TARGET or tol < TARGET * 1e-3:
             iterations = sum(st["iterations"]) * (st["block"] if "block" in st else 1)
             return min(walls[1:]), gap, iterations, compiles[0], tol, st["solver"]
@@ -129,6 +130,7 @@ def main() -> None:
                    help="l1_ratio values (scikit-learn's enet_path on 100 × 20000 takes many minutes per tol)")
     p.add_argument("--repeat", type=int, default=3,
                    help="timed runs per solver (after jaxreg's compiling first call); the best counts")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="jaxreg's data dtype")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     cases = [("diabetes", 0, 0, 0.0), ("breast_cancer", 0, 0, 0.0), ("gaussian", 2000, 500, 0.0),
@@ -148,9 +150,10 @@ def main() -> None:
             alphas = np.geomspace(alphas_max / l1_ratio, 1e-3 * alphas_max / l1_ratio, 100)
             t_sk, gap_sk, tol = sklearn_time(x, y, alphas, l1_ratio, args.repeat)
             t_jr, gap_jr, steps, t_compile, tol_jr, used = jaxreg_time(x, y, alphas, l1_ratio, args.max_steps,
-                                                                       args.block, args.solver, args.repeat)
+                                                                       args.block, args.solver, args.repeat,
+                                                                       np.dtype(args.dtype))
             row = {"data": name, "n": x.shape[0], "d": x.shape[1], "l1_ratio": l1_ratio, "n_alphas": 100,
-                   "device": jax.devices()[0].device_kind, "dtype": "float64",
+                   "device": jax.devices()[0].device_kind, "dtype": args.dtype,
                    "sklearn_s": t_sk, "sklearn_max_rel_gap": gap_sk, "sklearn_tol": tol,
                    "jaxreg_s": t_jr, "jaxreg_max_rel_gap": gap_jr, "jaxreg_lambda_iterations": steps,
                    "jaxreg_tol": tol_jr, "jaxreg_block": args.block,

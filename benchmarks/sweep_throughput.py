@@ -56,7 +56,7 @@ def workload(hidden: int, steps: int, compute_dtype=None):
 
     def one_step(lam):  # for XLA's cost analysis: FLOPs and bytes of a single training step
         opt = optimizer(lam)
-        p = init()
+        p = jax.tree.map(lambda a: a * (1 + lam), init())  # params that depend on λ: under vmap, K gradients
         u, _ = opt.update(jax.grad(loss)(p), opt.init(p), p)
         return optax.apply_updates(p, u)
 

@@ -3,6 +3,7 @@
 #   OUT=/some/dir PYTHONPATH=$PWD bash benchmarks/gpu.sh
 # Each step has its own time limit; one JSON line per configuration lands in $OUT/<step>.jsonl,
 # stderr in $OUT/<step>.err; a short table is printed last (benchmarks/report.py reads the files).
+# STEPS="layouts sweep_fp32" runs only those steps; T_<STEP>=seconds changes a step's limit.
 set -u
 OUT=${OUT:-/tmp/jaxreg_gpu}
 mkdir -p "$OUT"
@@ -17,14 +18,22 @@ step() {
 }
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
 $PY -c "import jax, optax, chex, sklearn; print('jax', jax.__version__, 'optax', optax.__version__, 'chex', chex.__version__, jax.devices())"
-step sweep_fp32 ${T_SWEEP:-75} $PY benchmarks/sweep_throughput.py --json --k 1 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
-step sweep_bf16 ${T_BF16:-45} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
-step layouts ${T_LAYOUTS:-70} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --groups 32 128 --hlo "$OUT/hlo"
-step lasso_f64 ${T_LASSO:-80} $PY benchmarks/lasso_path.py --json --repeat 2
-step lasso_large_f64 ${T_LARGE:-60} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
-step scale ${T_SCALE:-60} $PY benchmarks/sweep_throughput.py --scale --steps 200
-step sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
-step lasso_f32 ${T_F32:-40} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
+run() {  # run the step if STEPS names it (default: every step)
+  case " ${STEPS:-all} " in *" all "*|*" $1 "*) step "$@" ;; esac
+}
+FUSED_CONFIGS=${FUSED_CONFIGS:-}  # JSON list for sweep_layouts.py --fused-configs (default: its built-in grid)
+run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --skip-stacked \
+  ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
+if [ -s "$OUT/fused_config.json" ]; then export JAXREG_FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
+echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
+run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
+run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
+run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
+run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
+run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
+run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
+run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
+run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
 echo "== done (t=$(( $(date +%s) - T0 )) s)"
 $PY - "$OUT" <<'PYEOF'
 import glob, json, os, sys
@@ -37,7 +46,10 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
         keys = [k for k in ("k", "hidden", "compute_dtype", "variant", "data", "n", "d", "l1_ratio", "dtype",
                             "jaxreg_models_per_s", "naive_vmap_models_per_s", "loop_models_per_s", "models_per_s",
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
-                            "compile_s", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
+                            "compile_s", "jaxreg_bytes_per_model_step", "val_max_rel_diff_vs_naive", "error",
+                            "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
         print(os.path.basename(f)[:-6], " ".join(f"{k}={r[k]:.4g}" if isinstance(r[k], float) else f"{k}={r[k]}"
                                                  for k in keys))
 PYEOF
+# one file back instead of many (the device returns a limited number of files)
+(cd "$OUT" && tar czf /tmp/jaxreg_gpu_results.tgz . && find . -mindepth 1 -delete && mv /tmp/jaxreg_gpu_results.tgz results.tgz)

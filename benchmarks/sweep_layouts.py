@@ -8,7 +8,10 @@ digits, full batch, `--steps` SGD steps of size 0.1 with L2 decay + L1 sign step
   after another (activations of a group small enough to stay in cache);
 * ``stacked_nkh`` / ``stacked_knh``: hand-written training of the stacked params with explicit einsums,
   the hidden activations laid out (samples, models, hidden) or (models, samples, hidden);
-* ``naive_vmap_bf16``: the naive vmap with bfloat16 matmuls (jaxreg.models' compute_dtype).
+* ``naive_vmap_bf16``: the naive vmap with bfloat16 matmuls (jaxreg.models' compute_dtype);
+* ``fused_*`` (GPU only): the naive vmap with the loss from jaxreg.fused's kernel (forward and backward in one
+  Pallas kernel, activations never in memory), one variant per launch configuration (``--fused-configs``);
+  the fastest is written to ``--best-config`` (JSON, for ``JAXREG_FUSED_CONFIG``) and also run in bf16 and at K=1.
 
 Per variant: models/s (best of `--repeat` runs after compilation), compile seconds, XLA's cost analysis of
 ONE training step (bytes accessed and FLOPs per model-step) and the mean training accuracy (the variants
@@ -34,6 +37,14 @@ import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import workload  # noqa: E402
 
 LR = 0.1
+FUSED_CONFIGS = [{"tile": 32, "rows_per_program": 256, "num_warps": 4},
+                 {"tile": 32, "rows_per_program": 2048, "num_warps": 4},
+                 {"tile": 64, "rows_per_program": 256, "num_warps": 4},
+                 {"tile": 64, "rows_per_program": 512, "num_warps": 8},
+                 {"tile": 16, "rows_per_program": 256, "num_warps": 4},
+                 {"tile": 32, "rows_per_program": 256, "num_warps": 8},
+                 {"tile": 32, "rows_per_program": 256, "num_warps": 4, "num_stages": 2},
+                 {"tile": 128, "rows_per_program": 512, "num_warps": 8}]
 
 
 def data():
@@ -118,7 +129,31 @@ def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra
     if one_step is not None:
         flops, nbytes = cost(one_step, lams, hlo_dir and os.path.join(hlo_dir, f"{name}_step.hlo.txt"))
         row.update(flops_per_model_step=flops / k, bytes_per_model_step=nbytes / k)
-    return row
+    return row, out
+
+
+def fused_rows(k, h, s, lams, repeat, configs, naive_out, extra, hlo_dir):
+    """The fused kernel under each launch configuration; its results must equal the naive vmap's."""
+    from jaxreg import fused
+
+    rows, default = [], dict(fused.CONFIG)
+    for cfg in configs:
+        fused.CONFIG.clear()
+        fused.CONFIG.update({**default, **cfg})
+        name = "fused_" + "_".join(f"{key[0]}{v}" for key, v in cfg.items())
+        try:
+            train, one_step = workload(h, s, None, fused=True)
+            row, out = time_variant(name, jax.vmap(train), lams, k, repeat, jax.vmap(one_step), hlo_dir,
+                                    config=dict(fused.CONFIG), **extra)
+            row["val_max_rel_diff_vs_naive"] = float(np.max(np.abs(out["val"] - naive_out["val"])
+                                                            / np.abs(naive_out["val"])))
+        except Exception as e:  # a configuration Triton cannot compile: say so, try the next
+            row = {"variant": name, "config": dict(fused.CONFIG), "error": f"{type(e).__name__}: {str(e)[:300]}"}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    fused.CONFIG.clear()
+    fused.CONFIG.update(default)
+    return rows
 
 
 def main() -> None:
@@ -129,6 +164,10 @@ def main() -> None:
     p.add_argument("--groups", type=int, nargs="*", default=[32, 128])
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--hlo", metavar="DIR", help="write each variant's one-step optimised HLO here")
+    p.add_argument("--fused-configs", default=json.dumps(FUSED_CONFIGS),
+                   help="JSON list of jaxreg.fused.CONFIG overrides to time (GPU); '' for none")
+    p.add_argument("--best-config", metavar="FILE", help="write the fastest fused configuration here (JSON)")
+    p.add_argument("--skip-stacked", action="store_true", help="only the naive vmap and the fused kernel")
     args = p.parse_args()
     k, h, s = args.k, args.hidden, args.steps
     lams = jnp.asarray(np.geomspace(1e-4, 1e-1, k).astype(np.float32))
@@ -136,18 +175,42 @@ def main() -> None:
     rows = []
 
     train, one_step = workload(h, s)
-    rows.append(time_variant("naive_vmap", jax.vmap(train), lams, k, args.repeat, jax.vmap(one_step), args.hlo,
-                             **extra))
+    row, naive_out = time_variant("naive_vmap", jax.vmap(train), lams, k, args.repeat, jax.vmap(one_step), args.hlo,
+                                  **extra)
+    rows.append(row)
     print(json.dumps(rows[-1]), flush=True)
-    for layout in ("nkh", "knh"):
+    if jax.default_backend() == "gpu" and args.fused_configs:
+        from jaxreg import fused
+
+        frows = fused_rows(k, h, s, lams, args.repeat, json.loads(args.fused_configs), naive_out, extra, args.hlo)
+        ok = [r for r in frows if "error" not in r]
+        if ok:
+            best = max(ok, key=lambda r: r["models_per_s"])
+            fused.CONFIG.update(best["config"])
+            if args.best_config:
+                with open(args.best_config, "w") as f:
+                    json.dump(best["config"], f)
+            train16, one16 = workload(h, s, jnp.bfloat16, fused=True)
+            row, _ = time_variant("fused_best_bf16", jax.vmap(train16), lams, k, args.repeat, jax.vmap(one16),
+                                  None, config=best["config"], **extra)
+            frows.append(row)
+            print(json.dumps(row), flush=True)
+            for fz in (False, True):
+                t1, _ = workload(h, s, None, fused=fz)
+                row, _ = time_variant(f"{'fused_best' if fz else 'xla'}_k1", jax.vmap(t1), lams[:1], 1,
+                                      max(args.repeat, 3), None, None, **extra)
+                frows.append(row)
+                print(json.dumps(row), flush=True)
+        rows += frows
+    for layout in () if args.skip_stacked else ("nkh", "knh"):
         run, step = stacked_train(k, h, s, layout)
-        rows.append(time_variant(f"stacked_{layout}", run, lams, k, args.repeat, step, args.hlo, **extra))
+        rows.append(time_variant(f"stacked_{layout}", run, lams, k, args.repeat, step, args.hlo, **extra)[0])
         print(json.dumps(rows[-1]), flush=True)
     train16, one16 = workload(h, s, jnp.bfloat16)
     rows.append(time_variant("naive_vmap_bf16", jax.vmap(train16), lams, k, args.repeat, jax.vmap(one16), args.hlo,
-                             **extra))
+                             **extra)[0])
     print(json.dumps(rows[-1]), flush=True)
-    for g in args.groups:
+    for g in [] if args.skip_stacked else args.groups:
         best = float("inf")
         for _ in range(args.repeat):
             out, st = jaxreg.sweep(train, np.asarray(lams), vmap_size=g, return_stats=True, progress=False)
@@ -159,6 +222,9 @@ def main() -> None:
     base = rows[0]["models_per_s"]
     print(f"{'variant':<18} {'models/s':>10} {'vs naive':>9} {'MB/model-step':>14} {'acc':>6}", file=sys.stderr)
     for r in rows:
+        if "error" in r:
+            print(f"{r['variant']:<18} {r['error'][:80]}", file=sys.stderr)
+            continue
         mb = r.get("bytes_per_model_step")
         print(f"{r['variant']:<18} {r['models_per_s']:>10.1f} {r['models_per_s'] / base:>8.2f}x "
               f"{'' if mb is None else f'{mb / 1e6:.2f}':>14} {r['accuracy_mean']:>6.3f}", file=sys.stderr)

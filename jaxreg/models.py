@@ -115,13 +115,27 @@ def _per_sample(task: str, out: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight: jax.Array | None = None, *,
-              compute_dtype: Any = None):
+              compute_dtype: Any = None, fused: bool | None = None):
     """Mean cross-entropy or half MSE, weighted by ``sample_weight`` when given.
 
     ``compute_dtype`` (e.g. ``jnp.bfloat16``) runs the forward pass in that dtype
     (see :func:`predict`); the loss itself is computed in float32 and its
     gradient with respect to float32 params is float32. ``None``: the params' dtype.
+
+    ``fused``: the MLP classifier's loss and gradient from one GPU kernel
+    (:func:`jaxreg.fused.mlp_cross_entropy`: the activations never reach memory; the
+    same values up to float rounding). ``None`` (default): on a GPU, for float32 MLP
+    params and compute_dtype None or bfloat16; ``False``: never.
     """
+    if fused is not False and task == "classification" and "w1" in params:
+        dt = check_compute_dtype(compute_dtype)
+        usable = (dt is None or dt == jnp.bfloat16) and all(
+            jnp.result_type(p) == jnp.float32 for p in jax.tree.leaves(params))
+        if fused or (usable and jax.default_backend() == "gpu"):
+            from jaxreg.fused import mlp_cross_entropy
+
+            return mlp_cross_entropy(params, x, y, sample_weight, compute_dtype=dt,
+                                     backend="auto" if fused is None else "pallas")
     per = _per_sample(task, predict(params, x, compute_dtype=compute_dtype), y)
     if sample_weight is None:
         return jnp.mean(per)

@@ -1,0 +1,239 @@
+"""The MLP's cross-entropy with forward and backward fused in one GPU kernel (Pallas).
+
+:mod:`jaxreg.models`' MLP classifier, its loss and the loss's gradient::
+
+    h = x W1 + b1,  a = relu(h),  z = a W2 + b2,  L = (1/n) Σ_i [logsumexp(z_i) − z_{i,y_i}]
+    dz = (softmax(z) − onehot(y)) / n
+    ∂W2 = aᵀ dz,  ∂b2 = Σ_i dz_i,  dh = (dz W2ᵀ) ⊙ [h > 0],  ∂W1 = xᵀ dh,  ∂b1 = Σ_i dh_i
+
+Every sample's terms are independent, so one kernel walks the samples a tile of rows at a
+time, computes ``h, a, z, dz, dh`` of that tile in registers and adds its share to the
+gradients: the activations never reach GPU memory. ``jax.grad`` of the XLA formula writes
+and re-reads each ``(n, hidden)`` activation several times per step (≈ 10 MB per model-step
+for workload W1 in ``benchmarks/``), which is what bounds a vmapped sweep on a GPU. Under
+``jax.vmap`` (``jaxreg.sweep``) the kernel gets one program per model; the inputs ``x`` and
+``y`` are shared, not copied.
+
+:func:`mlp_cross_entropy` is a ``jax.custom_vjp`` function: its value is the loss, its
+gradient with respect to the params comes from the kernel (the forward pass computes both;
+the backward pass only scales them by the cotangent; a gradient with respect to ``x``, if
+asked for, comes from the XLA formula). ``backend="auto"`` uses the kernel on a GPU and the plain XLA formula
+elsewhere; ``"interpret"`` runs the kernel in Pallas' interpreter (CPU tests).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.experimental import pallas as pl
+
+__all__ = ["mlp_cross_entropy", "BACKENDS"]
+
+BACKENDS = ("auto", "xla", "pallas", "interpret")
+_NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothing to the softmax
+
+
+#: Launch configuration: rows per tile (a power of two ≥ 16), rows per program (several programs per
+#: model keep the GPU busy when K is small; their partial gradients are summed), Triton warps and stages.
+#: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
+#: ``max_weight_words``: ``backend="auto"`` uses the kernel only while W1 (padded) has at most this many
+#: entries: its gradient is accumulated in registers, and a larger one spills.
+CONFIG = {"tile": 32, "rows_per_program": 256, "num_warps": 4, "num_stages": 1, "max_weight_words": 16384}
+CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
+
+
+def _pow2(n: int, least: int = 16) -> int:
+    return max(least, 1 << (int(n) - 1).bit_length())
+
+
+def _weights(y, sample_weight, n):
+    if sample_weight is None:
+        return jnp.full((n,), 1.0 / n, jnp.float32)
+    w = jnp.asarray(sample_weight, jnp.float32)
+    return w / jnp.maximum(jnp.sum(w), 1e-12)
+
+
+def _xla_loss(params, x, y, sample_weight, dtype):
+    """The plain formula (the value, and the gradient with respect to ``x`` or ``sample_weight``)."""
+    if dtype is not None:
+        params, x = jax.tree.map(lambda p: p.astype(dtype), params), x.astype(dtype)
+    h = jax.nn.relu(x @ params["w1"] + params["b1"])
+    z = (h @ params["w2"] + params["b2"]).astype(jnp.float32)
+    per = optax.softmax_cross_entropy_with_integer_labels(z, y)
+    return jnp.sum(per * _weights(y, sample_weight, x.shape[0]))
+
+
+def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
+    """a·b (aᵀ, bᵀ on request) with float32 accumulation; ``dtype`` casts the operands first (bf16)."""
+    if dtype is not None:
+        a, b = a.astype(dtype), b.astype(dtype)
+    dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
+    return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
+
+
+def _kernel(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw1_ref, gb1_ref, gw2_ref, gb2_ref, *,
+            tile: int, n_tiles: int, tiles_per_program: int, dtype):
+    """One program: the rows of tiles [r·tpp, min((r+1)·tpp, n_tiles)) → its share of L and ∂L/∂params."""
+    d, hidden = w1_ref.shape
+    c = w2_ref.shape[1]
+    dot = functools.partial(_dot, dtype=dtype)
+    first = pl.program_id(0) * tiles_per_program
+
+    def body(i, carry):
+        gw1, gb1, gw2, gb2, loss = carry
+        rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
+        xs = x_ref[rows, :]  # (tile, d)
+        ts = t_ref[rows, :]  # (tile, c): onehot(y)·weight, zero on padded rows
+        w2 = w2_ref[...]
+        h = dot(xs, w1_ref[...]) + b1_ref[...]
+        a = jnp.maximum(h, 0.0)
+        z = dot(a, w2) + b2_ref[...]
+        m = jnp.max(z, axis=1, keepdims=True)
+        e = jnp.exp(z - m)
+        s = jnp.sum(e, axis=1, keepdims=True)
+        wrow = jnp.sum(ts, axis=1, keepdims=True)  # the row's weight (1/n), 0 on a padded row
+        loss = loss + jnp.sum(wrow * (m + jnp.log(s))) - jnp.sum(ts * z)
+        dz = wrow * (e / s) - ts
+        gw2 = gw2 + dot(a, dz, trans_a=True)
+        gb2 = gb2 + jnp.sum(dz, axis=0, keepdims=True)
+        dh = jnp.where(h > 0.0, dot(dz, w2, trans_b=True), 0.0)
+        gw1 = gw1 + dot(xs, dh, trans_a=True)
+        gb1 = gb1 + jnp.sum(dh, axis=0, keepdims=True)
+        return gw1, gb1, gw2, gb2, loss
+
+    zeros = (jnp.zeros((d, hidden), jnp.float32), jnp.zeros((1, hidden), jnp.float32),
+             jnp.zeros((hidden, c), jnp.float32), jnp.zeros((1, c), jnp.float32), jnp.float32(0.0))
+    count = jnp.minimum(tiles_per_program, n_tiles - first)
+    gw1, gb1, gw2, gb2, loss = jax.lax.fori_loop(0, count, body, zeros)
+    loss_ref[...] = jnp.full((1, c), loss, jnp.float32)
+    gw1_ref[...] = gw1
+    gb1_ref[...] = gb1
+    gw2_ref[...] = gw2
+    gb2_ref[...] = gb2
+
+
+def _padded(params, x, y, sample_weight, rows: int):
+    """Everything padded to powers of two ≥ 16 (Triton's block shapes) and ``x`` to ``rows`` rows: zero
+    rows, features and hidden units add nothing; padded classes get a −1e30 bias (softmax share 0)."""
+    n, d = x.shape
+    hidden, c = params["w2"].shape
+    dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(c)
+    xp = jnp.pad(x.astype(jnp.float32), ((0, rows - n), (0, dp - d)))
+    t = jax.nn.one_hot(y, cp, dtype=jnp.float32) * _weights(y, sample_weight, n)[:, None]
+    t = jnp.pad(t, ((0, rows - n), (0, 0)))
+    w1 = jnp.pad(params["w1"], ((0, dp - d), (0, hp - hidden)))
+    b1 = jnp.pad(params["b1"], (0, hp - hidden))[None]
+    w2 = jnp.pad(params["w2"], ((0, hp - hidden), (0, cp - c)))
+    b2 = jnp.pad(params["b2"], (0, cp - c), constant_values=_NEG)[None]
+    return xp, t, w1, b1, w2, b2
+
+
+def _fused_value_and_grad(params, x, y, sample_weight, *, interpret: bool, dtype):
+    n, d = x.shape
+    hidden, c = params["w2"].shape
+    tile = CONFIG["tile"]
+    n_tiles = -(-n // tile)
+    tpp = max(1, min(n_tiles, CONFIG["rows_per_program"] // tile))
+    programs = -(-n_tiles // tpp)
+    xp, t, w1, b1, w2, b2 = _padded(params, x, y, sample_weight, _pow2(n_tiles * tile))
+    dp, hp = w1.shape
+    cp = w2.shape[1]
+    kwargs = {}
+    if not interpret:
+        from jax.experimental.pallas import triton as plgpu
+
+        kwargs["compiler_params"] = plgpu.CompilerParams(num_warps=CONFIG["num_warps"],
+                                                         num_stages=CONFIG["num_stages"])
+    shapes = [(1, cp), (dp, hp), (1, hp), (hp, cp), (1, cp)]  # loss (broadcast), ∂W1, ∂b1, ∂W2, ∂b2
+    param_words = dp * hp + hp + hp * cp + cp
+    cost = pl.CostEstimate(  # for XLA's cost analysis: 5 matmuls; x and t read once, params read, partials written
+        flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
+        bytes_accessed=4 * (n * (dp + cp) + programs * (2 * param_words + cp)))
+    loss, gw1, gb1, gw2, gb2 = pl.pallas_call(
+        functools.partial(_kernel, tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype),
+        grid=(programs,),
+        out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
+        out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],
+        interpret=interpret, name="jaxreg_fused_mlp_cross_entropy", cost_estimate=cost, **kwargs,
+    )(xp, t, w1, b1, w2, b2)
+    total = functools.partial(jnp.sum, axis=0)
+    grads = {"w1": total(gw1)[:d, :hidden], "b1": total(gb1)[0, :hidden], "w2": total(gw2)[:hidden, :c],
+             "b2": total(gb2)[0, :c]}
+    return total(loss)[0, 0], grads
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _fused_loss(params, x, y, sample_weight, interpret, dtype):
+    return _xla_loss(params, x, y, sample_weight, dtype)
+
+
+def _fused_fwd(params, x, y, sample_weight, interpret, dtype):
+    loss, grads = _fused_value_and_grad(params, x, y, sample_weight, interpret=interpret, dtype=dtype)
+    return loss, (grads, params, x, y, sample_weight)
+
+
+def _fused_bwd(interpret, dtype, res, g):
+    grads, params, x, y, sample_weight = res
+    # ∂L/∂x and ∂L/∂sample_weight only if asked for (XLA drops them otherwise): the plain formula's vjp
+    _, vjp = jax.vjp(lambda x, w: _xla_loss(params, x, y, w, dtype), x, sample_weight)
+    dx, dw = vjp(g)
+    return jax.tree.map(lambda a: g * a, grads), dx, None, dw
+
+
+_fused_loss.defvjp(_fused_fwd, _fused_bwd)
+
+
+def mlp_cross_entropy(params: dict, x: Any, y: Any, sample_weight: Any = None, *, compute_dtype: Any = None,
+                      backend: str = "auto") -> jax.Array:
+    r"""Mean cross-entropy of the one-hidden-layer MLP ``{"w1", "b1", "w2", "b2"}`` (float32) on ``(x, y)``.
+
+    .. math::
+        L = \sum_i \omega_i \big[\operatorname{logsumexp}(z_i) - z_{i,y_i}\big],\quad
+        z = \operatorname{relu}(x W_1 + b_1) W_2 + b_2,\quad
+        \omega_i = \frac{s_i}{\sum_j s_j}\ (\text{default } 1/n)
+
+    The value of ``models.data_loss("classification", params, x, y, sample_weight)``;
+    ``jax.grad`` with respect to ``params`` runs the fused kernel (module docstring) on a
+    GPU. Gradients with respect to ``x`` or ``sample_weight``, rarely wanted, come from
+    the XLA formula.
+
+    Args:
+      params: the MLP's params (:func:`jaxreg.models.init_params` ``"mlp"``), float32.
+      x: inputs ``(n, d)``.
+      y: integer class labels ``(n,)`` in ``[0, n_classes)``.
+      sample_weight: optional ``(n,)`` non-negative weights.
+      compute_dtype: ``None`` (float32, TF32 matmuls on a GPU as XLA's default) or
+        ``"bfloat16"``: the matmul operands in bfloat16, accumulated in float32.
+      backend: ``"auto"`` (the kernel on a GPU when W1 has at most ``CONFIG["max_weight_words"]``
+        entries, XLA elsewhere), ``"xla"``, ``"pallas"`` or
+        ``"interpret"`` (the kernel in Pallas' interpreter, for tests on a CPU).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if not isinstance(params, dict) or set(params) != {"w1", "b1", "w2", "b2"}:
+        raise ValueError("params must be the MLP's dict {'w1', 'b1', 'w2', 'b2'} (jaxreg.models.init_params('mlp'))")
+    if any(jnp.result_type(p) != jnp.float32 for p in jax.tree.leaves(params)):
+        raise ValueError("params must be float32 (the kernel's dtype); cast them, or use models.data_loss")
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[1] != params["w1"].shape[0]:
+        raise ValueError(f"x must be (n, {params['w1'].shape[0]}) and y (n,), got x {x.shape} and y {y.shape}")
+    if sample_weight is not None and jnp.shape(sample_weight) != y.shape:
+        raise ValueError(f"sample_weight must have shape {y.shape}, got {jnp.shape(sample_weight)}")
+    dtype = None if compute_dtype is None else jnp.dtype(compute_dtype)
+    if dtype is not None and dtype != jnp.bfloat16:
+        raise ValueError(f"compute_dtype must be None or bfloat16, got {compute_dtype!r}")
+    if backend == "auto":
+        fits = _pow2(x.shape[1]) * _pow2(params["w1"].shape[1]) <= CONFIG["max_weight_words"]
+        backend = "pallas" if jax.default_backend() == "gpu" and fits else "xla"
+    if backend == "pallas" and jax.default_backend() != "gpu":
+        raise ValueError(f"backend='pallas' (fused=True) needs a GPU, JAX's default backend is "
+                         f"{jax.default_backend()!r}; use backend='auto' / fused=None, or 'interpret' to test")
+    if backend == "xla":
+        return _xla_loss(params, x, y, sample_weight, dtype)
+    return _fused_loss(params, x, y, sample_weight, backend == "interpret", dtype)

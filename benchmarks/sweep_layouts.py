@@ -11,7 +11,8 @@ digits, full batch, `--steps` SGD steps of size 0.1 with L2 decay + L1 sign step
 * ``naive_vmap_bf16``: the naive vmap with bfloat16 matmuls (jaxreg.models' compute_dtype);
 * ``fused_*`` (GPU only): the naive vmap with the loss from jaxreg.fused's kernel (forward and backward in one
   Pallas kernel, activations never in memory), one variant per launch configuration (``--fused-configs``);
-  the fastest is written to ``--best-config`` (JSON, for ``JAXREG_FUSED_CONFIG``) and also run in bf16 and at K=1.
+  the fastest is written to ``--best-config`` (JSON, for ``JAXREG_FUSED_CONFIG``) and also run in bf16, and
+  fused and XLA at each ``--small-k``.
 
 Per variant: models/s (best of `--repeat` runs after compilation), compile seconds, XLA's cost analysis of
 ONE training step (bytes accessed and FLOPs per model-step) and the mean training accuracy (the variants
@@ -37,14 +38,7 @@ import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import workload  # noqa: E402
 
 LR = 0.1
-FUSED_CONFIGS = [{"tile": 32, "rows_per_program": 256, "num_warps": 4},
-                 {"tile": 32, "rows_per_program": 2048, "num_warps": 4},
-                 {"tile": 64, "rows_per_program": 256, "num_warps": 4},
-                 {"tile": 64, "rows_per_program": 512, "num_warps": 8},
-                 {"tile": 16, "rows_per_program": 256, "num_warps": 4},
-                 {"tile": 32, "rows_per_program": 256, "num_warps": 8},
-                 {"tile": 32, "rows_per_program": 256, "num_warps": 4, "num_stages": 2},
-                 {"tile": 128, "rows_per_program": 512, "num_warps": 8}]
+FUSED_CONFIGS = [{}, {"num_stages": 2}, {"num_warps": 8}]  # jaxreg.fused.CONFIG overrides (first: the defaults)
 
 
 def data():
@@ -140,7 +134,7 @@ def fused_rows(k, h, s, lams, repeat, configs, naive_out, extra, hlo_dir):
     for cfg in configs:
         fused.CONFIG.clear()
         fused.CONFIG.update({**default, **cfg})
-        name = "fused_" + "_".join(f"{key[0]}{v}" for key, v in cfg.items())
+        name = "fused_" + ("_".join(f"{key}{v}" for key, v in cfg.items()) or "default")
         try:
             train, one_step = workload(h, s, None, fused=True)
             row, out = time_variant(name, jax.vmap(train), lams, k, repeat, jax.vmap(one_step), hlo_dir,
@@ -167,6 +161,7 @@ def main() -> None:
     p.add_argument("--fused-configs", default=json.dumps(FUSED_CONFIGS),
                    help="JSON list of jaxreg.fused.CONFIG overrides to time (GPU); '' for none")
     p.add_argument("--best-config", metavar="FILE", help="write the fastest fused configuration here (JSON)")
+    p.add_argument("--small-k", type=int, nargs="*", default=[1, 8, 64], help="fused vs XLA at these K (GPU)")
     p.add_argument("--skip-stacked", action="store_true", help="only the naive vmap and the fused kernel")
     args = p.parse_args()
     k, h, s = args.k, args.hidden, args.steps
@@ -195,12 +190,13 @@ def main() -> None:
                                   None, config=best["config"], **extra)
             frows.append(row)
             print(json.dumps(row), flush=True)
-            for fz in (False, True):
-                t1, _ = workload(h, s, None, fused=fz)
-                row, _ = time_variant(f"{'fused_best' if fz else 'xla'}_k1", jax.vmap(t1), lams[:1], 1,
-                                      max(args.repeat, 3), None, None, **extra)
-                frows.append(row)
-                print(json.dumps(row), flush=True)
+            for small in args.small_k:  # few models: the kernel splits each model's rows over programs
+                for fz in (False, True):
+                    t1, _ = workload(h, s, None, fused=fz)
+                    row, _ = time_variant(f"{'fused' if fz else 'xla'}_k{small}", jax.vmap(t1), lams[:small], small,
+                                          max(args.repeat, 3), None, None, **extra)
+                    frows.append(row)
+                    print(json.dumps(row), flush=True)
         rows += frows
     for layout in () if args.skip_stacked else ("nkh", "knh"):
         run, step = stacked_train(k, h, s, layout)

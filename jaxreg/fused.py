@@ -39,12 +39,14 @@ BACKENDS = ("auto", "xla", "pallas", "interpret")
 _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothing to the softmax
 
 
-#: Launch configuration: rows per tile (a power of two ≥ 16), rows per program (several programs per
-#: model keep the GPU busy when K is small; their partial gradients are summed), Triton warps and stages.
+#: Launch configuration: rows per tile (a power of two ≥ 16); ``programs``: with few models in flight, each
+#: model's rows are split over programs (their partial gradients summed) until there are about this many
+#: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages.
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
 #: ``max_weight_words``: ``backend="auto"`` uses the kernel only while W1 (padded) has at most this many
 #: entries: its gradient is accumulated in registers, and a larger one spills.
-CONFIG = {"tile": 32, "rows_per_program": 256, "num_warps": 4, "num_stages": 1, "max_weight_words": 16384}
+CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
+          "max_weight_words": 8192}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
 
@@ -134,14 +136,30 @@ def _padded(params, x, y, sample_weight, rows: int):
     return xp, t, w1, b1, w2, b2
 
 
-def _fused_value_and_grad(params, x, y, sample_weight, *, interpret: bool, dtype):
-    n, d = x.shape
-    hidden, c = params["w2"].shape
+def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 1) -> int:
+    """GPU-memory bytes of one model's share of a launch with ``models`` models (the cost estimate XLA gets):
+    x and the weighted one-hot targets read once, the params read and the partial gradients written once per
+    program of the model (:func:`_programs_per_model`)."""
+    dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(n_classes)
+    programs = _programs_per_model(models, -(-n // CONFIG["tile"]))
+    param_words = dp * hp + hp + hp * cp + cp
+    return 4 * (n * (dp + cp) + programs * (2 * param_words + cp))
+
+
+def _programs_per_model(models: int, n_tiles: int) -> int:
+    """Programs (row blocks) per model: ≥ CONFIG["programs"] in all (a few per GPU core) when there are few
+    models; one per model when there are many (its partial gradients are the only extra traffic)."""
+    rows = -(-CONFIG["programs"] // models)
+    return max(1, min(n_tiles, rows, -(-n_tiles * CONFIG["tile"] // CONFIG["min_rows_per_program"])))
+
+
+def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
+    """The kernel over one model's padded arrays, with its programs chosen for `models` models in flight."""
     tile = CONFIG["tile"]
     n_tiles = -(-n // tile)
-    tpp = max(1, min(n_tiles, CONFIG["rows_per_program"] // tile))
+    programs = _programs_per_model(models, n_tiles)
+    tpp = -(-n_tiles // programs)
     programs = -(-n_tiles // tpp)
-    xp, t, w1, b1, w2, b2 = _padded(params, x, y, sample_weight, _pow2(n_tiles * tile))
     dp, hp = w1.shape
     cp = w2.shape[1]
     kwargs = {}
@@ -151,21 +169,40 @@ def _fused_value_and_grad(params, x, y, sample_weight, *, interpret: bool, dtype
         kwargs["compiler_params"] = plgpu.CompilerParams(num_warps=CONFIG["num_warps"],
                                                          num_stages=CONFIG["num_stages"])
     shapes = [(1, cp), (dp, hp), (1, hp), (hp, cp), (1, cp)]  # loss (broadcast), ∂W1, ∂b1, ∂W2, ∂b2
-    param_words = dp * hp + hp + hp * cp + cp
-    cost = pl.CostEstimate(  # for XLA's cost analysis: 5 matmuls; x and t read once, params read, partials written
-        flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
-        bytes_accessed=4 * (n * (dp + cp) + programs * (2 * param_words + cp)))
-    loss, gw1, gb1, gw2, gb2 = pl.pallas_call(
+    cost = pl.CostEstimate(flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
+                           bytes_accessed=kernel_hbm_bytes(n, dp, hp, cp, models))
+    parts = pl.pallas_call(
         functools.partial(_kernel, tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype),
         grid=(programs,),
         out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
         out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],
         interpret=interpret, name="jaxreg_fused_mlp_cross_entropy", cost_estimate=cost, **kwargs,
     )(xp, t, w1, b1, w2, b2)
-    total = functools.partial(jnp.sum, axis=0)
-    grads = {"w1": total(gw1)[:d, :hidden], "b1": total(gb1)[0, :hidden], "w2": total(gw2)[:hidden, :c],
-             "b2": total(gb2)[0, :c]}
-    return total(loss)[0, 0], grads
+    return [jnp.sum(part, axis=0) for part in parts]
+
+
+def _fused_value_and_grad(params, x, y, sample_weight, *, interpret: bool, dtype):
+    n, d = x.shape
+    hidden, c = params["w2"].shape
+    tile = CONFIG["tile"]
+    xp, t, w1, b1, w2, b2 = _padded(params, x, y, sample_weight, _pow2(-(-n // tile) * tile))
+    launch = functools.partial(_launch, n=n, interpret=interpret, dtype=dtype)
+
+    # How many models share a launch is known only under vmap (jaxreg.sweep): a custom_vmap rule sees it
+    # and picks the programs per model; called unbatched, it is one model.
+    @jax.custom_batching.custom_vmap
+    def call(*args):
+        return launch(*args, models=1)
+
+    @call.def_vmap
+    def _(axis_size, in_batched, *args):
+        f = functools.partial(launch, models=axis_size)
+        out = jax.vmap(f, in_axes=[0 if b else None for b in in_batched])(*args)
+        return out, [True] * len(out)
+
+    loss, gw1, gb1, gw2, gb2 = call(w1, b1, w2, b2, xp, t)
+    grads = {"w1": gw1[:d, :hidden], "b1": gb1[0, :hidden], "w2": gw2[:hidden, :c], "b2": gb2[0, :c]}
+    return loss[0, 0], grads
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))

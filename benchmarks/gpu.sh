@@ -26,7 +26,7 @@ run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 
   ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
 if [ -s "$OUT/fused_config.json" ]; then export JAXREG_FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
 echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
-run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
+run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 64 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'

@@ -14,6 +14,67 @@ def _load(name):
         return [json.loads(line) for line in f if line.startswith("{")]
 
 
+def gpu_section() -> list[str]:
+    """The GPU runs of `benchmarks/gpu.sh` (files under gpu/, one prefix per device run)."""
+    tp, bf = _load("gpu/run3_sweep_fp32.jsonl"), _load("gpu/run3_sweep_bf16.jsonl")
+    probe = _load("gpu/run2_layouts.jsonl") + _load("gpu/run3_layouts.jsonl")
+    sc, lp = _load("gpu/run3_scale.jsonl"), _load("gpu/run1_lasso_f64.jsonl") + _load("gpu/run1_lasso_large_f64.jsonl")
+    if not tp:
+        return []
+    out = [f"## GPU ({tp[0]['device']}, 2026-11-26, `benchmarks/gpu.sh`; JSON in `gpu/`)", "",
+           "W1 as above. jaxreg.sweep's loss is `jaxreg.models.data_loss`, which on a GPU runs the MLP's "
+           "forward and backward in one Pallas kernel (`jaxreg.fused`: activations stay in registers); the naive "
+           "vmap and the loop use the XLA formula. Bytes per model-step: XLA's cost analysis, plus for jaxreg the "
+           "kernel's own traffic (`jaxreg.fused.kernel_hbm_bytes`, which XLA cannot see; it counts x as read from "
+           "memory once per model, though the models share it in L2). FLOP ceiling: a 4096² float32 (TF32) matmul "
+           f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s). These sweep rows ran with the "
+           "launch configuration the probe below found fastest in that run (`num_stages` 2).", "",
+           "| compute | K | jaxreg.sweep models/s | naive jit(vmap) | loop | jaxreg / loop | jaxreg / naive | "
+           "jaxreg bytes per model-step | naive bytes | FLOP/s (share of ceiling) | accuracy | compile s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in tp + bf:
+        out.append(f"| {r['compute_dtype']} | {r['k']} | {r['jaxreg_models_per_s']:,.0f} | "
+                   f"{r['naive_vmap_models_per_s']:,.0f} | {r['loop_models_per_s']:,.0f} | {r['jaxreg_vs_loop']:.1f}× | "
+                   f"{r['jaxreg_vs_naive_vmap']:.2f}× | {r['jaxreg_bytes_per_model_step'] / 1e6:.2f} MB | "
+                   f"{r['naive_vmap_bytes_per_model_step'] / 1e6:.2f} MB | {r['jaxreg_achieved_flops'] / 1e12:.0f} T "
+                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {r['accuracy_mean']:.4f} | {r['jaxreg_compile_s']:.1f} |")
+    if probe:
+        out += ["", "Probe (`sweep_layouts.py`, hidden 128): the naive vmap with the kernel's loss, per launch "
+                "configuration and K; `val diff` = largest relative difference of a model's final loss from the "
+                "naive vmap's (both TF32 matmuls). Run 2 split each model's rows over a fixed number of programs "
+                "(`rows_per_program`; one program per model at K=1 is the slow `fused_best_k1`); since run 3 the "
+                "number of programs per model follows K (a `custom_vmap` rule sees it): ≥ 512 programs in all.", "",
+                "| run | variant | K | models/s | val diff | config |", "|---|---|---|---|---|---|"]
+        for i, r in enumerate(probe):
+            run = "2" if i < len(_load("gpu/run2_layouts.jsonl")) else "3"
+            if "error" in r:
+                continue
+            cfg = r.get("config")
+            cfg = "" if not cfg else ", ".join(f"{k}={v}" for k, v in cfg.items() if k != "max_weight_words")
+            diff = r.get("val_max_rel_diff_vs_naive")
+            out.append(f"| {run} | {r['variant']} | {r['k']} | {r['models_per_s']:,.0f} | "
+                       f"{'' if diff is None else f'{diff:.1e}'} | {cfg} |")
+    if sc:
+        cv = [r for r in sc if r["kind"] == "compile_vs_k"]
+        big = [r for r in sc if r["kind"] == "large_k"]
+        best = max(r["models_per_s"] for r in big) if big else 1
+        out += ["", f"Scale (hidden 8, {sc[0]['steps']} steps): compile s by K: "
+                + ", ".join(f"{r['k']}: {r['compile_s']:.2f}" for r in cv)
+                + (f" ({cv[-1]['compile_s'] / cv[0]['compile_s']:.2f}× from K={cv[0]['k']} to K={cv[-1]['k']})"
+                   if cv else "") + "; K = 100,000: "
+                + ", ".join(f"chunk {r['chunk_size_asked'] or 'auto'} → {r['models_per_s']:,.0f} models/s "
+                            f"({r['models_per_s'] / best:.0%})" for r in big) + "."]
+    if lp:
+        out += ["", "Lasso paths on the GPU (run 1; float64; scikit-learn on that machine's 16-core host, faster than "
+                "the 2-core CPU above; the solver has not changed since): time to a max relative gap ≤ 1e-6. float32 "
+                "(`gpu/run1_lasso_f32.jsonl`) stops at gaps of 3e-6 to 4e-3: not at 1e-6.", "",
+                "| data | n × d | l1_ratio | scikit-learn s | jaxreg s (gap) | speed-up |", "|---|---|---|---|---|---|"]
+        for r in lp:
+            out.append(f"| {r['data']} | {r['n']} × {r['d']} | {r['l1_ratio']} | {r['sklearn_s']:.3f} | "
+                       f"{r['jaxreg_s']:.3f} ({r['jaxreg_max_rel_gap']:.0e}) | {r['jaxreg_speedup']:.2f}× |")
+    return out + [""]
+
+
 def render() -> str:
     tp, sc = _load("sweep_throughput.jsonl"), _load("sweep_scale.jsonl")
     lp = _load("lasso_path.jsonl") + _load("lasso_path_large.jsonl")  # the second: `lasso_path.py --large`
@@ -67,6 +128,7 @@ def render() -> str:
                 out.append(f"| {r['k']:,} | {r['chunk_size_asked'] or 'auto'} | {r['chunk_size']:,} | "
                            f"{r['n_chunks']} | {r['models_per_s']:,.0f} | {r['models_per_s'] / best:.0%} |")
             out.append("")
+    out += gpu_section()
     if lp:
         out += [f"## Lasso / elastic-net paths ({lp[0]['device']}, {lp[0]['dtype']})", "",
                 "100 α on scikit-learn's grid (α_max … 1e-3 α_max). Time to reach a maximum relative duality gap ≤ "

@@ -21,7 +21,9 @@ pass runs in that dtype and only the outputs come back in float32::
 The params, the optimizer state and the loss stay float32; the matmuls and
 activations are bfloat16, forward and backward. ``jax.grad`` of the loss with
 respect to float32 params is float32 (the transpose of a cast is the cast back),
-so optax sees float32 gradients and updates float32 params. Accepted:
+so optax sees float32 gradients and updates float32 params. On a GPU, :func:`data_loss` of the
+MLP classifier runs its forward and backward in one kernel (:mod:`jaxreg.fused`; ``fused=False``
+opts out). Accepted:
 :data:`COMPUTE_DTYPES` as dtypes or names (``"bfloat16"``, ``jnp.bfloat16``, ...).
 """
 
@@ -127,6 +129,8 @@ def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight
     same values up to float rounding). ``None`` (default): on a GPU, for float32 MLP
     params and compute_dtype None or bfloat16; ``False``: never.
     """
+    if fused is not None and not isinstance(fused, bool):
+        raise ValueError(f"fused must be None (on a GPU when it applies), True or False, got {fused!r}")
     if fused is not False and task == "classification" and "w1" in params:
         dt = check_compute_dtype(compute_dtype)
         usable = (dt is None or dt == jnp.bfloat16) and all(

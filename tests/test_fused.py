@@ -1,0 +1,131 @@
+"""jaxreg.fused: the MLP cross-entropy kernel equals the XLA formula (value, gradient, vmap, bf16, weights).
+
+The kernel runs in Pallas' interpreter here (backend="interpret"); its Triton lowering is checked by lowering
+for CUDA on this CPU machine. Speed is measured on a GPU by benchmarks/ (sweep_layouts.py, gpu.sh).
+"""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxreg import fused, models
+from jaxreg.fused import mlp_cross_entropy
+
+# shapes that are not powers of two and not multiples of the row tile: padding must add nothing
+N, D, H, C = 45, 5, 12, 3
+X = jax.random.normal(jax.random.key(1), (N, D))
+Y = jnp.arange(N) % C
+SW = jnp.linspace(0.2, 2.0, N)
+P = models.init_params("mlp", jax.random.key(0), D, C, hidden=H)
+
+
+def _xla(p, x=X, w=None, dt=None):
+    return models.data_loss("classification", p, x, Y, w, compute_dtype=dt, fused=False)
+
+
+def _kern(p, x=X, w=None, dt=None):
+    return mlp_cross_entropy(p, x, Y, w, compute_dtype=dt, backend="interpret")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_value_and_gradient_equal_the_xla_formula(weighted):
+    w = SW if weighted else None
+    want_l, want_g = jax.value_and_grad(_xla)(P, w=w)
+    got_l, got_g = jax.value_and_grad(_kern)(P, w=w)
+    np.testing.assert_allclose(got_l, want_l, rtol=1e-6)
+    chex.assert_trees_all_close(got_g, want_g, rtol=1e-5, atol=1e-7)
+
+
+def test_bfloat16_compute_is_close_to_the_xla_bfloat16_loss():
+    want_l, want_g = jax.value_and_grad(_xla)(P, dt=jnp.bfloat16)
+    got_l, got_g = jax.value_and_grad(_kern)(P, dt=jnp.bfloat16)
+    np.testing.assert_allclose(got_l, want_l, rtol=1e-2)
+    chex.assert_trees_all_close(got_g, want_g, rtol=0.05, atol=5e-3)
+    chex.assert_trees_all_equal_dtypes(got_g, P)  # float32 gradients for float32 params
+
+
+def test_vmap_over_models_with_shared_data_and_jit_with_data_arguments():
+    ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a, 0.9 * a]), P)
+    want = jax.vmap(jax.grad(_xla))(ps)
+    got = jax.jit(jax.vmap(jax.grad(_kern)))(ps)
+    chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-7)
+    # data as jit arguments (tracers), and batched data (one dataset per model, e.g. CV folds)
+    f = jax.jit(jax.vmap(lambda p, x: jax.grad(_kern)(p, x), in_axes=(0, 0)))
+    xs = jnp.stack([X, X + 0.1, X - 0.1])
+    want = jax.vmap(lambda p, x: jax.grad(_xla)(p, x))(ps, xs)
+    chex.assert_trees_all_close(f(ps, xs), want, rtol=1e-5, atol=1e-7)
+
+
+def test_nested_vmap():
+    ps = jax.tree.map(lambda a: jnp.stack([jnp.stack([a, 1.1 * a]), jnp.stack([0.9 * a, 1.2 * a])]), P)
+    want = jax.vmap(jax.vmap(jax.grad(_xla)))(ps)
+    got = jax.vmap(jax.vmap(jax.grad(_kern)))(ps)
+    chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_gradients_with_respect_to_data_and_weights_come_from_the_xla_formula():
+    gx = jax.grad(lambda x: _kern(P, x, SW))(X)
+    np.testing.assert_allclose(gx, jax.grad(lambda x: _xla(P, x, SW))(X), rtol=1e-5, atol=1e-8)
+    gw = jax.grad(lambda w: _kern(P, X, w))(SW)
+    np.testing.assert_allclose(gw, jax.grad(lambda w: _xla(P, X, w))(SW), rtol=1e-5, atol=1e-8)
+
+
+def test_training_with_the_kernel_equals_training_with_xla():
+    import optax
+
+    import jaxreg
+
+    def train(loss):
+        opt = optax.chain(jaxreg.add_l2_decay(1e-3), jaxreg.add_l1_sign(1e-3), optax.sgd(0.1))
+        return jaxreg.fit(loss, P, opt, steps=20).params
+
+    chex.assert_trees_all_close(train(_kern), train(_xla), rtol=1e-4, atol=1e-6)
+
+
+def test_programs_per_model_follow_the_models_in_flight():
+    n_tiles = -(-1797 // fused.CONFIG["tile"])  # W1: 57 tiles of 32 rows
+    assert fused._programs_per_model(1, n_tiles) == n_tiles  # one model: every tile its own program
+    assert fused._programs_per_model(64, n_tiles) == 8  # 512 programs in all
+    assert fused._programs_per_model(1024, n_tiles) == 1  # many models: one program each
+    # the bytes one model moves: x and targets once, params and partial gradients once per program
+    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) == 4 * (1797 * 80 + 2 * (64 * 128 + 128 + 128 * 16 + 16)
+                                                                  + 16)
+
+
+def test_kernel_lowers_to_triton_for_a_gpu():
+    """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
+    ps = jax.tree.map(lambda a: jnp.stack([a] * 4), P)
+    f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, None))))
+    try:
+        text = f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
+    except Exception as e:  # a jaxlib built without the CUDA/Triton lowering
+        pytest.skip(f"no CUDA lowering in this jaxlib: {type(e).__name__}")
+    assert "triton" in text.lower()
+
+
+def test_models_data_loss_uses_the_kernel_only_on_request_or_on_a_gpu():
+    jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: models.data_loss("classification", p, X, Y)))(P))
+    assert "pallas_call" not in jaxpr  # this CPU machine: the XLA formula, unchanged
+    with pytest.raises(ValueError, match="needs a GPU"):
+        models.data_loss("classification", P, X, Y, fused=True)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"backend": "cuda"}, "backend must be one of"),
+    ({"compute_dtype": jnp.float16}, "compute_dtype must be None or bfloat16"),
+    ({"sample_weight": jnp.ones(3)}, "sample_weight must have shape"),
+])
+def test_bad_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mlp_cross_entropy(P, X, Y, **kwargs)
+
+
+def test_bad_params_and_data():
+    with pytest.raises(ValueError, match="params must be the MLP's dict"):
+        mlp_cross_entropy({"w": P["w1"], "b": P["b1"]}, X, Y)
+    with pytest.raises(ValueError, match="params must be float32"):
+        mlp_cross_entropy(jax.tree.map(lambda a: a.astype(jnp.bfloat16), P), X, Y)
+    with pytest.raises(ValueError, match=r"x must be \(n, 5\)"):
+        mlp_cross_entropy(P, X[:, :3], Y)

@@ -34,10 +34,12 @@ def gpu_section() -> list[str]:
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in tp + bf:
         out.append(f"| {r['compute_dtype']} | {r['k']} | {r['jaxreg_models_per_s']:,.0f} | "
-                   f"{r['naive_vmap_models_per_s']:,.0f} | {r['loop_models_per_s']:,.0f} | {r['jaxreg_vs_loop']:.1f}× | "
-                   f"{r['jaxreg_vs_naive_vmap']:.2f}× | {r['jaxreg_bytes_per_model_step'] / 1e6:.2f} MB | "
+                   f"{r['naive_vmap_models_per_s']:,.0f} | {r['loop_models_per_s']:,.0f} | "
+                   f"{r['jaxreg_vs_loop']:.1f}× | {r['jaxreg_vs_naive_vmap']:.2f}× | "
+                   f"{r['jaxreg_bytes_per_model_step'] / 1e6:.2f} MB | "
                    f"{r['naive_vmap_bytes_per_model_step'] / 1e6:.2f} MB | {r['jaxreg_achieved_flops'] / 1e12:.0f} T "
-                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {r['accuracy_mean']:.4f} | {r['jaxreg_compile_s']:.1f} |")
+                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {r['accuracy_mean']:.4f} | "
+                   f"{r['jaxreg_compile_s']:.1f} |")
     if probe:
         out += ["", "Probe (`sweep_layouts.py`, hidden 128): the naive vmap with the kernel's loss, per launch "
                 "configuration and K; `val diff` = largest relative difference of a model's final loss from the "

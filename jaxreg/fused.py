@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import optax
 from jax.experimental import pallas as pl
 
-__all__ = ["mlp_cross_entropy", "BACKENDS"]
+__all__ = ["mlp_cross_entropy", "kernel_available", "kernel_applies", "kernel_hbm_bytes", "BACKENDS", "CONFIG"]
 
 BACKENDS = ("auto", "xla", "pallas", "interpret")
 _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothing to the softmax
@@ -48,6 +48,25 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
           "max_weight_words": 8192}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
+
+
+def kernel_available() -> bool:
+    """Whether ``backend="auto"`` may use the kernel: JAX's default backend is a CUDA GPU of compute
+    capability ≥ 8.0 (TF32 matmuls; measured on an H200, `benchmarks/`)."""
+    if jax.default_backend() != "gpu":
+        return False
+    try:
+        return float(getattr(jax.devices()[0], "compute_capability", "0")) >= 8.0
+    except (TypeError, ValueError):
+        return False
+
+
+def kernel_applies(params: dict, x: Any) -> bool:
+    """What ``backend="auto"`` decides: :func:`kernel_available`, and W1 (padded to powers of two) has at
+    most ``CONFIG["max_weight_words"]`` entries (its gradient accumulates in registers; at 64 × 512 a
+    program would need more memory than an H200 core has)."""
+    words = _pow2(jnp.shape(x)[-1]) * _pow2(jnp.shape(params["w1"])[-1])
+    return words <= CONFIG["max_weight_words"] and kernel_available()
 
 
 def _pow2(n: int, least: int = 16) -> int:
@@ -247,8 +266,7 @@ def mlp_cross_entropy(params: dict, x: Any, y: Any, sample_weight: Any = None, *
       sample_weight: optional ``(n,)`` non-negative weights.
       compute_dtype: ``None`` (float32, TF32 matmuls on a GPU as XLA's default) or
         ``"bfloat16"``: the matmul operands in bfloat16, accumulated in float32.
-      backend: ``"auto"`` (the kernel on a GPU when W1 has at most ``CONFIG["max_weight_words"]``
-        entries, XLA elsewhere), ``"xla"``, ``"pallas"`` or
+      backend: ``"auto"`` (the kernel where :func:`kernel_applies`, XLA elsewhere), ``"xla"``, ``"pallas"`` or
         ``"interpret"`` (the kernel in Pallas' interpreter, for tests on a CPU).
     """
     if backend not in BACKENDS:
@@ -266,8 +284,7 @@ def mlp_cross_entropy(params: dict, x: Any, y: Any, sample_weight: Any = None, *
     if dtype is not None and dtype != jnp.bfloat16:
         raise ValueError(f"compute_dtype must be None or bfloat16, got {compute_dtype!r}")
     if backend == "auto":
-        fits = _pow2(x.shape[1]) * _pow2(params["w1"].shape[1]) <= CONFIG["max_weight_words"]
-        backend = "pallas" if jax.default_backend() == "gpu" and fits else "xla"
+        backend = "pallas" if kernel_applies(params, x) else "xla"
     if backend == "pallas" and jax.default_backend() != "gpu":
         raise ValueError(f"backend='pallas' (fused=True) needs a GPU, JAX's default backend is "
                          f"{jax.default_backend()!r}; use backend='auto' / fused=None, or 'interpret' to test")

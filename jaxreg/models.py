@@ -126,8 +126,10 @@ def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight
 
     ``fused``: the MLP classifier's loss and gradient from one GPU kernel
     (:func:`jaxreg.fused.mlp_cross_entropy`: the activations never reach memory; the
-    same values up to float rounding). ``None`` (default): on a GPU, for float32 MLP
-    params and compute_dtype None or bfloat16; ``False``: never.
+    same values up to float rounding). ``None`` (default): where
+    :func:`jaxreg.fused.kernel_applies` (a CUDA GPU, W1 small enough), for float32 MLP
+    params and compute_dtype None or bfloat16; ``True``: always (a GPU is needed);
+    ``False``: never.
     """
     if fused is not None and not isinstance(fused, bool):
         raise ValueError(f"fused must be None (on a GPU when it applies), True or False, got {fused!r}")
@@ -136,10 +138,10 @@ def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight
         usable = (dt is None or dt == jnp.bfloat16) and all(
             jnp.result_type(p) == jnp.float32 for p in jax.tree.leaves(params))
         if fused or (usable and jax.default_backend() == "gpu"):
-            from jaxreg.fused import mlp_cross_entropy
+            from jaxreg import fused as kernel
 
-            return mlp_cross_entropy(params, x, y, sample_weight, compute_dtype=dt,
-                                     backend="auto" if fused is None else "pallas")
+            if fused or kernel.kernel_applies(params, x):
+                return kernel.mlp_cross_entropy(params, x, y, sample_weight, compute_dtype=dt, backend="pallas")
     per = _per_sample(task, predict(params, x, compute_dtype=compute_dtype), y)
     if sample_weight is None:
         return jnp.mean(per)

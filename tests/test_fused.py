@@ -129,3 +129,14 @@ def test_bad_params_and_data():
         mlp_cross_entropy(jax.tree.map(lambda a: a.astype(jnp.bfloat16), P), X, Y)
     with pytest.raises(ValueError, match=r"x must be \(n, 5\)"):
         mlp_cross_entropy(P, X[:, :3], Y)
+
+
+@pytest.mark.parametrize("cc, size, expected", [("9.0", 128, True), ("7.0", 128, False), ("9.0", 512, False)])
+def test_the_kernel_is_used_on_recent_cuda_gpus_for_small_first_layers(monkeypatch, cc, size, expected):
+    class Gpu:
+        compute_capability = cc
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(jax, "devices", lambda *a: [Gpu()])
+    p = models.init_params("mlp", jax.random.key(0), 64, 10, hidden=size)
+    assert fused.kernel_applies(p, jnp.zeros((7, 64))) is expected

@@ -11,13 +11,15 @@ time, computes ``h, a, z, dz, dh`` of that tile in registers and adds its share 
 gradients: the activations never reach GPU memory. ``jax.grad`` of the XLA formula writes
 and re-reads each ``(n, hidden)`` activation several times per step (≈ 10 MB per model-step
 for workload W1 in ``benchmarks/``), which is what bounds a vmapped sweep on a GPU. Under
-``jax.vmap`` (``jaxreg.sweep``) the kernel gets one program per model; the inputs ``x`` and
-``y`` are shared, not copied.
+``jax.vmap`` (``jaxreg.sweep``) a ``custom_vmap`` rule sees how many models share the launch
+and gives each model one program when there are many, or splits its rows over several
+(partial gradients summed) when there are few; ``x`` and ``y`` are shared, not copied.
 
 :func:`mlp_cross_entropy` is a ``jax.custom_vjp`` function: its value is the loss, its
 gradient with respect to the params comes from the kernel (the forward pass computes both;
 the backward pass only scales them by the cotangent; a gradient with respect to ``x``, if
-asked for, comes from the XLA formula). ``backend="auto"`` uses the kernel on a GPU and the plain XLA formula
+asked for, comes from the XLA formula). ``backend="auto"`` uses the kernel where
+:func:`kernel_applies` (a CUDA GPU, a small enough first layer) and the plain XLA formula
 elsewhere; ``"interpret"`` runs the kernel in Pallas' interpreter (CPU tests).
 """
 
@@ -44,7 +46,8 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages.
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
 #: ``max_weight_words``: ``backend="auto"`` uses the kernel only while W1 (padded) has at most this many
-#: entries: its gradient is accumulated in registers, and a larger one spills.
+#: entries (64 × 128, the size measured): its gradient accumulates in each program, and at 64 × 512 a
+#: program needs more shared memory than an H200 core has (Triton refuses to compile it).
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
           "max_weight_words": 8192}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
@@ -63,8 +66,7 @@ def kernel_available() -> bool:
 
 def kernel_applies(params: dict, x: Any) -> bool:
     """What ``backend="auto"`` decides: :func:`kernel_available`, and W1 (padded to powers of two) has at
-    most ``CONFIG["max_weight_words"]`` entries (its gradient accumulates in registers; at 64 × 512 a
-    program would need more memory than an H200 core has)."""
+    most ``CONFIG["max_weight_words"]`` entries."""
     words = _pow2(jnp.shape(x)[-1]) * _pow2(jnp.shape(params["w1"])[-1])
     return words <= CONFIG["max_weight_words"] and kernel_available()
 
@@ -73,7 +75,7 @@ def _pow2(n: int, least: int = 16) -> int:
     return max(least, 1 << (int(n) - 1).bit_length())
 
 
-def _weights(y, sample_weight, n):
+def _weights(sample_weight, n):
     if sample_weight is None:
         return jnp.full((n,), 1.0 / n, jnp.float32)
     w = jnp.asarray(sample_weight, jnp.float32)
@@ -87,7 +89,7 @@ def _xla_loss(params, x, y, sample_weight, dtype):
     h = jax.nn.relu(x @ params["w1"] + params["b1"])
     z = (h @ params["w2"] + params["b2"]).astype(jnp.float32)
     per = optax.softmax_cross_entropy_with_integer_labels(z, y)
-    return jnp.sum(per * _weights(y, sample_weight, x.shape[0]))
+    return jnp.sum(per * _weights(sample_weight, x.shape[0]))
 
 
 def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
@@ -146,7 +148,7 @@ def _padded(params, x, y, sample_weight, rows: int):
     hidden, c = params["w2"].shape
     dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(c)
     xp = jnp.pad(x.astype(jnp.float32), ((0, rows - n), (0, dp - d)))
-    t = jax.nn.one_hot(y, cp, dtype=jnp.float32) * _weights(y, sample_weight, n)[:, None]
+    t = jax.nn.one_hot(y, cp, dtype=jnp.float32) * _weights(sample_weight, n)[:, None]
     t = jnp.pad(t, ((0, rows - n), (0, 0)))
     w1 = jnp.pad(params["w1"], ((0, dp - d), (0, hp - hidden)))
     b1 = jnp.pad(params["b1"], (0, hp - hidden))[None]

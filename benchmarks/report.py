@@ -52,7 +52,8 @@ def gpu_section() -> list[str]:
             if "error" in r:
                 continue
             cfg = r.get("config")
-            cfg = "" if not cfg else ", ".join(f"{k}={v}" for k, v in cfg.items() if k != "max_weight_words")
+            cfg = "" if not cfg else ", ".join(f"{k}={v}" for k, v in cfg.items()
+                                          if k not in ("max_weight_words", "max_features"))
             diff = r.get("val_max_rel_diff_vs_naive")
             out.append(f"| {run} | {r['variant']} | {r['k']} | {r['models_per_s']:,.0f} | "
                        f"{'' if diff is None else f'{diff:.1e}'} | {cfg} |")

@@ -45,11 +45,12 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages.
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
-#: ``max_weight_words``: ``backend="auto"`` uses the kernel only while W1 (padded) has at most this many
-#: entries (64 × 128, the size measured): its gradient accumulates in each program, and at 64 × 512 a
-#: program needs more shared memory than an H200 core has (Triton refuses to compile it).
+#: ``max_weight_words``, ``max_features``: ``backend="auto"`` uses the kernel only while W1 and W2 (padded)
+#: have at most this many entries together and x at most this many columns (padded): the sizes measured
+#: (W1 64 × 128, W2 128 × 16). Each program accumulates both gradients and holds a tile of x; at W1
+#: 64 × 512 a program needs more shared memory than an H200 core has (Triton refuses to compile it).
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
-          "max_weight_words": 8192}
+          "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
 
@@ -65,10 +66,11 @@ def kernel_available() -> bool:
 
 
 def kernel_applies(params: dict, x: Any) -> bool:
-    """What ``backend="auto"`` decides: :func:`kernel_available`, and W1 (padded to powers of two) has at
-    most ``CONFIG["max_weight_words"]`` entries."""
-    words = _pow2(jnp.shape(x)[-1]) * _pow2(jnp.shape(params["w1"])[-1])
-    return words <= CONFIG["max_weight_words"] and kernel_available()
+    """What ``backend="auto"`` decides: :func:`kernel_available`, and the padded shapes are within
+    ``CONFIG["max_weight_words"]`` (W1 and W2 entries) and ``CONFIG["max_features"]`` (x's columns)."""
+    dp, (hidden, c) = _pow2(jnp.shape(x)[-1]), jnp.shape(params["w2"])
+    words = dp * _pow2(hidden) + _pow2(hidden) * _pow2(c)
+    return words <= CONFIG["max_weight_words"] and dp <= CONFIG["max_features"] and kernel_available()
 
 
 def _pow2(n: int, least: int = 16) -> int:

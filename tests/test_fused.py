@@ -131,12 +131,17 @@ def test_bad_params_and_data():
         mlp_cross_entropy(P, X[:, :3], Y)
 
 
-@pytest.mark.parametrize("cc, size, expected", [("9.0", 128, True), ("7.0", 128, False), ("9.0", 512, False)])
-def test_the_kernel_is_used_on_recent_cuda_gpus_for_small_first_layers(monkeypatch, cc, size, expected):
+@pytest.mark.parametrize("cc, d, hidden, classes, expected", [
+    ("9.0", 64, 128, 10, True), ("8.0", 5, 8, 3, True),  # W1 (the measured size) and smaller
+    ("7.0", 64, 128, 10, False),  # no TF32 before compute capability 8.0
+    ("9.0", 64, 512, 10, False), ("9.0", 64, 128, 100, False), ("9.0", 784, 8, 10, False),  # larger than measured
+])
+def test_the_kernel_is_used_on_recent_cuda_gpus_for_the_measured_sizes(monkeypatch, cc, d, hidden, classes,
+                                                                        expected):
     class Gpu:
         compute_capability = cc
 
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     monkeypatch.setattr(jax, "devices", lambda *a: [Gpu()])
-    p = models.init_params("mlp", jax.random.key(0), 64, 10, hidden=size)
-    assert fused.kernel_applies(p, jnp.zeros((7, 64))) is expected
+    p = models.init_params("mlp", jax.random.key(0), d, classes, hidden=hidden)
+    assert fused.kernel_applies(p, jnp.zeros((7, d))) is expected

@@ -17,7 +17,8 @@ def _load(name):
 def gpu_section() -> list[str]:
     """The GPU runs of `benchmarks/gpu.sh` (files under gpu/, one prefix per device run)."""
     tp, bf = _load("gpu/run3_sweep_fp32.jsonl"), _load("gpu/run3_sweep_bf16.jsonl")
-    probe = _load("gpu/run2_layouts.jsonl") + _load("gpu/run3_layouts.jsonl")
+    probe2 = _load("gpu/run2_layouts.jsonl")
+    probe = probe2 + _load("gpu/run3_layouts.jsonl")
     sc, lp = _load("gpu/run3_scale.jsonl"), _load("gpu/run1_lasso_f64.jsonl") + _load("gpu/run1_lasso_large_f64.jsonl")
     if not tp:
         return []
@@ -48,7 +49,7 @@ def gpu_section() -> list[str]:
                 "number of programs per model follows K (a `custom_vmap` rule sees it): ≥ 512 programs in all.", "",
                 "| run | variant | K | models/s | val diff | config |", "|---|---|---|---|---|---|"]
         for i, r in enumerate(probe):
-            run = "2" if i < len(_load("gpu/run2_layouts.jsonl")) else "3"
+            run = "2" if i < len(probe2) else "3"
             if "error" in r:
                 continue
             cfg = r.get("config")

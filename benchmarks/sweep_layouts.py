@@ -32,18 +32,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
 import jaxreg  # noqa: E402
-from benchmarks.sweep_throughput import workload  # noqa: E402
+from benchmarks.sweep_throughput import cost, digits, workload  # noqa: E402
 
 LR = 0.1
 FUSED_CONFIGS = [{}, {"num_stages": 2}, {"num_warps": 8}]  # jaxreg.fused.CONFIG overrides (first: the defaults)
-
-
-def data():
-    x, y = load_digits(return_X_y=True)
-    return jnp.asarray((x - x.mean(0)) / (x.std(0) + 1e-8), jnp.float32), jnp.asarray(y)
 
 
 def stacked_init(k: int, hidden: int):
@@ -81,7 +75,7 @@ def stacked_step(p, lams, x, y, layout):
 
 
 def stacked_train(k, hidden, steps, layout):
-    x, y = data()
+    x, y = digits()
 
     def run(lams):
         p = jax.lax.fori_loop(0, steps, lambda _, p: stacked_step(p, lams, x, y, layout), stacked_init(k, hidden))
@@ -97,17 +91,6 @@ def stacked_train(k, hidden, steps, layout):
     return run, one_step
 
 
-def cost(fn, arg, hlo_path=None):
-    compiled = jax.jit(fn).lower(arg).compile()
-    ca = compiled.cost_analysis()
-    ca = ca[0] if isinstance(ca, list) else ca
-    if hlo_path:
-        os.makedirs(os.path.dirname(hlo_path), exist_ok=True)
-        with open(hlo_path, "w") as f:
-            f.write(compiled.as_text())
-    return float(ca.get("flops", 0.0)), float(ca.get("bytes accessed", 0.0))
-
-
 def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra):
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(lams).compile()
@@ -121,7 +104,7 @@ def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra
     row = {"variant": name, "k": k, "models_per_s": k / best, "run_s": best, "compile_s": compile_s,
            "accuracy_mean": float(np.mean(out["accuracy"])), "device": jax.devices()[0].device_kind, **extra}
     if one_step is not None:
-        flops, nbytes = cost(one_step, lams, hlo_dir and os.path.join(hlo_dir, f"{name}_step.hlo.txt"))
+        flops, nbytes = cost(one_step, lams, hlo_path=hlo_dir and os.path.join(hlo_dir, f"{name}_step.hlo.txt"))
         row.update(flops_per_model_step=flops / k, bytes_per_model_step=nbytes / k)
     return row, out
 

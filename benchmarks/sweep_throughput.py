@@ -28,15 +28,19 @@ import optax  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from jaxreg import models  # noqa: E402
-from jaxreg.fused import kernel_hbm_bytes as fused_kernel_bytes  # noqa: E402
+from jaxreg.fused import kernel_applies, kernel_hbm_bytes  # noqa: E402
+
+
+def digits():
+    """W1's data: standardised digits (1797 × 64) and labels."""
+    x, y = load_digits(return_X_y=True)
+    return jnp.asarray((x - x.mean(0)) / (x.std(0) + 1e-8), jnp.float32), jnp.asarray(y)
 
 
 def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False):
     """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models.data_loss (None: its fused GPU
     kernel on a GPU, XLA elsewhere); False: the hand-written XLA loss the naive vmap and the loop use."""
-    x, y = load_digits(return_X_y=True)
-    x = jnp.asarray((x - x.mean(0)) / (x.std(0) + 1e-8), jnp.float32)
-    y = jnp.asarray(y)
+    x, y = digits()
 
     def init():
         k1, k2 = jax.random.split(jax.random.key(0))
@@ -105,8 +109,14 @@ def matmul_ceiling() -> float:
     return 2 * n**3 * reps / t
 
 
-def cost(fn, *args) -> tuple[float, float]:
-    ca = jax.jit(fn).lower(*args).compile().cost_analysis()
+def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
+    """XLA's (FLOPs, bytes accessed) of ``fn(*args)``; ``hlo_path``: also write its optimised HLO there."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    if hlo_path:
+        os.makedirs(os.path.dirname(hlo_path), exist_ok=True)
+        with open(hlo_path, "w") as f:
+            f.write(compiled.as_text())
+    ca = compiled.cost_analysis()
     ca = ca[0] if isinstance(ca, list) else ca
     return float(ca.get("flops", 0.0)), float(ca.get("bytes accessed", 0.0))
 
@@ -114,7 +124,8 @@ def cost(fn, *args) -> tuple[float, float]:
 def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, compute_dtype=None) -> dict:
     train, one_step = workload(hidden, steps, compute_dtype)
     train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None)
-    fused = bool(hidden) and jax.default_backend() == "gpu"
+    x, _ = digits()  # does models.data_loss run the fused kernel for this shape here (jaxreg.fused's decision)?
+    fused = bool(hidden) and kernel_applies({"w2": jnp.zeros((hidden, 10))}, x)
     lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
 
     # Each peer: best of `repeat` runs, each from a fresh compilation (3 for short runs: noise dominates).
@@ -151,7 +162,7 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
         "matmul_ceiling_flops": ceiling, "jaxreg_fraction_of_ceiling": flops_per_model * jaxreg_rate / ceiling,
         "naive_vmap_bytes_per_model_step": step_bytes_k / k,
         # XLA's cost analysis does not see inside the fused kernel: its own traffic is added from jaxreg.fused
-        "jaxreg_bytes_per_model_step": jaxreg_bytes_k / k + (fused_kernel_bytes(1797, 64, hidden, 10, k) if fused
+        "jaxreg_bytes_per_model_step": jaxreg_bytes_k / k + (kernel_hbm_bytes(*x.shape, hidden, 10, k) if fused
                                                              else 0),
         "jaxreg_fused_kernel": fused,
         "loop_models_measured": len(sub),

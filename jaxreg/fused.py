@@ -32,8 +32,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax.experimental import pallas as pl
+
+from jaxreg import models  # (models imports this module only inside data_loss)
 
 __all__ = ["mlp_cross_entropy", "kernel_available", "kernel_applies", "kernel_hbm_bytes", "BACKENDS", "CONFIG"]
 
@@ -85,13 +86,9 @@ def _weights(sample_weight, n):
 
 
 def _xla_loss(params, x, y, sample_weight, dtype):
-    """The plain formula (the value, and the gradient with respect to ``x`` or ``sample_weight``)."""
-    if dtype is not None:
-        params, x = jax.tree.map(lambda p: p.astype(dtype), params), x.astype(dtype)
-    h = jax.nn.relu(x @ params["w1"] + params["b1"])
-    z = (h @ params["w2"] + params["b2"]).astype(jnp.float32)
-    per = optax.softmax_cross_entropy_with_integer_labels(z, y)
-    return jnp.sum(per * _weights(sample_weight, x.shape[0]))
+    """The plain formula, models.data_loss's (the value, and the gradient with respect to ``x`` or
+    ``sample_weight``)."""
+    return models.data_loss("classification", params, x, y, sample_weight, compute_dtype=dtype, fused=False)
 
 
 def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):

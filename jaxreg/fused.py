@@ -88,7 +88,8 @@ def _weights(sample_weight, n):
 def _xla_loss(params, x, y, sample_weight, dtype):
     """The plain formula, models.data_loss's (the value, and the gradient with respect to ``x`` or
     ``sample_weight``)."""
-    return models.data_loss("classification", params, x, y, sample_weight, compute_dtype=dtype, fused=False)
+    return models.data_loss("classification", params, x, y, sample_weight, compute_dtype=dtype, fused=False,
+                            layout="samples_major")
 
 
 def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):

@@ -187,8 +187,20 @@ def test_use_cpu_cores_and_no_device_computes_padding_only():
     assert "n must be a positive int" in res["bad"]
 
 
+def test_group_size_pads_least():
+    from jaxreg.sweep import _group_size
+
+    # (block, at most) -> size: the fewest padded models among sizes most/2..most, the larger size on ties
+    for n, most, want in ((32, 6, 4), (64, 6, 4), (64, 8, 8), (13, 5, 5), (13, 3, 2), (7, 3, 2), (5, 6, 5),
+                          (1, 6, 1), (100, 1, 1)):
+        g = _group_size(n, most)
+        assert g == want, (n, most, g)
+        padded = -(-n // g) * g
+        assert all(-(-n // h) * h >= padded for h in range((min(most, n) + 1) // 2, min(most, n) + 1))
+
+
 def test_step_bytes_and_auto_groups():
-    from jaxreg.sweep import CPU_GROUP_BYTES, step_bytes
+    from jaxreg.sweep import CPU_GROUP_BYTES, _group_size, step_bytes
 
     def train(lam):  # one step creates a 1000×1000 float32 value: 4 MB per model
         def body(w, _):
@@ -202,7 +214,7 @@ def test_step_bytes_and_auto_groups():
     lams = np.linspace(0.0, 0.1, 13)  # 13 models in equal groups of at most CPU_GROUP_BYTES // per_model
     g_max = CPU_GROUP_BYTES // per_model
     res, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1])
-    assert st["vmap_size"] == -(-13 // -(-13 // g_max)) <= g_max
+    assert st["vmap_size"] == _group_size(13, g_max) <= g_max
     loop = np.array([jax.jit(train)(lam) for lam in lams])
     np.testing.assert_allclose(res, loop, rtol=2e-6)
     # an explicit vmap_size that does not divide the block: equal groups, the size used is reported

@@ -153,8 +153,8 @@ def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight
     if layout not in (None, *LAYOUTS):
         raise ValueError(f"layout must be None (samples_minor for classification on CPU) or one of "
                          f"{', '.join(LAYOUTS)}, got {layout!r}")
+    dt = check_compute_dtype(compute_dtype)
     if fused is not False and task == "classification" and "w1" in params:
-        dt = check_compute_dtype(compute_dtype)
         usable = (dt is None or dt == jnp.bfloat16) and all(
             jnp.result_type(p) == jnp.float32 for p in jax.tree.leaves(params))
         if fused or (usable and jax.default_backend() == "gpu"):
@@ -164,7 +164,6 @@ def data_loss(task: str, params: dict, x: jax.Array, y: jax.Array, sample_weight
                 return kernel.mlp_cross_entropy(params, x, y, sample_weight, compute_dtype=dt, backend="pallas")
     if layout is None:
         layout = "samples_minor" if task == "classification" and jax.default_backend() == "cpu" else "samples_major"
-    dt = check_compute_dtype(compute_dtype)
     no_cast = dt is None or all(jnp.result_type(a) == dt for a in (x, *jax.tree.leaves(params)))
     if layout == "samples_minor" and no_cast:
         return samples_minor.data_loss(task, params, x, y, sample_weight)  # (no cast to compute_dtype)

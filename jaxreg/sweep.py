@@ -181,7 +181,9 @@ def sweep(
         about 4 MiB of XLA temporaries: cache-sized), because a vmap whose
         activations spill out of cache loses to a loop (measured in
         ``benchmarks/``); read off the jaxpr, so it costs no extra
-        compilation. ``1``: one model at a time; a model's
+        compilation. A block is cut into equal groups of at most this size
+        (between half of it and all of it, the one that pads the block
+        least). ``1``: one model at a time; a model's
         result then does not depend on ``chunk_size``, the number of devices
         or the other λ in the grid (bit for bit; tested).
       progress: tqdm bar over chunks (default: when there is more than one).

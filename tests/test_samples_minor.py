@@ -62,27 +62,31 @@ class SamplesMinorTest(chex.TestCase):
         t = jax.tree.map(lambda a: jnp.cos(jnp.arange(a.size, dtype=a.dtype).reshape(a.shape)), p)
         for w in (None, SW):
             f = {lay: (lambda p, lay=lay, w=w: _loss(task, lay)(p, X, y, w)) for lay in models.LAYOUTS}
-            want, got = jax.jvp(f["samples_major"], (p,), (t,)), jax.jvp(f["samples_minor"], (p,), (t,))
+            jvp = jax.jit(jax.jvp, static_argnums=0)
+            want, got = jvp(f["samples_major"], (p,), (t,)), jvp(f["samples_minor"], (p,), (t,))
             chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-7)
-            chex.assert_trees_all_close(jax.hessian(f["samples_minor"])(p), jax.hessian(f["samples_major"])(p),
+            chex.assert_trees_all_close(jax.jit(jax.hessian(f["samples_minor"]))(p),
+                                        jax.jit(jax.hessian(f["samples_major"]))(p),
                                         rtol=1e-4, atol=1e-6)
         # forward mode in x and in the weights, too
         fx = {lay: (lambda x, lay=lay: _loss(task, lay)(p, x, y, SW)) for lay in models.LAYOUTS}
-        chex.assert_trees_all_close(jax.jvp(fx["samples_minor"], (X,), (jnp.sin(X),)),
-                                    jax.jvp(fx["samples_major"], (X,), (jnp.sin(X),)), rtol=1e-5, atol=1e-7)
+        chex.assert_trees_all_close(jvp(fx["samples_minor"], (X,), (jnp.sin(X),)),
+                                    jvp(fx["samples_major"], (X,), (jnp.sin(X),)), rtol=1e-5, atol=1e-7)
 
     @parameterized.named_parameters(*CASES)
     def test_vmap_over_params_and_over_data(self, model, task):
         p, y = _case(model, task)
         scales = jnp.array([1.0, 0.5, -0.25])
+        def scaled(lay):
+            return lambda s: _loss(task, lay)(jax.tree.map(lambda a: a * s, p), X, y, SW)
+
         for lay_f in (jax.grad, lambda f: f):
-            per = {lay: jax.vmap(lay_f(lambda s, lay=lay: _loss(task, lay)(jax.tree.map(lambda a: a * s, p), X, y, SW)))
-                   for lay in models.LAYOUTS}
+            per = {lay: jax.jit(jax.vmap(lay_f(scaled(lay)))) for lay in models.LAYOUTS}
             chex.assert_trees_all_close(per["samples_minor"](scales), per["samples_major"](scales),
                                         rtol=1e-5, atol=1e-7)
         xs = jnp.stack([X, 2 * X])  # data batched, params shared (CV folds)
-        g = {lay: jax.vmap(jax.grad(lambda p, x, lay=lay: _loss(task, lay)(p, x, y, None)), in_axes=(None, 0))(p, xs)
-             for lay in models.LAYOUTS}
+        grad = {lay: jax.grad(lambda p, x, lay=lay: _loss(task, lay)(p, x, y, None)) for lay in models.LAYOUTS}
+        g = {lay: jax.jit(jax.vmap(grad[lay], in_axes=(None, 0)))(p, xs) for lay in models.LAYOUTS}
         chex.assert_trees_all_close(g["samples_minor"], g["samples_major"], rtol=1e-5, atol=1e-7)
 
     def test_training_equals_the_usual_formula(self):

@@ -31,6 +31,10 @@ run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
 run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
+# models.data_loss's samples-minor layout (the CPU default) on the GPU, where the fused kernel does not apply:
+# logistic regression (hidden 0) and hidden 512, K=1024 (not yet measured on a GPU)
+run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 0 512 --layout samples_minor \
+  --plot "$OUT/sweep_gpu_minor.png"
 run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
 run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
 run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
@@ -43,7 +47,7 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
             r = json.loads(line)
         except ValueError:
             continue
-        keys = [k for k in ("k", "hidden", "compute_dtype", "variant", "data", "n", "d", "l1_ratio", "dtype",
+        keys = [k for k in ("k", "hidden", "compute_dtype", "layout", "variant", "data", "n", "d", "l1_ratio", "dtype",
                             "jaxreg_models_per_s", "naive_vmap_models_per_s", "loop_models_per_s", "models_per_s",
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
                             "compile_s", "jaxreg_bytes_per_model_step", "val_max_rel_diff_vs_naive", "error",

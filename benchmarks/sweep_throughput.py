@@ -37,7 +37,7 @@ def digits():
     return jnp.asarray((x - x.mean(0)) / (x.std(0) + 1e-8), jnp.float32), jnp.asarray(y)
 
 
-def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False):
+def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False, layout: str | None = None):
     """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models.data_loss (None: its fused GPU
     kernel on a GPU, its samples-minor layout on a CPU); False: the hand-written loss (predict + optax
     cross-entropy, as a user without jaxreg writes it) that the naive vmap and the loop use."""
@@ -52,7 +52,8 @@ def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = F
 
     def loss(p):  # compute_dtype=bfloat16: matmuls in bf16, params and loss in float32 (jaxreg.models)
         if fused is not False:  # jaxreg's loss (logistic regression when hidden == 0)
-            return models.data_loss("classification", p, x, y, compute_dtype=compute_dtype, fused=fused)
+            return models.data_loss("classification", p, x, y, compute_dtype=compute_dtype, fused=fused,
+                                    layout=layout)
         h = models.predict(p, x, compute_dtype=compute_dtype)
         return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
 
@@ -122,9 +123,10 @@ def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
     return float(ca.get("flops", 0.0)), float(ca.get("bytes accessed", 0.0))
 
 
-def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, compute_dtype=None) -> dict:
+def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, compute_dtype=None,
+          layout: str | None = None) -> dict:
     train, one_step = workload(hidden, steps, compute_dtype)
-    train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None)
+    train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None, layout=layout)
     x, _ = digits()  # does models.data_loss run the fused kernel for this shape here (jaxreg.fused's decision)?
     fused = bool(hidden) and kernel_applies({"w2": jnp.zeros((hidden, 10))}, x)
     lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
@@ -173,6 +175,7 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
         "jaxreg_fused_kernel": fused,
         "loop_models_measured": len(sub),
         "compute_dtype": str(jnp.dtype(compute_dtype or jnp.float32)),
+        "layout": layout or "default",
         "n_devices": stats["n_devices"],
         "accuracy_mean": float(np.mean(out["accuracy"])),
     }
@@ -233,6 +236,8 @@ def main() -> None:
     p.add_argument("--loop-subset", type=int, default=8, help="models timed in the loop (rate extrapolated)")
     p.add_argument("--json", action="store_true", help="one JSON line per configuration")
     p.add_argument("--compute-dtype", default=None, help="bfloat16: the opt-in mixed-precision mode")
+    p.add_argument("--layout", default=None, choices=models.LAYOUTS,
+                   help="jaxreg's loss in this layout (models.data_loss(layout=); default: its own choice)")
     p.add_argument("--scale", action="store_true", help="only: compile time vs K, and K=--big-k auto vs fixed chunks")
     p.add_argument("--big-k", type=int, default=100_000)
     p.add_argument("--chunk-sizes", type=int, nargs="+", default=[4096, 16384])
@@ -245,7 +250,7 @@ def main() -> None:
     rows = []
     for h in args.hidden:
         for k in args.k:
-            r = bench(k, h, args.steps, args.loop_subset, ceiling, args.compute_dtype)
+            r = bench(k, h, args.steps, args.loop_subset, ceiling, args.compute_dtype, args.layout)
             rows.append(r)
             if args.json:
                 print(json.dumps(r), flush=True)

@@ -70,26 +70,31 @@ def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> dict:
         m = out.max(axis=0)
         e = jnp.exp(out - m)
         s = e.sum(axis=0)
-        onehot = jnp.arange(out.shape[0])[:, None] == y[None, :]
+        c = out.shape[0]
+        label = jnp.where(y < 0, y + c, y)  # as optax's take_along_axis: −1 is the last class, ≥ c gives NaN
+        onehot = jnp.arange(c)[:, None] == label[None, :]
         per = jnp.log(s) + m - jnp.where(onehot, out, 0.0).sum(axis=0)
+        bad = jnp.any((label < 0) | (label >= c))  # one scalar: the loss is NaN, as the usual formula's
         dper = e / s - onehot.astype(out.dtype)  # ∂ℓ_i/∂out
     else:
         r = out[0] - y
         per = 0.5 * r * r
         dper = r[None, :]
-    return {"hidden": hidden, "per": per, "dper": dper}
+        bad = False
+    return {"hidden": hidden, "per": per, "dper": dper, "bad": bad}
 
 
 def _value(task, params, x, y, sample_weight):
     a, _ = _weights(sample_weight, x.shape[0])
-    return jnp.sum(_forward(task, params, x, y)["per"] * a)
+    f = _forward(task, params, x, y)
+    return jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
 
 
 def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bool, need_w: bool):
     """The loss, its gradient with respect to the params, and (if asked) to x, y and sample_weight."""
     f = _forward(task, params, x, y)
     a, s = _weights(sample_weight, x.shape[0])
-    loss = jnp.sum(f["per"] * a)
+    loss = jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
     dout = f["dper"] * a  # (n_outputs, n)
     mlp = "w1" in params
     inputs = f["hidden"] if mlp else x.T

@@ -114,6 +114,16 @@ class SamplesMinorTest(chex.TestCase):
             chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-7)
 
 
+def test_labels_out_of_range_as_the_usual_formula():
+    """A label ≥ n_classes makes the loss NaN (not a silent finite value); −1 is the last class (optax's indexing)."""
+    p, _ = _case("logistic", "classification")
+    for y in (Y_CLASS.at[3].set(C), Y_CLASS.at[3].set(-1)):
+        want = _loss("classification", "samples_major")(p, X, y, None)
+        got = _loss("classification", "samples_minor")(p, X, y, None)
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # NaN equals NaN here
+    assert np.isnan(float(_loss("classification", "samples_minor")(p, X, Y_CLASS.at[3].set(C), None)))
+
+
 def test_the_default_layout(monkeypatch):
     """CPU: samples_minor for classification, samples_major for regression and for a casting compute_dtype."""
     p, y = _case("mlp", "classification")

@@ -231,7 +231,7 @@ def plot(rows: list[dict], path: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 128])
-    p.add_argument("--hidden", type=int, nargs="+", default=[8, 128], help="0 = logistic regression")
+    p.add_argument("--hidden", type=int, nargs="+", default=[8, 128, 0], help="0 = logistic regression")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--loop-subset", type=int, default=8, help="models timed in the loop (rate extrapolated)")
     p.add_argument("--json", action="store_true", help="one JSON line per configuration")

@@ -64,7 +64,7 @@ def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> dict:
     else:
         hidden = None
         w_out, b_out = params["w"], params["b"]
-    inputs = xt if hidden is None else hidden
+    inputs = xt if hidden is None else hidden  # the output layer's input, (features or hidden, n)
     out = _barrier(w_out.T) @ inputs + b_out[:, None]  # (n_outputs, n)
     if task == "classification":
         m = out.max(axis=0)
@@ -81,24 +81,26 @@ def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> dict:
         per = 0.5 * r * r
         dper = r[None, :]
         bad = False
-    return {"hidden": hidden, "per": per, "dper": dper, "bad": bad}
+    return {"hidden": hidden, "inputs": inputs, "per": per, "dper": dper, "bad": bad}
+
+
+def _mean(f: dict, a) -> jax.Array:
+    """L = Σ_i a_i ℓ_i (NaN for a label outside the classes)."""
+    return jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
 
 
 def _value(task, params, x, y, sample_weight):
-    a, _ = _weights(sample_weight, x.shape[0])
-    f = _forward(task, params, x, y)
-    return jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
+    return _mean(_forward(task, params, x, y), _weights(sample_weight, x.shape[0])[0])
 
 
 def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bool, need_w: bool):
     """The loss, its gradient with respect to the params, and (if asked) to x, y and sample_weight."""
     f = _forward(task, params, x, y)
     a, s = _weights(sample_weight, x.shape[0])
-    loss = jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
+    loss = _mean(f, a)
     dout = f["dper"] * a  # (n_outputs, n)
     mlp = "w1" in params
-    inputs = f["hidden"] if mlp else x.T
-    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, inputs)).T, ("b2" if mlp else "b"): dout.sum(axis=1)}
+    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, f["inputs"])).T, ("b2" if mlp else "b"): dout.sum(axis=1)}
     if mlp:
         dh = jnp.where(f["hidden"] > 0, params["w2"] @ dout, 0.0)  # (hidden, n)
         grads["w1"] = _barrier(dh @ x).T

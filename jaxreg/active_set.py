@@ -86,10 +86,11 @@ def _residual_terms_gram(data, w):
     return data["xty"] - gw, data["yy"] - 2 * wc + jnp.dot(w, gw), data["yy"] - wc
 
 
-def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter, rank):
+def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, max_iter, rank):
     """λ ``k0``, ``k0 + 1``, … (sorted large → small) until the last or until one needs more than
-    ``capacity`` active slots. Returns coefficients, gaps and iterations per λ, the λ reached, the
-    warm start to resume from and the step constant."""
+    ``capacity`` active slots. ``slope0``: the path's slope at the last λ solved (``(dw/dλ, d(Xᵀr/n)/dλ, λ)``,
+    zeros at the start). Returns coefficients, gaps and iterations per λ, the λ reached, the warm start, step
+    constant and slope to resume from."""
     p, d, k_total = capacity, w0.shape[0], lams.shape[0]
     dtype = w0.dtype
     slots = jnp.arange(p)
@@ -111,12 +112,16 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
         idx, mask, _ = support(w != 0)
         return _residual_terms(data, _columns(data, idx), idx, jnp.where(mask, w[idx], 0))
 
-    def iterate(a1, a2, c):
+    def iterate(a1, a2, pred, c):
         it, w, xtr, rr, ry, g, (lip, cg_ok), over, _ = c
         lip_in = lip
         grad = xtr - a2 * w  # −∇ of the smooth part
-        # the guess: coordinates a unit-metric proximal step leaves nonzero (primal-dual active set)
-        v = w + grad / (diag + a2)
+        # the guess: coordinates a unit-metric proximal step leaves nonzero (primal-dual active set). A λ's first
+        # iteration takes it at the point extrapolated along the path (`pred`: w and Xᵀr/n moved on linearly from
+        # the last two λ), which foresees most coordinates that enter or leave on the way to this λ (2000 × 500
+        # lasso: 127 → 110 iterations for the 100 λ)
+        w_pred, xtr_pred = pred
+        v = jnp.where(it == 0, w_pred + (xtr_pred - a2 * w_pred) / (diag + a2), w + grad / (diag + a2))
         guess = jnp.abs(v) > a1 / (diag + a2)
         # at most max(16, |support|) new coordinates per iteration, the most violating ones, and no more than
         # the rank allows (n < d: H_AA is singular beyond n coordinates; one always enters, to swap)
@@ -124,8 +129,11 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
         in_support = jnp.sum(w != 0)
         regular = jnp.where(a2 > 0, d, rank)  # most coordinates H_AA holds regular
         room = jnp.maximum(1, jnp.minimum(jnp.maximum(16, in_support), (regular - in_support) // 4))
-        top = jax.lax.top_k(violation, p)[0]
-        guess = guess & ((w != 0) | (violation >= top[jnp.minimum(room, p) - 1]))
+        # (the sort behind top_k only when more would enter than `room`: it was a fifth of the 2000 × 500 path's time)
+        cut = jax.lax.cond(jnp.sum(guess & (w == 0)) > room,
+                           lambda: jax.lax.top_k(violation, p)[0][jnp.minimum(room, p) - 1],
+                           lambda: jnp.array(-jnp.inf, dtype))
+        guess = guess & ((w != 0) | (violation >= cut))
         if rank < p:  # and (lasso) at most `rank` in all: the largest margins |v|(diag + a2) − a1
             margin = jnp.where(guess, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
             guess = guess & ((a2 > 0) | (margin >= jax.lax.top_k(margin, rank)[0][-1]))
@@ -231,8 +239,9 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
             return r + 1, on & ~hit, x_new, u, ~jnp.any(bad), cg_ok
 
         ok = count <= p  # (else the slots are truncated: nothing here counts, the caller adds slots)
+        u_start = jnp.where((it == 0) & mask, w_pred[idx], wa)  # conjugate gradients' first start: the extrapolation
         _, _, w_newton, _, _, cg_ok = jax.lax.while_loop(lambda c: ok & ~c[4] & (c[0] < MAX_SIGN_PASSES), sign_step,
-                                                         (0, active, wa, wa, jnp.array(False), cg_ok))
+                                                         (0, active, wa, u_start, jnp.array(False), cg_ok))
 
         def df(va):  # F(va) − F(w), from the step (not a difference of two large objectives: float32 resolves it)
             dv = va - wa
@@ -258,24 +267,34 @@ def _path_program(lams, k0, w0, lip, l1_ratio, tol, data, *, capacity, max_iter,
                 stuck)
 
     def one_lambda(c):
-        k, w, xtr, rr, ry, aux, coefs, gaps, iters, over = c  # aux: step constant, conjugate gradients still useful
+        # aux: step constant, conjugate gradients still useful; vel, xvel: d/dλ of w and Xᵀr/n at the last λ
+        k, w, xtr, rr, ry, aux, coefs, gaps, iters, over, vel, xvel, lam_prev = c
         lam = lams[k]
+        w_old, xtr_old = w, xtr
+        w_pred = w + (lam - lam_prev) * vel
+        xtr_pred = xtr + (lam - lam_prev) * xvel
         a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
         first = (jnp.zeros([], jnp.int32), w, xtr, rr, ry, _relative_gap(rr, ry, xtr, w, a1, a2), aux, jnp.array(False),
                  jnp.array(False))
         it, w, xtr, rr, ry, g, aux, over, _ = jax.lax.while_loop(
-            lambda s: (s[5] > tol) & (s[0] < max_iter) & ~s[7] & ~s[8], partial(iterate, a1, a2), first)
+            lambda s: (s[5] > tol) & (s[0] < max_iter) & ~s[7] & ~s[8], partial(iterate, a1, a2, (w_pred, xtr_pred)),
+            first)
         coefs = coefs.at[k].set(jnp.where(over, coefs[k], w))
         gaps = gaps.at[k].set(jnp.where(over, gaps[k], g))
         iters = iters.at[k].set(jnp.where(over, iters[k], it))
-        return jnp.where(over, k, k + 1), w, xtr, rr, ry, aux, coefs, gaps, iters, over
+        keep = over | (lam == lam_prev)
+        dl = jnp.where(lam == lam_prev, 1, lam - lam_prev)
+        vel = jnp.where(keep, vel, (w - w_old) / dl)
+        xvel = jnp.where(keep, xvel, (xtr - xtr_old) / dl)
+        return jnp.where(over, k, k + 1), w, xtr, rr, ry, aux, coefs, gaps, iters, over, vel, xvel, lam
 
     xtr, rr, ry = terms_at(w0)
     start = (k0, w0, xtr, rr, ry, (lip, jnp.array(True)), jnp.zeros((k_total, d), dtype),
-             jnp.full(k_total, jnp.inf, dtype), jnp.zeros(k_total, jnp.int32), jnp.array(False))
-    k, w, _, _, _, aux, coefs, gaps, iters, _ = jax.lax.while_loop(
+             jnp.full(k_total, jnp.inf, dtype), jnp.zeros(k_total, jnp.int32), jnp.array(False),
+             *slope0)
+    k, w, _, _, _, aux, coefs, gaps, iters, _, *slope = jax.lax.while_loop(
         lambda c: (c[0] < k_total) & ~c[9], one_lambda, start)
-    return coefs, gaps, iters, k, w, aux[0]
+    return coefs, gaps, iters, k, w, aux[0], tuple(slope)
 
 
 def _lipschitz(data, iterations: int = 30):
@@ -355,15 +374,16 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     gaps = np.full(k_total, np.inf)
     iters = np.zeros(k_total, np.int64)
     w = jnp.asarray(np.zeros(d, dtype))  # (host scalars and arrays: eager JAX ops would each compile once)
+    slope = (w, w, np.asarray(lams_desc[0], dtype))  # the path's slope before the first λ: none
     k, p, capacities = 0, min(d, int(capacity)), []
     while k < k_total:
         t0 = time.perf_counter()
-        args = (lams, np.int32(k), w, lip, np.asarray(l1_ratio, dtype), np.asarray(tol, dtype), data)
+        args = (lams, np.int32(k), w, lip, slope, np.asarray(l1_ratio, dtype), np.asarray(tol, dtype), data)
         program = _compiled(partial(_path_program, capacity=p, max_iter=max_iter, rank=rank), args,
                             key=(p, max_iter, rank))
         compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        c, g, it, k_new, w, lip = program(*args)
+        c, g, it, k_new, w, lip, slope = program(*args)
         k_new = int(k_new)
         # (sliced in NumPy: a JAX slice with these bounds would compile a program of its own)
         coefs[k:k_new], gaps[k:k_new], iters[k:k_new] = (np.asarray(a)[k:k_new] for a in (c, g, it))

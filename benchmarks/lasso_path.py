@@ -18,6 +18,7 @@ computed in float64 from the returned coefficients. Measured (CPU and H200): flo
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -161,7 +162,8 @@ def main() -> None:
                    "jaxreg_tol": tol_jr, "jaxreg_block": args.block,
                    "jaxreg_solver": used,
                    "jaxreg_compile_s": t_compile, "repeat": args.repeat, "jaxreg_speedup": t_sk / t_jr,
-                   "both_reach_target": gap_sk <= TARGET and gap_jr <= TARGET}
+                   "both_reach_target": gap_sk <= TARGET and gap_jr <= TARGET,
+                   "date": datetime.date.today().isoformat()}
             if args.json:
                 print(json.dumps(row), flush=True)
             else:

@@ -14,7 +14,10 @@ One iteration, from :math:`w` with negative gradient :math:`g = b - Hw`:
    :math:`v = w + g/\operatorname{diag}(H)`; a nonzero coordinate keeps its sign, an entering
    one (at most :math:`\max(16, |\operatorname{supp} w|)` per iteration, the most violating,
    and never more than :math:`\operatorname{rank} X` in all for the lasso) takes
-   :math:`s_j = \operatorname{sign}(g_j)`;
+   :math:`s_j = \operatorname{sign}(v_j)`. A λ's first iteration takes :math:`v` at the point
+   extrapolated along the path, :math:`w + (\lambda - \lambda')\,\mathrm{d}w/\mathrm{d}\lambda` and
+   :math:`g` likewise (slopes from the last two λ: the solution is piecewise linear in λ), which
+   foresees most coordinates that enter or leave before this λ;
 2. sign-constrained Newton (Lawson–Hanson): solve :math:`H_{AA}u_A = b_A - a_1 s_A`, move from
    :math:`w` towards :math:`u` until the first coordinate reaches 0, drop it from :math:`A`
    (set exactly to 0), solve again, … until :math:`u` keeps the signs :math:`s`. Along the way

@@ -51,6 +51,8 @@ eigendecomposition serves every ``r``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import numbers
 import time
 import warnings
@@ -125,6 +127,30 @@ def _relative_gap(rr, ry, xtr, w, a1, a2):
     ridge_dual = ry - 0.5 * rr - 0.5 * jnp.dot(xtr, xtr) / jnp.maximum(a2, jnp.finfo(w.dtype).tiny)
     dual = jnp.where(a1 > 0, dual, ridge_dual)
     return (primal - dual) / jnp.maximum(primal, jnp.finfo(w.dtype).tiny)
+
+
+#: On CPU, BLAS runs on one thread (threadpoolctl, when installed) for NumPy's products below this many
+#: multiply-adds (the Gram matrix, Xᵀy) and for the whole active-set solve, whose LAPACK calls (through
+#: SciPy's OpenBLAS) factorise at most a few hundred slots. OpenBLAS's worker threads keep spinning for a while
+#: after each threaded call and take the cores from XLA's solver: 2-core CPU, 2000 × 500 lasso path, run time
+#: median 63–75 → 49 ms (the one-thread Gram costs ~3–7 ms more). Larger products (20000 × 2000: 2.5 s
+#: threaded) keep every thread.
+ONE_BLAS_THREAD_BELOW = 1e9
+
+
+@functools.cache
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController  # (scikit-learn's dependency; optional here)
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread(multiply_adds: float = 0.0):
+    """Context: BLAS on one thread for work of this size (:data:`ONE_BLAS_THREAD_BELOW`), else unchanged."""
+    controller = _blas_controller() if multiply_adds < ONE_BLAS_THREAD_BELOW else None
+    return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
 
 
 def elastic_net_path(
@@ -212,14 +238,18 @@ def elastic_net_path(
     if gram:
         if cpu:  # (NumPy's XᵀX is a BLAS syrk: half the flops of XLA's general matmul)
             xn, yn = np.asarray(x), np.asarray(y)
-            g_mat, xty, yy = jnp.asarray(xn.T @ xn / n), jnp.asarray(xn.T @ yn / n), jnp.asarray(yn @ yn / n)
+            with _one_blas_thread(n * d * d / 2):
+                g_mat, xty, yy = xn.T @ xn / n, xn.T @ yn / n, yn @ yn / n
+            g_mat, xty, yy = jnp.asarray(g_mat), jnp.asarray(xty), jnp.asarray(yy)
         else:
             g_mat, xty, yy = x.T @ x / n, x.T @ y / n, jnp.dot(y, y) / n
         data = {"gram": g_mat, "xty": xty, "yy": yy}
     else:
         if cpu:
             xn, yn = np.asarray(x), np.asarray(y)
-            xty, yy = jnp.asarray(xn.T @ yn / n), jnp.asarray(yn @ yn / n)
+            with _one_blas_thread(n * d):
+                xty, yy = xn.T @ yn / n, yn @ yn / n
+            xty, yy = jnp.asarray(xty), jnp.asarray(yy)
         else:
             xty, yy = x.T @ y / n, jnp.dot(y, y) / n
         x = jnp.asarray(x)
@@ -232,7 +262,8 @@ def elastic_net_path(
         jax.block_until_ready(data)
         setup_s = time.perf_counter() - t_setup
         lam_desc, order = _descending(lambdas, x.dtype)
-        coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=tol, max_iter=steps)
+        with _one_blas_thread() if cpu else contextlib.nullcontext():
+            coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=tol, max_iter=steps)
         return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
 
     def grad_fn(data, w):  # ∇ of 1/(2n)‖y − Xw‖²: Gw − Xᵀy/n, or −Xᵀ(y − Xw)/n

@@ -201,3 +201,27 @@ def test_it_warns_when_it_stops_before_tol():
     with pytest.warns(RuntimeWarning, match="relative duality gap"):
         _, st = elastic_net_path(x, y, [10.0, 0.01], tol=1e-12, steps=1, solver="active_set", return_stats=True)
     assert not st["converged"] and st["iterations"][1] == 1
+
+
+def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
+    """OpenBLAS's idle workers spin and take the cores from XLA: small NumPy products and the CPU solve run with one
+    BLAS thread (restored afterwards); large products keep every thread; without threadpoolctl nothing changes."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from jaxreg import paths
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    with paths._one_blas_thread(2000 * 500 * 500 / 2):
+        assert blas_threads() and all(t == 1 for t in blas_threads())
+    assert blas_threads() == before
+    with paths._one_blas_thread(20000 * 2000 * 2000 / 2):
+        assert blas_threads() == before
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    lams = np.geomspace(np.abs(x.T @ y).max() / len(y), 1e-2, 10)
+    w = elastic_net_path(x, y, lams, tol=1e-10)
+    assert blas_threads() == before
+    monkeypatch.setattr(paths, "_blas_controller", lambda: None)
+    np.testing.assert_array_equal(elastic_net_path(x, y, lams, tol=1e-10), w)

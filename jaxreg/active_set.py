@@ -139,7 +139,9 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
         guess = guess & ((w != 0) | (violation >= cut))
         if rank < p:  # and (lasso) at most `rank` in all: the largest margins |v|(diag + a2) − a1
             margin = jnp.where(guess, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
-            guess = guess & ((a2 > 0) | (margin >= jax.lax.top_k(margin, rank)[0][-1]))
+            floor = jax.lax.cond((a2 == 0) & (jnp.sum(guess) > rank), lambda: jax.lax.top_k(margin, rank)[0][-1],
+                                 lambda: jnp.array(-jnp.inf, dtype))  # (the sort only when the cap bites)
+            guess = guess & (margin >= floor)
         idx, mask, count = support(guess | (w != 0))  # slots: the guess and the current support
         cols = None if whole_gram else _columns(data, idx)
         if wide:  # fewer samples than slots: H_AA v = X_Aᵀ(X_A v)/n + a2 v, never the p × p matrix

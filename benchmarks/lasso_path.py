@@ -134,6 +134,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3,
                    help="timed runs per solver (after jaxreg's compiling first call); the best counts")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="jaxreg's data dtype")
+    p.add_argument("--data", nargs="+", metavar="NAME", help="only these designs (diabetes, breast_cancer, gaussian, "
+                   "toeplitz0.9)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     cases = [("diabetes", 0, 0, 0.0), ("breast_cancer", 0, 0, 0.0), ("gaussian", 2000, 500, 0.0),
@@ -143,6 +145,8 @@ def main() -> None:
                  ("toeplitz0.9", 100, 20000, 0.9)]
     if args.only is not None:
         cases = [c for c in cases if c[1] == args.only]
+    if args.data:
+        cases = [c for c in cases if c[0] in args.data]
     # JAX's one-time start-up (thread pools, first dispatch) is paid here, not by the first timed path.
     x0, y0 = design("diabetes", 0, 0, 0.0)
     elastic_net_path(x0, y0, [1.0, 0.1], tol=1e-3)

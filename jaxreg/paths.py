@@ -131,7 +131,8 @@ def _relative_gap(rr, ry, xtr, w, a1, a2):
 
 #: On CPU, BLAS runs on one thread (threadpoolctl, when installed) for NumPy's products below this many
 #: multiply-adds (the Gram matrix, Xᵀy) and for the whole active-set solve, whose LAPACK calls (through
-#: SciPy's OpenBLAS) factorise at most a few hundred slots. OpenBLAS's worker threads keep spinning for a while
+#: SciPy's OpenBLAS) factorise a few hundred slots at most (or, n < d, n × n: threads kept from n³/3 on, as
+#: for the products). OpenBLAS's worker threads keep spinning for a while
 #: after each threaded call and take the cores from XLA's solver: 2-core CPU, 2000 × 500 lasso path, run time
 #: median 63–75 → 49 ms (the one-thread Gram costs ~3–7 ms more). Larger products (20000 × 2000: 2.5 s
 #: threaded) keep every thread.
@@ -194,6 +195,10 @@ def elastic_net_path(
         ``compile_s``, ``run_s``, ``iterations`` (per block, or per λ for the
         active set, which also reports the ``capacities`` it compiled for), the
         final ``max_gap`` and ``converged`` (``max_gap ≤ tol``) (``tol`` mode).
+
+    On a CPU, while it runs, BLAS libraries are limited to one thread for the
+    small products and the active-set solve (:data:`ONE_BLAS_THREAD_BELOW`; their
+    idle worker threads would spin and slow XLA down) and restored afterwards.
 
     In ``tol`` mode a path that stops at ``steps`` before reaching ``tol`` warns
     (``RuntimeWarning``) and returns what it has. float32 resolves gaps down to
@@ -262,7 +267,7 @@ def elastic_net_path(
         jax.block_until_ready(data)
         setup_s = time.perf_counter() - t_setup
         lam_desc, order = _descending(lambdas, x.dtype)
-        with _one_blas_thread() if cpu else contextlib.nullcontext():
+        with _one_blas_thread(n**3 / 3 if n < d else 0.0) if cpu else contextlib.nullcontext():
             coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=tol, max_iter=steps)
         return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
 

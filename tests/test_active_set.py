@@ -213,6 +213,8 @@ def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
         return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
     before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl controls")
     with paths._one_blas_thread(2000 * 500 * 500 / 2):
         assert blas_threads() and all(t == 1 for t in blas_threads())
     assert blas_threads() == before
@@ -224,4 +226,4 @@ def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     w = elastic_net_path(x, y, lams, tol=1e-10)
     assert blas_threads() == before
     monkeypatch.setattr(paths, "_blas_controller", lambda: None)
-    np.testing.assert_array_equal(elastic_net_path(x, y, lams, tol=1e-10), w)
+    np.testing.assert_allclose(elastic_net_path(x, y, lams, tol=1e-10), w, rtol=1e-9, atol=1e-12)  # (BLAS order)

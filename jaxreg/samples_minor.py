@@ -110,8 +110,8 @@ def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bo
         extra["x"] = (params["w1"] @ dh).T if mlp else (params["w"] @ dout).T
     if need_y:  # regression targets: ∂ℓ_i/∂y_i = −(out_i − y_i)
         extra["y"] = -dout[0]
-    if need_w:  # L = Σ w_i ℓ_i / S: ∂L/∂w_j = (ℓ_j − L [Σ w > 1e-12]) / S
-        extra["w"] = (f["per"] - jnp.where(jnp.sum(sample_weight) > 1e-12, loss, 0.0)) / s
+    if need_w:  # L = Σ w_i ℓ_i / S: ∂L/∂w_j = (ℓ_j − L [Σ w > 1e-12]) / S  (S > 1e-12 ⇔ Σ w > 1e-12)
+        extra["w"] = (f["per"] - jnp.where(s > 1e-12, loss, 0.0)) / s
     return loss, grads, extra
 
 

@@ -47,6 +47,12 @@ def _mt(a: jax.Array, b: jax.Array) -> jax.Array:
     return jax.lax.dot_general(a, b, (((a.ndim - 1,), (b.ndim - 1,)), ((), ())))
 
 
+def _row_sums(a: jax.Array) -> jax.Array:
+    """``Σ_i a_{:,i}`` as a product with a vector of ones: XLA's CPU matmul library sums the long minor
+    axis faster than XLA's own reduction does (W1 hidden 8, vmap groups of 4: ~4% of a training step)."""
+    return a @ jnp.ones(a.shape[-1], a.dtype)
+
+
 def _weights(sample_weight: Any, n: int) -> tuple[Any, jax.Array | None]:
     """Per-sample factors ``a_i`` of the loss and the normaliser ``S = max(Σ w, 1e-12)`` (no weights: 1/n)."""
     if sample_weight is None:
@@ -100,11 +106,11 @@ def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bo
     loss = _mean(f, a)
     dout = f["dper"] * a  # (n_outputs, n)
     mlp = "w1" in params
-    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, f["inputs"])).T, ("b2" if mlp else "b"): dout.sum(axis=1)}
+    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, f["inputs"])).T, ("b2" if mlp else "b"): _row_sums(dout)}
     if mlp:
         dh = jnp.where(f["hidden"] > 0, params["w2"] @ dout, 0.0)  # (hidden, n)
         grads["w1"] = _barrier(dh @ x).T
-        grads["b1"] = dh.sum(axis=1)
+        grads["b1"] = _row_sums(dh)
     extra = {}
     if need_x:
         extra["x"] = (params["w1"] @ dh).T if mlp else (params["w"] @ dout).T

@@ -221,3 +221,33 @@ def test_step_bytes_and_auto_groups():
     res5, st5 = jaxreg.sweep(train, lams, vmap_size=5, return_stats=True, devices=jax.devices()[:1])
     assert st5["vmap_size"] == 5  # ceil(13 / 5) = 3 groups of 5, 2 padded
     np.testing.assert_allclose(res5, loop, rtol=2e-6)
+
+
+def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
+    import importlib
+
+    from jaxreg import models
+
+    sweep_module = importlib.import_module("jaxreg.sweep")  # the module (``jaxreg.sweep`` is the function)
+
+    x = jax.random.normal(jax.random.key(1), (60, 5))
+    y = jnp.arange(60) % 3
+
+    def mlp(lam):  # the case the option is for: a matmul followed by a softmax and its gradient
+        p = {"w1": jnp.full((5, 4), 0.1) + jnp.eye(5, 4), "b1": jnp.zeros(4), "w2": jnp.full((4, 3), 0.2),
+             "b2": jnp.zeros(3)}
+        opt = optax.chain(jaxreg.add_l2_decay(lam), jaxreg.add_l1_sign(lam), optax.sgd(0.5))
+        return jaxreg.fit(lambda q: models.data_loss("classification", q, x, y), p, opt, steps=20).params
+
+    lams = np.linspace(0.0, 0.05, 6)
+    loop = [jax.jit(mlp)(lam) for lam in lams]  # jit's defaults: XLA fuses differently, same sums
+    res, st = jaxreg.sweep(mlp, lams, return_stats=True)
+    assert st["compiler_options"] == sweep_module.CPU_COMPILER_OPTIONS
+    for i, ref in enumerate(loop):
+        _close(jax.tree.map(lambda a, i=i: a[i], res), ref)
+    monkeypatch.setattr(sweep_module, "CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option_in_any_jaxlib": "1"})
+    res2, st2 = jaxreg.sweep(mlp, lams, return_stats=True)
+    assert st2["compiler_options"] == {}  # compiled with XLA's defaults instead of failing
+    _close(res2, res)
+    monkeypatch.setattr(sweep_module, "CPU_COMPILER_OPTIONS", {})
+    assert jaxreg.sweep(mlp, lams, return_stats=True)[1]["compiler_options"] == {}

@@ -6,6 +6,15 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _options_text(rows: list[dict]) -> str:
+    """The XLA options jaxreg.sweep compiled with, as the rows recorded them."""
+    seen = {json.dumps(r.get("jaxreg_compiler_options"), sort_keys=True) for r in rows}
+    if seen == {"null"}:
+        return "options not recorded in these rows"
+    return "; ".join("XLA's defaults" if o in ("{}", "null") else
+                     ", ".join(f"`{k}={v}`" for k, v in json.loads(o).items()) for o in sorted(seen))
+
+
 def _load(name):
     path = os.path.join(HERE, name)
     if not os.path.exists(path):
@@ -102,7 +111,9 @@ def render() -> str:
                 "from a freshly compiled executable (its first run is ~15% slower than later ones).", "",
                 "The naive vmap and the loop use the loss as a user without jaxreg writes it (`models.predict` → "
                 "optax cross-entropy, `jax.grad`); jaxreg.sweep trains with `jaxreg.models.data_loss`, which on a "
-                "CPU runs in the samples-minor layout with a hand-written gradient (`jaxreg.samples_minor`). The "
+                "CPU runs in the samples-minor layout with a hand-written gradient (`jaxreg.samples_minor`), and "
+                "compiles with `jaxreg.sweep.CPU_COMPILER_OPTIONS` "
+                f"({_options_text(tp)}; the naive vmap and the loops compile with `jax.jit`'s defaults). The "
                 "column 'loop, jaxreg's loss' is the loop with that loss: what the sweep adds beyond the faster "
                 "loss. Hidden 0 is the logistic-regression variant.", "",
                 "| hidden | K | jaxreg.sweep models/s | naive jit(vmap) | loop of jit(train) | jaxreg / loop | "

@@ -165,6 +165,7 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
         "jaxreg_vs_loop_jaxreg_loss": jaxreg_rate / loop_jaxreg_loss_rate,
         "jaxreg_compile_s": stats["compile_s"], "naive_vmap_compile_s": naive_compile,
         "jaxreg_vmap_size": stats["vmap_size"], "chunk_size": stats["chunk_size"],
+        "jaxreg_compiler_options": stats["compiler_options"],
         "peak_memory_per_model_bytes": (stats["memory_per_chunk_bytes"] or 0) / stats["chunk_size"],
         "flops_per_model": flops_per_model, "jaxreg_achieved_flops": flops_per_model * jaxreg_rate,
         "matmul_ceiling_flops": ceiling, "jaxreg_fraction_of_ceiling": flops_per_model * jaxreg_rate / ceiling,

@@ -29,6 +29,9 @@ echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
 run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 64 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
+# compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
+run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
+  --big-k 0 --compiler-option xla_gpu_autotune_level=0
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
 run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
 # models.data_loss's samples-minor layout (the CPU default) on the GPU, where the fused kernel does not apply:

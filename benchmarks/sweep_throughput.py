@@ -124,7 +124,7 @@ def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
 
 
 def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, compute_dtype=None,
-          layout: str | None = None) -> dict:
+          layout: str | None = None, compiler_options: dict | None = None) -> dict:
     train, one_step = workload(hidden, steps, compute_dtype)
     train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None, layout=layout)
     x, _ = digits()  # does models.data_loss run the fused kernel for this shape here (jaxreg.fused's decision)?
@@ -135,7 +135,8 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
     repeat = 3 if k * (steps / 200) * max(hidden, 8) <= 64 * 8 else 1
 
     # jaxreg.sweep: compile + run as a user sees it; the rate counts the run only.
-    runs = [jaxreg.sweep(train_jaxreg, lams, return_stats=True, progress=False) for _ in range(repeat)]
+    runs = [jaxreg.sweep(train_jaxreg, lams, return_stats=True, progress=False, compiler_options=compiler_options)
+            for _ in range(repeat)]
     out, stats = min(runs, key=lambda r: r[1]["run_s"])
     jaxreg_rate = k / stats["run_s"]
 
@@ -182,19 +183,22 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
     }
 
 
-def scale(steps: int, chunk_sizes: list[int], big_k: int) -> list[dict]:
-    """Compile time vs K (hidden 8), and K = big_k by automatic chunking vs fixed chunk sizes."""
+def scale(steps: int, chunk_sizes: list[int], big_k: int, ks: list[int],
+          compiler_options: dict | None = None) -> list[dict]:
+    """Compile time vs K (hidden 8), and K = big_k (0: skipped) by automatic chunking vs fixed chunk sizes."""
     train, _ = workload(8, steps)
     rows = []
-    for k in (1, 8, 64, 256, 1024, 4096):
+    for k in ks:
         _, st = jaxreg.sweep(train, np.geomspace(1e-4, 1e-1, k).astype(np.float32), return_stats=True,
-                             progress=False)
+                             progress=False, compiler_options=compiler_options)
         rows.append({"kind": "compile_vs_k", "k": k, "hidden": 8, "steps": steps, "compile_s": st["compile_s"],
-                     "vmap_size": st["vmap_size"], "device": st["device"]})
+                     "run_s": st["run_s"], "vmap_size": st["vmap_size"], "device": st["device"],
+                     "compiler_options": st["compiler_options"]})
         print(json.dumps(rows[-1]), flush=True)
     lams = np.geomspace(1e-4, 1e-1, big_k).astype(np.float32)
-    for cs in [None, *chunk_sizes]:
-        _, st = jaxreg.sweep(train, lams, chunk_size=cs, return_stats=True, progress=False)
+    for cs in [None, *chunk_sizes] if big_k else []:
+        _, st = jaxreg.sweep(train, lams, chunk_size=cs, return_stats=True, progress=False,
+                             compiler_options=compiler_options)
         rows.append({"kind": "large_k", "k": big_k, "hidden": 8, "steps": steps, "chunk_size_asked": cs,
                      "chunk_size": st["chunk_size"], "n_chunks": st["n_chunks"], "run_s": st["run_s"],
                      "compile_s": st["compile_s"], "models_per_s": big_k / st["run_s"], "device": st["device"],
@@ -229,6 +233,22 @@ def plot(rows: list[dict], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def compiler_options(parser: argparse.ArgumentParser, items: list[str]) -> dict | None:
+    """``--compiler-option NAME=VALUE`` items as a dict (``None`` when there are none: jaxreg.sweep's defaults)."""
+    if not items:
+        return None
+    options = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--compiler-option takes NAME=VALUE, got {item!r}")
+        try:
+            options[name] = json.loads(value)
+        except ValueError:
+            options[name] = value
+    return options
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 128])
@@ -240,18 +260,24 @@ def main() -> None:
     p.add_argument("--layout", default=None, choices=models.LAYOUTS,
                    help="jaxreg's loss in this layout (models.data_loss(layout=); default: its own choice)")
     p.add_argument("--scale", action="store_true", help="only: compile time vs K, and K=--big-k auto vs fixed chunks")
-    p.add_argument("--big-k", type=int, default=100_000)
+    p.add_argument("--scale-k", type=int, nargs="+", default=[1, 8, 64, 256, 1024, 4096],
+                   help="--scale: the K whose compile time is measured")
+    p.add_argument("--big-k", type=int, default=100_000, help="--scale: K for the chunking rows (0: none)")
+    p.add_argument("--compiler-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an XLA option for jaxreg.sweep's compilation (repeatable; VALUE read as JSON if it parses, "
+                        "else as text), e.g. xla_gpu_autotune_level=0; default: jaxreg.sweep's own")
     p.add_argument("--chunk-sizes", type=int, nargs="+", default=[4096, 16384])
     p.add_argument("--plot", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_throughput.png"))
     args = p.parse_args()
+    options = compiler_options(p, args.compiler_option)
     if args.scale:
-        scale(args.steps, args.chunk_sizes, args.big_k)
+        scale(args.steps, args.chunk_sizes, args.big_k, args.scale_k, options)
         return
     ceiling = matmul_ceiling()
     rows = []
     for h in args.hidden:
         for k in args.k:
-            r = bench(k, h, args.steps, args.loop_subset, ceiling, args.compute_dtype, args.layout)
+            r = bench(k, h, args.steps, args.loop_subset, ceiling, args.compute_dtype, args.layout, options)
             rows.append(r)
             if args.json:
                 print(json.dumps(r), flush=True)

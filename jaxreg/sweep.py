@@ -163,6 +163,7 @@ def sweep(
     on_chunk: Callable[[int, int, Any], None] | None = None,
     load_chunk: Callable[[int, int], Any] | None = None,
     return_stats: bool = False,
+    compiler_options: dict[str, Any] | None = None,
 ) -> Any:
     """Train one model per λ (× key × fold) in one compiled, vmapped, sharded call.
 
@@ -205,6 +206,11 @@ def sweep(
         chunk finished earlier (resume); ``None`` computes it. When every
         chunk loads, nothing is compiled.
       return_stats: also return a :class:`SweepStats`.
+      compiler_options: XLA options for the compilation (``Lowered.compile``'s
+        ``compiler_options``, e.g. ``{"xla_gpu_autotune_level": 0}``).
+        ``None`` (default): :data:`CPU_COMPILER_OPTIONS` on a CPU (XLA's
+        defaults where this jaxlib does not know them), XLA's defaults
+        elsewhere; ``{}``: XLA's defaults everywhere.
 
     Returns:
       ``train_fn``'s pytree with NumPy leaves of leading shape ``(K,)``,
@@ -212,8 +218,8 @@ def sweep(
       and the stats (``n_models``, ``chunk_size``, ``n_chunks``,
       ``n_devices``, ``n_processes``, ``compile_s``, ``run_s``,
       ``memory_per_chunk_bytes``, ``vmap_size``, ``compiler_options`` (the
-      XLA options it compiled with, :data:`CPU_COMPILER_OPTIONS` on a CPU;
-      ``None`` when nothing was compiled), ``n_loaded_chunks``,
+      XLA options it compiled with; ``None`` when nothing was compiled),
+      ``n_loaded_chunks``,
       ``n_loaded_models``, ``device``) when ``return_stats``.
 
     Example:
@@ -234,6 +240,13 @@ def sweep(
                 f"vmap_size must be a positive int, 'auto' or None (vectorise the whole chunk), got {vmap_size!r}"
             )
         vmap_size = int(vmap_size)
+    if compiler_options is not None and (
+        not isinstance(compiler_options, dict) or not all(isinstance(k, str) for k in compiler_options)
+    ):
+        raise TypeError(
+            "compiler_options must be a dict of XLA option names to values (e.g. {'xla_gpu_autotune_level': 0}) "
+            f"or None (the defaults), got {compiler_options!r}"
+        )
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
     # Default: every device of every process (jax.devices() is global after jax.distributed.initialize).
@@ -331,13 +344,22 @@ def sweep(
         ]
         t0 = time.perf_counter()
         lowered = state["jitted"].lower(*specs)
-        options = dict(CPU_COMPILER_OPTIONS) if local_device.platform == "cpu" else {}
-        try:
-            compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
-        except jax.errors.JaxRuntimeError as e:
-            if not options or "option" not in str(e):
-                raise
-            compiled, options = lowered.compile(), {}  # this jaxlib does not know an option: XLA's defaults
+        if compiler_options is not None:  # the caller's: an option XLA rejects is the caller's to fix
+            options = dict(compiler_options)
+            try:
+                compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
+            except jax.errors.JaxRuntimeError as e:
+                if "option" not in str(e):
+                    raise
+                raise ValueError(f"compiler_options: XLA rejected {options}: {e}") from e
+        else:
+            options = dict(CPU_COMPILER_OPTIONS) if local_device.platform == "cpu" else {}
+            try:
+                compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
+            except jax.errors.JaxRuntimeError as e:
+                if not options or "option" not in str(e):
+                    raise
+                compiled, options = lowered.compile(), {}  # this jaxlib does not know an option: XLA's defaults
         state["compiler_options"] = options
         return compiled, time.perf_counter() - t0
 

@@ -251,3 +251,12 @@ def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
     _close(res2, res)
     monkeypatch.setattr(sweep_module, "CPU_COMPILER_OPTIONS", {})
     assert jaxreg.sweep(mlp, lams, return_stats=True)[1]["compiler_options"] == {}
+    # the caller's options: used as given; one XLA rejects is an error that names the argument
+    mine = {"xla_cpu_use_fusion_emitters": False}
+    res3, st3 = jaxreg.sweep(mlp, lams, return_stats=True, compiler_options=mine)
+    assert st3["compiler_options"] == mine
+    _close(res3, res)
+    with pytest.raises(ValueError, match="compiler_options: XLA rejected"):
+        jaxreg.sweep(mlp, lams, compiler_options={"xla_cpu_no_such_option_in_any_jaxlib": "1"})
+    with pytest.raises(TypeError, match="compiler_options must be a dict"):
+        jaxreg.sweep(mlp, lams, compiler_options=["xla_gpu_autotune_level=0"])

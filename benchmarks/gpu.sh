@@ -21,6 +21,13 @@ $PY -c "import jax, optax, chex, sklearn; print('jax', jax.__version__, 'optax',
 run() {  # run the step if STEPS names it (default: every step)
   case " ${STEPS:-all} " in *" all "*|*" $1 "*) step "$@" ;; esac
 }
+# Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): the lasso steps
+# (solver changed since the last GPU run), compile growth, then the sweeps.
+run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
+run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
+# compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
+run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
+  --big-k 0 --compiler-option xla_gpu_autotune_level=0
 FUSED_CONFIGS=${FUSED_CONFIGS:-}  # JSON list for sweep_layouts.py --fused-configs (default: its built-in grid)
 run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --skip-stacked \
   ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
@@ -29,17 +36,12 @@ echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
 run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 64 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
-# compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
-run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
-  --big-k 0 --compiler-option xla_gpu_autotune_level=0
-run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
-run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
 # models.data_loss's samples-minor layout (the CPU default) on the GPU, where the fused kernel does not apply:
 # logistic regression (hidden 0) and hidden 512, K=1024 (not yet measured on a GPU)
 run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 0 512 --layout samples_minor \
   --plot "$OUT/sweep_gpu_minor.png"
-run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
-run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
+run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
+run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
 run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
 echo "== done (t=$(( $(date +%s) - T0 )) s)"
 $PY - "$OUT" <<'PYEOF'

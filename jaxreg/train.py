@@ -34,6 +34,16 @@ def _check_positive_int(value: Any, name: str) -> int:
     return value
 
 
+def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
+    """``batch_size`` distinct indices of ``range(n)``, every subset equally likely: the positions of the
+    ``batch_size`` largest of ``n`` i.i.d. uniforms (``top_k``). Same distribution as
+    ``jax.random.choice(key, n, (batch_size,), replace=False)``, which shuffles all ``n``
+    (2-core CPU, n = 1797, 128 drawn: 1029 → 86 µs per step). Float ties (probability ~n²/2²⁵
+    per draw in float32, and they matter only across the cut) go to the lower index: a bias far
+    below the sampling noise."""
+    return jax.lax.top_k(jax.random.uniform(key, (n,)), batch_size)[1]
+
+
 def fit(
     loss_fn: Callable[..., jax.Array],
     params: Any,
@@ -108,7 +118,7 @@ def fit(
         p, s = carry
         batch = data
         if batch_size is not None and batch_size < n:
-            idx = jax.random.choice(step_key, n, (batch_size,), replace=False)
+            idx = _draw_batch(step_key, n, batch_size)
             batch = jax.tree.map(lambda a: a[idx], data)
         u, s = optimizer.update(grad_fn(p, batch), s, p)
         return (optax.apply_updates(p, u), s), None

@@ -48,3 +48,27 @@ def test_minibatch_is_seeded_and_uses_data():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         jaxreg.fit(lambda w, *b: jnp.sum(w), jnp.zeros(2), optax.sgd(0.1), **kwargs)
+
+
+def test_minibatch_draws_distinct_samples_every_subset_equally_likely():
+    from itertools import combinations
+
+    from jaxreg.train import _draw_batch
+
+    keys = jax.random.split(jax.random.key(3), 20000)
+    idx = np.asarray(jax.jit(jax.vmap(lambda k: _draw_batch(k, 5, 2)))(keys))
+    assert idx.shape == (20000, 2) and idx.min() >= 0 and idx.max() <= 4
+    assert np.all(idx[:, 0] != idx[:, 1])  # distinct within a draw
+    counts = {s: 0 for s in combinations(range(5), 2)}
+    for a, b in idx:
+        counts[(min(a, b), max(a, b))] += 1
+    expected = 20000 / 10  # 10 subsets of 2 out of 5, each with probability 1/10
+    sd = np.sqrt(20000 * 0.1 * 0.9)
+    assert all(abs(c - expected) < 5 * sd for c in counts.values()), counts
+    # order within a draw is random too (the first index is not always the smaller)
+    assert 0.45 < np.mean(idx[:, 0] < idx[:, 1]) < 0.55
+    # larger n: every sample included with probability batch_size / n
+    big = np.asarray(jax.vmap(lambda k: _draw_batch(k, 200, 30))(keys[:4000]))
+    assert all(len(set(row)) == 30 for row in big[:50])
+    inclusion = np.bincount(big.ravel(), minlength=200) / 4000
+    assert np.abs(inclusion - 30 / 200).max() < 5 * np.sqrt(0.15 * 0.85 / 4000)

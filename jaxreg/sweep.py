@@ -344,22 +344,17 @@ def sweep(
         ]
         t0 = time.perf_counter()
         lowered = state["jitted"].lower(*specs)
-        if compiler_options is not None:  # the caller's: an option XLA rejects is the caller's to fix
-            options = dict(compiler_options)
-            try:
-                compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
-            except jax.errors.JaxRuntimeError as e:
-                if "option" not in str(e):
-                    raise
+        explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
+        options = dict(compiler_options if explicit else CPU_COMPILER_OPTIONS if local_device.platform == "cpu"
+                       else {})
+        try:
+            compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
+        except jax.errors.JaxRuntimeError as e:
+            if not options or "option" not in str(e):
+                raise
+            if explicit:
                 raise ValueError(f"compiler_options: XLA rejected {options}: {e}") from e
-        else:
-            options = dict(CPU_COMPILER_OPTIONS) if local_device.platform == "cpu" else {}
-            try:
-                compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
-            except jax.errors.JaxRuntimeError as e:
-                if not options or "option" not in str(e):
-                    raise
-                compiled, options = lowered.compile(), {}  # this jaxlib does not know an option: XLA's defaults
+            compiled, options = lowered.compile(), {}  # this jaxlib does not know an option: XLA's defaults
         state["compiler_options"] = options
         return compiled, time.perf_counter() - t0
 

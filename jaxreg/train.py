@@ -38,7 +38,7 @@ def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
     """``batch_size`` distinct indices of ``range(n)``, every subset equally likely: the positions of the
     ``batch_size`` largest of ``n`` i.i.d. uniforms (``top_k``). Same distribution as
     ``jax.random.choice(key, n, (batch_size,), replace=False)``, which shuffles all ``n``
-    (2-core CPU, n = 1797, 128 drawn: 1029 → 86 µs per step). Float ties (probability ~n²/2²⁵
+    (2-core CPU, n = 1797, 128 drawn: 1029 → 86 µs per step). Float ties (probability ~n²/2²⁴
     per draw in float32, and they matter only across the cut) go to the lower index: a bias far
     below the sampling noise."""
     return jax.lax.top_k(jax.random.uniform(key, (n,)), batch_size)[1]

@@ -104,6 +104,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
     n_rows = data["x"].shape[0] if "x" in data else None
     wide = n_rows is not None and p > n_rows
     whole_gram = "gram" in data and 2 * p > d  # the slots' Gram rows would be most of G: use G itself
+    sizes = [q for q in (p // 4, p // 2, 3 * p // 4) if q >= 64] + [p]  # leading blocks the solves work on
 
     def support(nz):
         count = jnp.sum(nz)
@@ -143,6 +144,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                                  lambda: jnp.array(-jnp.inf, dtype))  # (the sort only when the cap bites)
             guess = guess & (margin >= floor)
         idx, mask, count = support(guess | (w != 0))  # slots: the guess and the current support
+        block = jnp.sum(jnp.asarray(sizes[:-1]) < count)  # the smallest of `sizes` that holds the slots in use
         cols = None if whole_gram else _columns(data, idx)
         if wide:  # fewer samples than slots: H_AA v = X_Aᵀ(X_A v)/n + a2 v, never the p × p matrix
 
@@ -202,8 +204,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
 
                     return solve
 
-                sizes = [q for q in (p // 4, p // 2, 3 * p // 4) if q >= 64] + [p]
-                return jax.lax.switch(jnp.sum(jnp.asarray(sizes[:-1]) < count), [leading(q) for q in sizes], None)
+                return jax.lax.switch(block, [leading(q) for q in sizes], None)
 
             def iterative(_):
                 if p <= CHOLESKY_BELOW:
@@ -213,9 +214,27 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                 # this call only the factorisation
                 op = lambda v: hmul(v, on) + jnp.where(on, 0, v)  # noqa: E731
 
+                def cg(op, b, x0):
+                    u, _ = jax.scipy.sparse.linalg.cg(op, b, x0=x0, tol=cg_tol, maxiter=p // 2)
+                    return u, jnp.linalg.norm(op(u) - b) <= cg_tol * jnp.linalg.norm(b)
+
+                def in_block(q):  # G's q × q block of the slots in use (a prefix), gathered once per solve: each
+                    # product then reads q² contiguous entries instead of scattering into, multiplying by and
+                    # gathering from all of G (2000 × 500: 40 → 10 µs per product at q = 256; Toeplitz path −13%,
+                    # Gaussian unchanged: its solves take few iterations)
+                    def run(_):
+                        h_q, on_q = data["gram"][idx[:q, None], idx[None, :q]], on[:q]
+                        op_q = lambda v: jnp.where(on_q, h_q @ jnp.where(on_q, v, 0) + a2 * v, v)  # noqa: E731
+                        u, done = cg(op_q, b_on[:q], jnp.where(on_q, u0[:q], 0))
+                        return jnp.zeros(p, dtype).at[:q].set(u), done
+
+                    return run
+
                 def conjugate_gradients(_):
-                    u, _ = jax.scipy.sparse.linalg.cg(op, b_on, x0=jnp.where(on, u0, 0), tol=cg_tol, maxiter=p // 2)
-                    done = jnp.linalg.norm(op(u) - b_on) <= cg_tol * jnp.linalg.norm(b_on)
+                    if "gram" in data and p == d:
+                        u, done = jax.lax.switch(block, [in_block(q) for q in sizes], None)
+                    else:
+                        u, done = cg(op, b_on, jnp.where(on, u0, 0))
                     return jax.lax.cond(done, lambda _: u, cholesky, None), done
 
                 return jax.lax.cond(cg_ok, conjugate_gradients, lambda _: (cholesky(None), cg_ok), None)

@@ -39,7 +39,8 @@ Gram matrix or :math:`O(nd + n|A|^2)` from the data (:math:`n \ll d`) on top, in
 :math:`O(d^2)` or :math:`O(nd)` per iteration and per λ. Shapes are static: the active set lives
 in ``capacity`` padded slots, and a λ that outgrows them is resumed with twice the slots (one more
 compilation, 1.5–3 s on a 2-core CPU; compiled programs are kept for the next path of the same
-shapes); a factorisation covers only the slots in use, rounded up to a quarter, half or all of them.
+shapes); a factorisation, and conjugate gradients on the Gram matrix, cover only the slots in use,
+rounded up to a quarter, half or all of them.
 """
 
 from __future__ import annotations

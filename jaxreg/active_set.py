@@ -152,6 +152,8 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
             def sub_gram():
                 return cols.T @ cols / n_rows
 
+            block_of = None  # (conjugate gradients multiply by X_A and X_Aᵀ instead)
+
             def hmul(v, on):  # H_AA v on the slots `on`
                 on = on.reshape(on.shape + (1,) * (v.ndim - 1))
                 v = jnp.where(on, v, 0)
@@ -161,6 +163,10 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
 
             def sub_gram():
                 return data["gram"][idx[:, None], idx[None, :]]
+
+            def block_of(q):  # gathered: each product then reads q² contiguous entries instead of scattering
+                # into, multiplying by and gathering from all of G (2000 × 500: 40 → 10 µs at q = 256)
+                return data["gram"][idx[:q, None], idx[None, :q]]
 
             def hmul(v, on):  # H_AA v on the slots `on`
                 on = on.reshape(on.shape + (1,) * (v.ndim - 1))
@@ -172,6 +178,9 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
 
             def sub_gram():
                 return g_sub
+
+            def block_of(q):
+                return g_sub[:q, :q]
 
             def hmul(v, on):  # H_AA v on the slots `on`
                 on = on.reshape(on.shape + (1,) * (v.ndim - 1))
@@ -219,12 +228,10 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                     u, _ = jax.scipy.sparse.linalg.cg(op, b, x0=x0, tol=cg_tol, maxiter=p // 2)
                     return u, jnp.linalg.norm(op(u) - b) <= cg_tol * jnp.linalg.norm(b)
 
-                def in_block(q):  # G's q × q block of the slots in use (a prefix), gathered once per solve: each
-                    # product then reads q² contiguous entries instead of scattering into, multiplying by and
-                    # gathering from all of G (2000 × 500: 40 → 10 µs per product at q = 256; Toeplitz path −13%,
-                    # Gaussian unchanged: its solves take few iterations)
+                def in_block(q):  # on H_AA's q × q block of the slots in use (a prefix): 2000 × 500 Toeplitz
+                    # path −10 to −12% (same-process A/B), Gaussian unchanged (few iterations per solve)
                     def run(_):
-                        h_q, on_q = data["gram"][idx[:q, None], idx[None, :q]], on[:q]
+                        h_q, on_q = block_of(q), on[:q]
                         op_q = lambda v: jnp.where(on_q, h_q @ jnp.where(on_q, v, 0) + a2 * v, v)  # noqa: E731
                         u, done = cg(op_q, b_on[:q], jnp.where(on_q, u0[:q], 0))
                         return jnp.zeros(p, dtype).at[:q].set(u), done
@@ -232,7 +239,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                     return run
 
                 def conjugate_gradients(_):
-                    if "gram" in data and p == d:
+                    if block_of is not None:
                         u, done = jax.lax.switch(block, [in_block(q) for q in sizes], None)
                     else:
                         u, done = cg(op, b_on, jnp.where(on, u0, 0))

@@ -149,10 +149,8 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
         cols = None if whole_gram else _columns(data, idx)
         if wide:  # fewer samples than slots: H_AA v = X_Aᵀ(X_A v)/n + a2 v, never the p × p matrix
 
-            def sub_gram():
-                return cols.T @ cols / n_rows
-
-            block_of = None  # (conjugate gradients multiply by X_A and X_Aᵀ instead)
+            def block_of(q):  # (for a factorisation; conjugate gradients multiply by X_A and X_Aᵀ instead)
+                return cols[:, :q].T @ cols[:, :q] / n_rows
 
             def hmul(v, on):  # H_AA v on the slots `on`
                 on = on.reshape(on.shape + (1,) * (v.ndim - 1))
@@ -160,9 +158,6 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                 return jnp.where(on, cols.T @ (cols @ v) / n_rows + a2 * v, 0)
         elif "gram" in data and p == d:  # slots for every coordinate: products with G itself (2000 × 500 lasso:
             # −16% time), the p² gather only where a factorisation needs it
-
-            def sub_gram():
-                return data["gram"][idx[:, None], idx[None, :]]
 
             def block_of(q):  # gathered: each product then reads q² contiguous entries instead of scattering
                 # into, multiplying by and gathering from all of G (2000 × 500: 40 → 10 µs at q = 256)
@@ -175,9 +170,6 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
         else:
             g_sub = (data["gram"][idx[:, None], idx[None, :]] if whole_gram  # (one gather of p² entries)
                      else _sub_gram(data, cols, idx))  # padded slots: garbage, always multiplied by 0
-
-            def sub_gram():
-                return g_sub
 
             def block_of(q):
                 return g_sub[:q, :q]
@@ -202,7 +194,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
             b_on = jnp.where(on, rhs, 0)
 
             def cholesky(_):  # of H_AA + ridge·I, then one refinement step against H_AA itself (no ridge bias)
-                h_on = jnp.where(on[:, None] & on[None, :], sub_gram() + jnp.diag(jnp.full(p, a2)), 0)
+                h_on = jnp.where(on[:, None] & on[None, :], block_of(p) + jnp.diag(jnp.full(p, a2)), 0)
 
                 def leading(q):  # the slots in use are a prefix (< count): factorise q of the p only
                     def solve(_):
@@ -239,7 +231,7 @@ def _path_program(lams, k0, w0, lip, slope0, l1_ratio, tol, data, *, capacity, m
                     return run
 
                 def conjugate_gradients(_):
-                    if block_of is not None:
+                    if not wide:
                         u, done = jax.lax.switch(block, [in_block(q) for q in sizes], None)
                     else:
                         u, done = cg(op, b_on, jnp.where(on, u0, 0))

@@ -54,6 +54,7 @@ import numpy as np
 
 from jaxreg.paths import _relative_gap
 from jaxreg.prox import soft_threshold
+from jaxreg.sweep import compile_with_options
 
 __all__ = ["active_set_path"]
 
@@ -357,14 +358,8 @@ def _compiled(fn, args, key=()):
     if full_key not in _PROGRAMS:
         if len(_PROGRAMS) >= 64:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        lowered = jax.jit(fn).lower(*args)
-        program = None
-        if device.platform == "cpu":
-            try:
-                program = lowered.compile(compiler_options=CPU_COMPILER_OPTIONS)
-            except jax.errors.JaxRuntimeError:  # an option this XLA does not have
-                program = None
-        _PROGRAMS[full_key] = program if program is not None else lowered.compile()
+        options = CPU_COMPILER_OPTIONS if device.platform == "cpu" else {}
+        _PROGRAMS[full_key] = compile_with_options(jax.jit(fn).lower(*args), options)[0]
     return _PROGRAMS[full_key]
 
 

@@ -38,7 +38,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxreg.grids import check_grid
 
-__all__ = ["sweep", "SweepStats", "available_memory_bytes", "step_bytes", "CPU_GROUP_BYTES", "CPU_COMPILER_OPTIONS"]
+__all__ = ["sweep", "SweepStats", "available_memory_bytes", "step_bytes", "CPU_GROUP_BYTES", "CPU_COMPILER_OPTIONS",
+           "compile_with_options"]
 
 #: On CPU, vmap groups whose per-step intermediates (:func:`step_bytes` × group size) stay
 #: within this many bytes (``vmap_size="auto"``); calibrated on ``benchmarks/`` W1.
@@ -54,6 +55,23 @@ CPU_GROUP_BYTES = 12 * 2**20
 #: loss at hidden 8 −10%; hidden 128 and a regression MLP unchanged within noise. A jaxlib
 #: that does not know the option compiles with its defaults.
 CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+
+def compile_with_options(lowered: Any, options: dict, *, strict: bool = False) -> tuple[Any, dict]:
+    """``lowered.compile(compiler_options=options)`` and the options it used. An option this jaxlib rejects
+    (unknown name or value): XLA's defaults and ``{}``, or with ``strict`` a ``ValueError`` that names the
+    ``compiler_options`` argument. Other compilation errors propagate."""
+    options = dict(options)
+    if not options:
+        return lowered.compile(), options
+    try:
+        return lowered.compile(compiler_options=options), options
+    except jax.errors.JaxRuntimeError as e:
+        if not any(m in str(e) for m in ("No such compile option", "While setting option")):
+            raise  # (not about the options)
+        if strict:
+            raise ValueError(f"compiler_options: XLA rejected {options}: {e}") from e
+        return lowered.compile(), {}
 
 
 class SweepStats(dict):
@@ -345,16 +363,9 @@ def sweep(
         t0 = time.perf_counter()
         lowered = state["jitted"].lower(*specs)
         explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
-        options = dict(compiler_options if explicit else CPU_COMPILER_OPTIONS if local_device.platform == "cpu"
-                       else {})
-        try:
-            compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
-        except jax.errors.JaxRuntimeError as e:
-            if not options or not any(m in str(e) for m in ("No such compile option", "While setting option")):
-                raise  # (not about the options)
-            if explicit:
-                raise ValueError(f"compiler_options: XLA rejected {options}: {e}") from e
-            compiled, options = lowered.compile(), {}  # this jaxlib does not know an option: XLA's defaults
+        compiled, options = compile_with_options(
+            lowered, compiler_options if explicit else CPU_COMPILER_OPTIONS if local_device.platform == "cpu" else {},
+            strict=explicit)
         state["compiler_options"] = options
         return compiled, time.perf_counter() - t0
 

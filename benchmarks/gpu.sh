@@ -29,13 +29,15 @@ run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large -
 run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
   --big-k 0 --compiler-option xla_gpu_autotune_level=0
 FUSED_CONFIGS=${FUSED_CONFIGS:-}  # JSON list for sweep_layouts.py --fused-configs (default: its built-in grid)
-run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --skip-stacked \
+run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --skip-stacked --small-k \
   ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
 if [ -s "$OUT/fused_config.json" ]; then export JAXREG_FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
 echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
 run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 64 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
-run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200
+# compile time vs K with jaxreg.sweep's own options (K = 100,000 chunking: BIG_K=100000; 100% of best on 11-26)
+run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 64 1024 4096 \
+  --big-k ${BIG_K:-0}
 # models.data_loss's samples-minor layout (the CPU default) on the GPU, where the fused kernel does not apply:
 # logistic regression (hidden 0) and hidden 512, K=1024 (not yet measured on a GPU)
 run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 0 512 --layout samples_minor \
@@ -55,7 +57,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
         keys = [k for k in ("k", "hidden", "compute_dtype", "layout", "variant", "data", "n", "d", "l1_ratio", "dtype",
                             "jaxreg_models_per_s", "naive_vmap_models_per_s", "loop_models_per_s", "models_per_s",
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
-                            "compile_s", "jaxreg_bytes_per_model_step", "val_max_rel_diff_vs_naive", "error",
+                            "compile_s", "jaxreg_bytes_per_model_step", "jaxreg_fraction_of_bandwidth",
+                            "jaxreg_fraction_of_roofline", "bandwidth_ceiling_bytes_per_s", "val_max_rel_diff_vs_naive", "error",
                             "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
         print(os.path.basename(f)[:-6], " ".join(f"{k}={r[k]:.4g}" if isinstance(r[k], float) else f"{k}={r[k]}"
                                                  for k in keys))

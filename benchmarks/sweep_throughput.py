@@ -102,13 +102,25 @@ def timed_fresh(fn, arg, calls, repeat: int = 1) -> tuple[float, float]:
 
 
 def matmul_ceiling() -> float:
+    """FLOP/s of a large float32 matmul (TF32 on a GPU, XLA's default precision) on random data."""
     n = 4096 if jax.devices()[0].platform != "cpu" else 2048
-    a = jnp.ones((n, n), jnp.float32)
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     f = jax.jit(lambda a: a @ a)
     f(a).block_until_ready()
     reps = 5 if jax.devices()[0].platform == "cpu" else 50
-    t = timed(lambda: [f(a) for _ in range(reps)][-1])
+    t = timed(lambda: [f(a) for _ in range(reps)][-1], repeat=3)
     return 2 * n**3 * reps / t
+
+
+def bandwidth_ceiling() -> float:
+    """Bytes/s of device memory: ``a + 1`` over a large float32 array (bytes read + bytes written), best of 3."""
+    n = (1 << 26) if jax.devices()[0].platform != "cpu" else (1 << 24)  # 256 MiB on a GPU, 64 MiB on a CPU
+    a = jax.random.normal(jax.random.key(1), (n,), jnp.float32)
+    f = jax.jit(lambda a: a + 1.0)
+    f(a).block_until_ready()
+    reps = 3 if jax.devices()[0].platform == "cpu" else 20
+    t = timed(lambda: [f(a) for _ in range(reps)][-1], repeat=3)
+    return 2 * 4 * n * reps / t
 
 
 def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
@@ -123,7 +135,7 @@ def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
     return float(ca.get("flops", 0.0)), float(ca.get("bytes accessed", 0.0))
 
 
-def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, compute_dtype=None,
+def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, bandwidth: float, compute_dtype=None,
           layout: str | None = None, compiler_options: dict | None = None) -> dict:
     train, one_step = workload(hidden, steps, compute_dtype)
     train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None, layout=layout)
@@ -156,6 +168,11 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
     _, step_bytes_k = cost(jax.vmap(one_step), lams)
     _, jaxreg_bytes_k = cost(jax.vmap(one_step_jaxreg), lams)
     flops_per_model = step_flops * steps
+    # XLA's cost analysis does not see inside the fused kernel: its own traffic is added from jaxreg.fused
+    jaxreg_bytes = jaxreg_bytes_k / k + (kernel_hbm_bytes(*x.shape, hidden, 10, k, compute_dtype) if fused else 0)
+    # the roofline: a model-step takes at least its FLOPs at the matmul ceiling and its bytes at the bandwidth
+    # ceiling; the ~5-pass floor (issue 5): a forward + backward step reads/writes the (n, hidden) activation ~5×
+    roofline_step_s = max(step_flops / ceiling, jaxreg_bytes / bandwidth)
     return {
         "k": k, "hidden": hidden, "steps": steps, "device": jax.devices()[0].device_kind,
         "platform": jax.devices()[0].platform,
@@ -171,9 +188,14 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, com
         "flops_per_model": flops_per_model, "jaxreg_achieved_flops": flops_per_model * jaxreg_rate,
         "matmul_ceiling_flops": ceiling, "jaxreg_fraction_of_ceiling": flops_per_model * jaxreg_rate / ceiling,
         "naive_vmap_bytes_per_model_step": step_bytes_k / k,
-        # XLA's cost analysis does not see inside the fused kernel: its own traffic is added from jaxreg.fused
-        "jaxreg_bytes_per_model_step": jaxreg_bytes_k / k + (kernel_hbm_bytes(*x.shape, hidden, 10, k) if fused
-                                                             else 0),
+        "jaxreg_bytes_per_model_step": jaxreg_bytes,
+        "five_pass_floor_bytes_per_model_step": 5 * x.shape[0] * max(hidden, 10) * 4,
+        "bandwidth_ceiling_bytes_per_s": bandwidth,
+        "jaxreg_achieved_bytes_per_s": jaxreg_bytes * steps * jaxreg_rate,
+        "jaxreg_fraction_of_bandwidth": jaxreg_bytes * steps * jaxreg_rate / bandwidth,
+        "naive_vmap_fraction_of_bandwidth": step_bytes_k / k * steps * naive_rate / bandwidth,
+        "roofline_models_per_s": 1.0 / (roofline_step_s * steps),
+        "jaxreg_fraction_of_roofline": jaxreg_rate * roofline_step_s * steps,
         "jaxreg_fused_kernel": fused,
         "loop_models_measured": len(sub),
         "compute_dtype": str(jnp.dtype(compute_dtype or jnp.float32)),
@@ -273,11 +295,12 @@ def main() -> None:
     if args.scale:
         scale(args.steps, args.chunk_sizes, args.big_k, args.scale_k, options)
         return
-    ceiling = matmul_ceiling()
+    ceiling, bandwidth = matmul_ceiling(), bandwidth_ceiling()
     rows = []
     for h in args.hidden:
         for k in args.k:
-            r = bench(k, h, args.steps, args.loop_subset, ceiling, args.compute_dtype, args.layout, options)
+            r = bench(k, h, args.steps, args.loop_subset, ceiling, bandwidth, args.compute_dtype, args.layout,
+                      options)
             rows.append(r)
             if args.json:
                 print(json.dumps(r), flush=True)

@@ -44,14 +44,16 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 
 #: Launch configuration: rows per tile (a power of two ≥ 16); ``programs``: with few models in flight, each
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
-#: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages.
+#: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages;
+#: ``weights_once``: a program loads W1, b1, W2, b2 once, before its loop over tiles (more registers held),
+#: instead of once per tile (more loads from cache).
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
 #: ``max_weight_words``, ``max_features``: ``backend="auto"`` uses the kernel only while W1 and W2 (padded)
 #: have at most this many entries together and x at most this many columns (padded): the sizes measured
 #: (W1 64 × 128, W2 128 × 16). Each program accumulates both gradients and holds a tile of x; at W1
 #: 64 × 512 a program needs more shared memory than an H200 core has (Triton refuses to compile it).
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
-          "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
+          "weights_once": False, "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
 
@@ -101,22 +103,26 @@ def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
 
 
 def _kernel(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw1_ref, gb1_ref, gw2_ref, gb2_ref, *,
-            tile: int, n_tiles: int, tiles_per_program: int, dtype):
-    """One program: the rows of tiles [r·tpp, min((r+1)·tpp, n_tiles)) → its share of L and ∂L/∂params."""
+            tile: int, n_tiles: int, tiles_per_program: int, dtype, weights_once: bool):
+    """One program: the rows of tiles [r·tpp, min((r+1)·tpp, n_tiles)) → its share of L and ∂L/∂params.
+
+    ``x`` (and W1, W2) arrive in ``dtype`` already when it is bfloat16 (cast once, outside the kernel)."""
     d, hidden = w1_ref.shape
     c = w2_ref.shape[1]
     dot = functools.partial(_dot, dtype=dtype)
     first = pl.program_id(0) * tiles_per_program
+    refs = (w1_ref, b1_ref, w2_ref, b2_ref)
+    held = tuple(r[...] for r in refs) if weights_once else None
 
     def body(i, carry):
         gw1, gb1, gw2, gb2, loss = carry
         rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
         xs = x_ref[rows, :]  # (tile, d)
         ts = t_ref[rows, :]  # (tile, c): onehot(y)·weight, zero on padded rows
-        w2 = w2_ref[...]
-        h = dot(xs, w1_ref[...]) + b1_ref[...]
+        w1, b1, w2, b2 = held if weights_once else tuple(r[...] for r in refs)
+        h = dot(xs, w1) + b1
         a = jnp.maximum(h, 0.0)
-        z = dot(a, w2) + b2_ref[...]
+        z = dot(a, w2) + b2
         m = jnp.max(z, axis=1, keepdims=True)
         e = jnp.exp(z - m)
         s = jnp.sum(e, axis=1, keepdims=True)
@@ -157,14 +163,16 @@ def _padded(params, x, y, sample_weight, rows: int):
     return xp, t, w1, b1, w2, b2
 
 
-def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 1) -> int:
+def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 1, compute_dtype: Any = None) -> int:
     """GPU-memory bytes of one model's share of a launch with ``models`` models (the cost estimate XLA gets):
     x and the weighted one-hot targets read once, the params read and the partial gradients written once per
-    program of the model (:func:`_programs_per_model`)."""
+    program of the model (:func:`_programs_per_model`); x, W1 and W2 in bfloat16 (2 bytes) when
+    ``compute_dtype`` is, the rest float32."""
     dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(n_classes)
     programs = _programs_per_model(models, -(-n // CONFIG["tile"]))
-    param_words = dp * hp + hp + hp * cp + cp
-    return 4 * (n * (dp + cp) + programs * (2 * param_words + cp))
+    low = 2 if compute_dtype is not None and jnp.dtype(compute_dtype) == jnp.bfloat16 else 4
+    weights = dp * hp + hp * cp
+    return n * (low * dp + 4 * cp) + programs * (low * weights + 4 * (hp + cp) + 4 * (weights + hp + 2 * cp))
 
 
 def _programs_per_model(models: int, n_tiles: int) -> int:
@@ -190,10 +198,13 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
         kwargs["compiler_params"] = plgpu.CompilerParams(num_warps=CONFIG["num_warps"],
                                                          num_stages=CONFIG["num_stages"])
     shapes = [(1, cp), (dp, hp), (1, hp), (hp, cp), (1, cp)]  # loss (broadcast), ∂W1, ∂b1, ∂W2, ∂b2
+    if dtype is not None:  # bfloat16 operands: x, W1, W2 cast once here, not per tile in the kernel
+        xp, w1, w2 = xp.astype(dtype), w1.astype(dtype), w2.astype(dtype)
     cost = pl.CostEstimate(flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
-                           bytes_accessed=kernel_hbm_bytes(n, dp, hp, cp, models))
+                           bytes_accessed=kernel_hbm_bytes(n, dp, hp, cp, models, dtype))
     parts = pl.pallas_call(
-        functools.partial(_kernel, tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype),
+        functools.partial(_kernel, tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype,
+                          weights_once=bool(CONFIG["weights_once"])),
         grid=(programs,),
         out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
         out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],

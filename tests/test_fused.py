@@ -92,12 +92,31 @@ def test_programs_per_model_follow_the_models_in_flight():
     # the bytes one model moves: x and targets once, params and partial gradients once per program
     assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) == 4 * (1797 * 80 + 2 * (64 * 128 + 128 + 128 * 16 + 16)
                                                                   + 16)
+    # bfloat16 operands: x, W1 and W2 are read as 2-byte words, the rest stays 4 bytes
+    weights = 64 * 128 + 128 * 16
+    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024, jnp.bfloat16) == (
+        fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - 2 * (1797 * 64 + weights))
 
 
-def test_kernel_lowers_to_triton_for_a_gpu():
+@pytest.mark.parametrize("dt", [None, jnp.bfloat16])
+def test_weights_loaded_once_per_program_give_the_same_loss_and_gradient(monkeypatch, dt):
+    """CONFIG["weights_once"] (params held across the tile loop) changes where loads happen, not the result;
+    several tiles per program (tile 16 on 45 rows) so the held weights serve more than one tile."""
+    monkeypatch.setitem(fused.CONFIG, "tile", 16)
+    monkeypatch.setitem(fused.CONFIG, "weights_once", False)
+    want = jax.value_and_grad(_kern)(P, dt=dt)
+    monkeypatch.setitem(fused.CONFIG, "weights_once", True)
+    chex.assert_trees_all_close(jax.value_and_grad(_kern)(P, dt=dt), want, rtol=1e-6, atol=1e-8)
+    ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a]), P)
+    chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("weights_once, dt", [(False, None), (True, None), (True, jnp.bfloat16)])
+def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, dt):
     """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
+    monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
     ps = jax.tree.map(lambda a: jnp.stack([a] * 4), P)
-    f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, None))))
+    f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt))))
     try:
         text = f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
     except Exception as e:  # a jaxlib built without the CUDA/Triton lowering

@@ -33,7 +33,8 @@ run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 
   ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
 if [ -s "$OUT/fused_config.json" ]; then export JAXREG_FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
 echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
-run sweep_fp32 ${T_SWEEP:-80} $PY benchmarks/sweep_throughput.py --json --k 1 64 1024 4096 --hidden 128 --plot "$OUT/sweep_gpu.png"
+run sweep_fp32 ${T_SWEEP:-130} $PY benchmarks/sweep_throughput.py --json --k ${SWEEP_K:-1 64 1024 4096} --hidden 128 \
+  --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
 # compile time vs K with jaxreg.sweep's own options (K = 100,000 chunking: BIG_K=100000; 100% of best on 11-26)
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 64 1024 4096 \
@@ -45,6 +46,14 @@ run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 10
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
 run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
 run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
+# the kernel's launch statistics, occupancy and warp stalls from Nsight Compute (K=1024, W1 hidden 128)
+case " ${STEPS:-all} " in *" all "*|*" ncu "*)
+  echo "== ncu (t=$(( $(date +%s) - T0 )) s)"
+  timeout ${T_NCU:-90} ncu --kernel-name regex:'jaxreg|mlp_cross' --launch-skip 1 --launch-count 1 --section LaunchStats \
+    --section Occupancy --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+    $PY benchmarks/kernel_profile.py --k 1024 --calls 3 > "$OUT/ncu.txt" 2>&1
+  echo "   rc=$?" ;;
+esac
 echo "== done (t=$(( $(date +%s) - T0 )) s)"
 $PY - "$OUT" <<'PYEOF'
 import glob, json, os, sys
@@ -64,4 +73,5 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
                                                  for k in keys))
 PYEOF
 # one file back instead of many (the device returns a limited number of files)
+[ -s "$OUT/ncu.txt" ] && grep -v '^==PROF==' "$OUT/ncu.txt" | grep -E '^ +[A-Z]' | cut -c1-110 | head -90
 (cd "$OUT" && tar czf /tmp/jaxreg_gpu_results.tgz . && find . -mindepth 1 -delete && mv /tmp/jaxreg_gpu_results.tgz results.tgz)

@@ -2,6 +2,7 @@
 import datetime
 import json
 import os
+import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -23,6 +24,127 @@ def _load(name):
         return [json.loads(line) for line in f if line.startswith("{")]
 
 
+def _cfg_text(cfg) -> str:
+    return "" if not cfg else ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("max_weight_words",
+                                                                                      "max_features"))
+
+
+def _ncu_metrics(name: str) -> dict:
+    """A few lines of a saved Nsight Compute report (`gpu.sh`'s ncu step), metric name → value text."""
+    path = os.path.join(HERE, name)
+    if not os.path.exists(path):
+        return {}
+    want = ("Registers Per Thread", "Achieved Occupancy", "Block Limit Registers", "L1/TEX Cache Throughput",
+            "DRAM Throughput", "Compute (SM) Throughput", "Issued Warp Per Scheduler",
+            "Dynamic Shared Memory Per Block")
+    found = {}
+    for line in open(path):
+        parts = re.split(r"\s{2,}", line.strip())  # name, [unit,] value
+        if parts[0] in want and parts[0] not in found and len(parts) >= 2:
+            unit = parts[1] if len(parts) == 3 else ""
+            found[parts[0]] = f"{parts[-1]}{' ' if unit and unit != '%' else ''}{unit}"
+    return found
+
+
+def h100_section() -> list[str]:
+    """The H100 device runs of 2026-11-27 (`gpu.sh`, files gpu/run4_* and gpu/run5_*)."""
+    fp = _load("gpu/run4_sweep_fp32.jsonl") + [r for r in _load("gpu/run5_sweep_fp32.jsonl")]
+    bf = _load("gpu/run4_sweep_bf16.jsonl")
+    if not fp:
+        return []
+    probe4, probe5 = _load("gpu/run4_layouts.jsonl"), _load("gpu/run5_layouts.jsonl")
+    cfg4 = next((r["config"] for r in probe4 if r.get("variant") == "fused_best_bf16"), None)
+    cfg5 = next((r["config"] for r in probe5 if r.get("variant") == "fused_best_bf16"), None)
+    r0 = fp[0]
+    out = [f"## GPU ({r0['device']}, 2026-11-27, `benchmarks/gpu.sh`; JSON in `gpu/run4_*`, `gpu/run5_*`)", "",
+           "W1 as above; jaxreg.sweep's loss runs the MLP's forward and backward in one Pallas kernel "
+           "(`jaxreg.fused`, activations in registers), the naive vmap and the loop use the XLA formula. Two "
+           "device calls on the same machine: run 4 (every step) and run 5 (the probe again with other launch "
+           "configurations, K=1024 and 4096, Nsight Compute). Each sweep row ran with the configuration its run's "
+           f"probe found fastest (run 4: {_cfg_text(cfg4)}; run 5: {_cfg_text(cfg5)}). Ceilings measured in the "
+           f"same run: a 4096² float32 (TF32) matmul, {r0['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s, and `a + 1` "
+           f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s. Bytes per "
+           "model-step: XLA's cost analysis plus the kernel's own traffic (`jaxreg.fused.kernel_hbm_bytes`; x "
+           "counted once per model though the models share it in L2); the 5-pass floor is issue 5's "
+           "≈ 5 passes over one model's (n, hidden) float32 activation. Roofline = min(FLOP ceiling / FLOPs, "
+           "bandwidth / bytes) per model-step; FLOPs from XLA's cost analysis of the XLA formula's step.", "",
+           "| run | compute | K | jaxreg.sweep models/s | naive jit(vmap) | loop | jaxreg / loop | jaxreg / naive "
+           "| bytes per model-step (5-pass floor) | share of bandwidth | FLOP/s (share) | share of roofline "
+           "| accuracy | compile s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    n4 = len(_load("gpu/run4_sweep_fp32.jsonl"))
+    for i, r in enumerate(fp + bf):
+        run = 5 if n4 <= i < len(fp) else 4
+        out.append(f"| {run} | {r['compute_dtype']} | {r['k']} | {r['jaxreg_models_per_s']:,.0f} | "
+                   f"{r['naive_vmap_models_per_s']:,.0f} | {r['loop_models_per_s']:,.0f} | "
+                   f"{r['jaxreg_vs_loop']:.1f}× | {r['jaxreg_vs_naive_vmap']:.2f}× | "
+                   f"{r['jaxreg_bytes_per_model_step'] / 1e6:.2f} MB "
+                   f"({r['five_pass_floor_bytes_per_model_step'] / 1e6:.2f} MB) | "
+                   f"{r['jaxreg_fraction_of_bandwidth']:.0%} | {r['jaxreg_achieved_flops'] / 1e12:.0f} T "
+                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {r['jaxreg_fraction_of_roofline']:.0%} | "
+                   f"{r['accuracy_mean']:.4f} | {r['jaxreg_compile_s']:.1f} |")
+    naive_b = {r["k"]: r["naive_vmap_bytes_per_model_step"] for r in fp}
+    out += ["", "The naive vmap moves " + ", ".join(f"{b / 1e6:.2f} MB per model-step at K={k}"
+                                                    for k, b in sorted(naive_b.items())) + "."]
+    ncu = _ncu_metrics("gpu/run5_ncu.txt")
+    if ncu:
+        out += ["", "Where the kernel's time goes (Nsight Compute, run 5, one launch at K=1024, float32, "
+                "`gpu/run5_ncu.txt`; ncu locks the clocks lower, so its duration is not the sweep's): "
+                + "; ".join(f"{k} {v}" for k, v in ncu.items())
+                + ". The kernel is bound by registers and L1, not by device memory: 255 registers per thread "
+                "(the compiler's limit; the gradient accumulators ∂W1 64×128 and ∂W2 128×16 alone take 80 per "
+                "thread at 4 warps) allow 2 programs of 4 warps per SM, so few warps are ready to issue; the "
+                "L1/shared traffic is the operand layout conversions between the five small matmuls per tile and "
+                "any register spills (this run did not collect the memory-workload section that would separate "
+                "them)."]
+    probe = [(4, r) for r in probe4] + [(5, r) for r in probe5]
+    if probe:
+        out += ["", "Probe (`sweep_layouts.py`, hidden 128, K=1024): the naive vmap with the kernel's loss, per "
+                "launch configuration; `val diff` = largest relative difference of a model's final loss from the "
+                "naive vmap's (both TF32).", "", "| run | variant | models/s | val diff | config |",
+                "|---|---|---|---|---|"]
+        for run, r in probe:
+            if "error" in r:
+                continue
+            diff = r.get("val_max_rel_diff_vs_naive")
+            out.append(f"| {run} | {r['variant']} | {r['models_per_s']:,.0f} | "
+                       f"{'' if diff is None else f'{diff:.1e}'} | {_cfg_text(r.get('config'))} |")
+    sc, sc0 = _load("gpu/run4_scale.jsonl"), _load("gpu/run4_scale_autotune0.jsonl")
+    if sc:
+        out += ["", "Compile time vs K (hidden 8, 200 steps; run s in brackets): "
+                + ", ".join(f"K={r['k']}: {r['compile_s']:.2f} s ({r['run_s']:.3f})" for r in sc)
+                + f" — {sc[-1]['compile_s'] / sc[0]['compile_s']:.2f}× from K={sc[0]['k']} to K={sc[-1]['k']}."]
+        if sc0:
+            out[-1] += (" With XLA's GEMM autotuning off (`xla_gpu_autotune_level=0`): "
+                        + ", ".join(f"K={r['k']}: {r['compile_s']:.2f} s ({r['run_s']:.3f})" for r in sc0)
+                        + f" — {sc0[-1]['compile_s'] / sc0[0]['compile_s']:.2f}×: the growth is the autotuner, "
+                        "and what it finds is worth keeping (the K=4096 run is "
+                        f"{sc0[-1]['run_s'] / sc[-1]['run_s'] - 1:.0%} slower without it).")
+    other = _load("gpu/run4_layout_minor.jsonl") + _load("gpu/run4_sweep_h512.jsonl")
+    if other:
+        out += ["", "Where the kernel does not apply (K=1024): "
+                + "; ".join(f"hidden {r['hidden'] or '0 (logistic)'}, layout {r['layout']}: jaxreg "
+                            f"{r['jaxreg_models_per_s']:,.0f}, naive {r['naive_vmap_models_per_s']:,.0f}, loop "
+                            f"{r['loop_models_per_s']:,.0f} models/s ({r['jaxreg_fraction_of_bandwidth']:.0%} of "
+                            "bandwidth)" for r in other)
+                + ". The samples-minor layout is the CPU's (`models.data_loss` picks samples-major on a GPU, as "
+                "the naive vmap): on the H100 it loses at hidden 0. At hidden 512 the kernel's per-program "
+                "state exceeds an SM's shared memory (`gpu/run4_layouts_h512.jsonl`); there XLA's formula is "
+                "already at the bandwidth ceiling of the bytes it moves."]
+    lp = _load("gpu/run4_lasso_f64.jsonl") + _load("gpu/run4_lasso_large_f64.jsonl")
+    f32 = _load("gpu/run4_lasso_f32.jsonl")
+    if lp:
+        out += ["", "Lasso / elastic-net paths on the H100 (float64; scikit-learn on that machine's 16-core host): "
+                "time to a max relative gap ≤ 1e-6, the gap computed by the benchmark. float32 "
+                "(`gpu/run4_lasso_f32.jsonl`) stops at gaps of "
+                + ", ".join(f"{r['jaxreg_max_rel_gap']:.0e}" for r in f32)
+                + " (float32 resolves no finer than ~1e-4; the path warns and says to use float64).", "",
+                "| data | n × d | l1_ratio | scikit-learn s | jaxreg s (gap) | speed-up |", "|---|---|---|---|---|---|"]
+        for r in lp:
+            out.append(f"| {r['data']} | {r['n']} × {r['d']} | {r['l1_ratio']} | {r['sklearn_s']:.3f} | "
+                       f"{r['jaxreg_s']:.3f} ({r['jaxreg_max_rel_gap']:.0e}) | {r['jaxreg_speedup']:.2f}× |")
+    return out + [""]
+
+
 def gpu_section() -> list[str]:
     """The GPU runs of `benchmarks/gpu.sh` (files under gpu/, one prefix per device run)."""
     tp, bf = _load("gpu/run3_sweep_fp32.jsonl"), _load("gpu/run3_sweep_bf16.jsonl")
@@ -31,7 +153,7 @@ def gpu_section() -> list[str]:
     sc, lp = _load("gpu/run3_scale.jsonl"), _load("gpu/run1_lasso_f64.jsonl") + _load("gpu/run1_lasso_large_f64.jsonl")
     if not tp:
         return []
-    out = [f"## GPU ({tp[0]['device']}, 2026-11-26, `benchmarks/gpu.sh`; JSON in `gpu/`)", "",
+    out = [f"## GPU ({tp[0]['device']}, 2026-11-26, `benchmarks/gpu.sh`; JSON in `gpu/run1_*` … `gpu/run3_*`)", "",
            "W1 as above. jaxreg.sweep's loss is `jaxreg.models.data_loss`, which on a GPU runs the MLP's "
            "forward and backward in one Pallas kernel (`jaxreg.fused`: activations stay in registers); the naive "
            "vmap and the loop use the XLA formula. Bytes per model-step: XLA's cost analysis, plus for jaxreg the "
@@ -152,7 +274,7 @@ def render() -> str:
                 out.append(f"| {r['k']:,} | {r['chunk_size_asked'] or 'auto'} | {r['chunk_size']:,} | "
                            f"{r['n_chunks']} | {r['models_per_s']:,.0f} | {r['models_per_s'] / best:.0%} |")
             out.append("")
-    out += gpu_section()
+    out += h100_section() + gpu_section()
     if lp:
         out += [f"## Lasso / elastic-net paths ({lp[0]['device']}, {lp[0]['dtype']})", "",
                 "100 α on scikit-learn's grid (α_max … 1e-3 α_max). Time to reach a maximum relative duality gap ≤ "

@@ -46,14 +46,15 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages;
 #: ``weights_once``: a program loads W1, b1, W2, b2 once, before its loop over tiles (more registers held),
-#: instead of once per tile (more loads from cache).
+#: instead of once per tile (more loads from cache). The defaults are the configuration of the H100 rows in
+#: ``benchmarks/README.md`` (2026-11-27; the probe's alternatives were within 1.5%, num_warps 2 and 8 far slower).
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
 #: ``max_weight_words``, ``max_features``: ``backend="auto"`` uses the kernel only while W1 and W2 (padded)
 #: have at most this many entries together and x at most this many columns (padded): the sizes measured
 #: (W1 64 × 128, W2 128 × 16). Each program accumulates both gradients and holds a tile of x; at W1
 #: 64 × 512 a program needs more shared memory than an H200 core has (Triton refuses to compile it).
-CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 1,
-          "weights_once": False, "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
+CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 2,
+          "weights_once": True, "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
 

@@ -37,9 +37,11 @@ import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import cost, digits, workload  # noqa: E402
 
 LR = 0.1
-# jaxreg.fused.CONFIG overrides (first: the defaults); num_warps 8 lost by 40% in runs 2 and 3 (H200)
-FUSED_CONFIGS = [{}, {"num_stages": 2}, {"weights_once": True}, {"weights_once": True, "num_stages": 2},
-                 {"weights_once": True, "num_stages": 2, "tile": 16}]
+# jaxreg.fused.CONFIG overrides (first: the defaults). Measured and dropped: num_warps 2 and 8, tile 16 and 64
+# with one kernel, programs 2048, num_stages 1 and 3, weights per tile (runs 2-5, benchmarks/README.md). Not yet
+# measured: the two-pass kernels (fewer registers per program: the one kernel needs 255, ncu run 5).
+FUSED_CONFIGS = [{}, {"two_pass": True}, {"two_pass": True, "hidden_blocks": 2}, {"two_pass": True, "hidden_blocks": 4},
+                 {"two_pass": True, "hidden_blocks": 2, "tile": 64}]
 
 
 def stacked_init(k: int, hidden: int):

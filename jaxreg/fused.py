@@ -46,15 +46,20 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages;
 #: ``weights_once``: a program loads W1, b1, W2, b2 once, before its loop over tiles (more registers held),
-#: instead of once per tile (more loads from cache). The defaults are the configuration of the H100 rows in
-#: ``benchmarks/README.md`` (2026-11-27; the probe's alternatives were within 1.5%, num_warps 2 and 8 far slower).
+#: instead of once per tile (more loads from cache); ``two_pass``: two kernels instead of one (below:
+#: :func:`_kernel_softmax` writes ``dz`` to memory, :func:`_kernel_hidden` recomputes ``h`` and forms the W1
+#: gradient), with W1's columns split over ``hidden_blocks`` programs in the second: fewer registers per
+#: program for an extra x·W1 product and dz's round trip through memory (not yet measured on a GPU).
+#: The defaults are the configuration of the H100 rows in ``benchmarks/README.md`` (2026-11-27; the probe's
+#: alternatives were within 1.5%, num_warps 2 and 8 far slower).
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.
 #: ``max_weight_words``, ``max_features``: ``backend="auto"`` uses the kernel only while W1 and W2 (padded)
 #: have at most this many entries together and x at most this many columns (padded): the sizes measured
 #: (W1 64 × 128, W2 128 × 16). Each program accumulates both gradients and holds a tile of x; at W1
 #: 64 × 512 a program needs more shared memory than an H200 core has (Triton refuses to compile it).
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 2,
-          "weights_once": True, "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
+          "weights_once": True, "two_pass": False, "hidden_blocks": 1,
+          "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
 
@@ -148,6 +153,72 @@ def _kernel(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw1_ref, gb1
     gb2_ref[...] = gb2
 
 
+def _kernel_softmax(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw2_ref, gb2_ref, dz_ref, *,
+                    tile: int, n_tiles: int, tiles_per_program: int, dtype, weights_once: bool):
+    """Two-pass mode, first kernel: a program's share of L, ∂W2 = aᵀ dz and ∂b2, and its rows of ``dz`` written to
+    memory (``dz_ref``: the model's whole (rows, c) array; each program writes its own tiles). No W1 gradient is
+    held, so a program needs far fewer registers than :func:`_kernel`'s."""
+    hidden, c = w2_ref.shape
+    dot = functools.partial(_dot, dtype=dtype)
+    first = pl.program_id(0) * tiles_per_program
+    refs = (w1_ref, b1_ref, w2_ref, b2_ref)
+    held = tuple(r[...] for r in refs) if weights_once else None
+
+    def body(i, carry):
+        gw2, gb2, loss = carry
+        rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
+        xs, ts = x_ref[rows, :], t_ref[rows, :]
+        w1, b1, w2, b2 = held if weights_once else tuple(r[...] for r in refs)
+        a = jnp.maximum(dot(xs, w1) + b1, 0.0)
+        z = dot(a, w2) + b2
+        m = jnp.max(z, axis=1, keepdims=True)
+        e = jnp.exp(z - m)
+        s = jnp.sum(e, axis=1, keepdims=True)
+        wrow = jnp.sum(ts, axis=1, keepdims=True)
+        loss = loss + jnp.sum(wrow * (m + jnp.log(s))) - jnp.sum(ts * z)
+        dz = wrow * (e / s) - ts
+        dz_ref[rows, :] = dz
+        return gw2 + dot(a, dz, trans_a=True), gb2 + jnp.sum(dz, axis=0, keepdims=True), loss
+
+    zeros = (jnp.zeros((hidden, c), jnp.float32), jnp.zeros((1, c), jnp.float32), jnp.float32(0.0))
+    count = jnp.minimum(tiles_per_program, n_tiles - first)
+    gw2, gb2, loss = jax.lax.fori_loop(0, count, body, zeros)
+    loss_ref[...] = jnp.full((1, c), loss, jnp.float32)
+    gw2_ref[...] = gw2
+    gb2_ref[...] = gb2
+
+
+def _kernel_hidden(x_ref, dz_ref, w1_ref, b1_ref, w2_ref, gw1_ref, gb1_ref, *, tile: int, n_tiles: int,
+                   tiles_per_program: int, dtype, weights_once: bool):
+    """Two-pass mode, second kernel: program (r, j) owns hidden units [j·hb, (j+1)·hb) of its rows; it recomputes
+    ``h`` for them (one extra x·W1 product per tile: the price of not storing activations) and forms
+    dh = (dz W2ᵀ) ⊙ [h > 0], ∂W1 = xᵀ dh, ∂b1 = Σ dh for those columns."""
+    d, hb = gw1_ref.shape
+    dot = functools.partial(_dot, dtype=dtype)
+    first = pl.program_id(0) * tiles_per_program
+    cols = pl.ds(pl.multiple_of(pl.program_id(1) * hb, hb), hb)
+
+    def weights():
+        return w1_ref[:, cols], b1_ref[:, cols], w2_ref[cols, :]
+
+    held = weights() if weights_once else None
+
+    def body(i, carry):
+        gw1, gb1 = carry
+        rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
+        xs, dz = x_ref[rows, :], dz_ref[rows, :]
+        w1, b1, w2 = held if weights_once else weights()
+        h = dot(xs, w1) + b1
+        dh = jnp.where(h > 0.0, dot(dz, w2, trans_b=True), 0.0)
+        return gw1 + dot(xs, dh, trans_a=True), gb1 + jnp.sum(dh, axis=0, keepdims=True)
+
+    zeros = (jnp.zeros((d, hb), jnp.float32), jnp.zeros((1, hb), jnp.float32))
+    count = jnp.minimum(tiles_per_program, n_tiles - first)
+    gw1, gb1 = jax.lax.fori_loop(0, count, body, zeros)
+    gw1_ref[...] = gw1
+    gb1_ref[...] = gb1
+
+
 def _padded(params, x, y, sample_weight, rows: int):
     """Everything padded to powers of two ≥ 16 (Triton's block shapes) and ``x`` to ``rows`` rows: zero
     rows, features and hidden units add nothing; padded classes get a −1e30 bias (softmax share 0)."""
@@ -168,12 +239,14 @@ def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 
     """GPU-memory bytes of one model's share of a launch with ``models`` models (the cost estimate XLA gets):
     x and the weighted one-hot targets read once, the params read and the partial gradients written once per
     program of the model (:func:`_programs_per_model`); x, W1 and W2 in bfloat16 (2 bytes) when
-    ``compute_dtype`` is, the rest float32."""
+    ``compute_dtype`` is, the rest float32. ``CONFIG["two_pass"]`` adds the second kernel's reads (x, W1, b1,
+    W2 again) and dz's round trip (written, read)."""
     dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(n_classes)
     programs = _programs_per_model(models, -(-n // CONFIG["tile"]))
     low = 2 if compute_dtype is not None and jnp.dtype(compute_dtype) == jnp.bfloat16 else 4
     weights = dp * hp + hp * cp
-    return n * (low * dp + 4 * cp) + programs * (low * weights + 4 * (hp + cp) + 4 * (weights + hp + 2 * cp))
+    one = n * (low * dp + 4 * cp) + programs * (low * weights + 4 * (hp + cp) + 4 * (weights + hp + 2 * cp))
+    return one + (n * (low * dp + 8 * cp) + programs * (low * weights + 4 * hp) if CONFIG["two_pass"] else 0)
 
 
 def _programs_per_model(models: int, n_tiles: int) -> int:
@@ -203,15 +276,42 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
         xp, w1, w2 = xp.astype(dtype), w1.astype(dtype), w2.astype(dtype)
     cost = pl.CostEstimate(flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
                            bytes_accessed=kernel_hbm_bytes(n, dp, hp, cp, models, dtype))
-    parts = pl.pallas_call(
-        functools.partial(_kernel, tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype,
-                          weights_once=bool(CONFIG["weights_once"])),
+    static = dict(tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype,
+                  weights_once=bool(CONFIG["weights_once"]))
+    if not CONFIG["two_pass"]:
+        parts = pl.pallas_call(
+            functools.partial(_kernel, **static),
+            grid=(programs,),
+            out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
+            out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],
+            interpret=interpret, name="jaxreg_fused_mlp_cross_entropy", cost_estimate=cost, **kwargs,
+        )(xp, t, w1, b1, w2, b2)
+        return [jnp.sum(part, axis=0) for part in parts]
+    # two passes: (1) loss, ∂W2, ∂b2 and dz (rows × c, to memory); (2) ∂W1, ∂b1 over (programs, hidden blocks)
+    rows = xp.shape[0]
+    first = [(1, cp), (hp, cp), (1, cp)]
+    *parts, dz = pl.pallas_call(
+        functools.partial(_kernel_softmax, **static),
         grid=(programs,),
-        out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
-        out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],
-        interpret=interpret, name="jaxreg_fused_mlp_cross_entropy", cost_estimate=cost, **kwargs,
+        out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in first]
+        + [jax.ShapeDtypeStruct((rows, cp), jnp.float32)],
+        out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in first]
+        + [pl.BlockSpec((rows, cp), lambda r: (0, 0))],
+        interpret=interpret, name="jaxreg_fused_mlp_softmax", cost_estimate=cost, **kwargs,
     )(xp, t, w1, b1, w2, b2)
-    return [jnp.sum(part, axis=0) for part in parts]
+    blocks = max(1, min(int(CONFIG["hidden_blocks"]), hp // 16))
+    hb = hp // blocks
+    gw1, gb1 = pl.pallas_call(
+        functools.partial(_kernel_hidden, **static),
+        grid=(programs, blocks),
+        out_shape=[jax.ShapeDtypeStruct((programs, dp, hp), jnp.float32),
+                   jax.ShapeDtypeStruct((programs, 1, hp), jnp.float32)],
+        out_specs=[pl.BlockSpec((None, dp, hb), lambda r, j: (r, 0, j)),
+                   pl.BlockSpec((None, 1, hb), lambda r, j: (r, 0, j))],
+        interpret=interpret, name="jaxreg_fused_mlp_hidden", **kwargs,
+    )(xp, dz, w1, b1, w2)
+    loss, gw2, gb2 = [jnp.sum(part, axis=0) for part in parts]
+    return [loss, jnp.sum(gw1, axis=0), jnp.sum(gb1, axis=0), gw2, gb2]
 
 
 def _fused_value_and_grad(params, x, y, sample_weight, *, interpret: bool, dtype):

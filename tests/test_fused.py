@@ -111,17 +111,47 @@ def test_weights_loaded_once_per_program_give_the_same_loss_and_gradient(monkeyp
     chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("weights_once, dt", [(False, None), (True, None), (True, jnp.bfloat16)])
-def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, dt):
+@pytest.mark.parametrize("hidden_blocks", [1, 2, 4])
+@pytest.mark.parametrize("dt", [None, jnp.bfloat16])
+def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_blocks, dt):
+    """CONFIG["two_pass"]: dz through memory and W1's gradient by hidden blocks; hidden 40 (padded to 64) so that
+    2 and 4 blocks of 32 and 16 columns exist; tile 16 so a program walks several tiles (and under vmap a model's
+    rows are split over programs, each writing its own rows of dz)."""
+    p = models.init_params("mlp", jax.random.key(3), D, C, hidden=40)
+    monkeypatch.setitem(fused.CONFIG, "tile", 16)
+    monkeypatch.setitem(fused.CONFIG, "two_pass", True)
+    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", hidden_blocks)
+    want_l, want_g = jax.value_and_grad(_xla)(p, dt=dt)
+    got_l, got_g = jax.value_and_grad(_kern)(p, dt=dt)
+    tol = (1e-6, 1e-5, 1e-7) if dt is None else (1e-2, 0.05, 5e-3)
+    np.testing.assert_allclose(got_l, want_l, rtol=tol[0])
+    chex.assert_trees_all_close(got_g, want_g, rtol=tol[1], atol=tol[2])
+    ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a, 0.9 * a]), p)
+    chex.assert_trees_all_close(jax.jit(jax.vmap(jax.grad(lambda q: _kern(q, dt=dt))))(ps),
+                                jax.vmap(jax.grad(lambda q: _xla(q, dt=dt)))(ps), rtol=tol[1], atol=tol[2])
+    monkeypatch.setitem(fused.CONFIG, "two_pass", False)  # the bytes it adds: x, W1, b1, W2 again; dz twice
+    one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
+    monkeypatch.setitem(fused.CONFIG, "two_pass", True)
+    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 1797 * (4 * 64 + 8 * 16) + 4 * (
+        64 * 128 + 128 * 16 + 128)
+
+
+@pytest.mark.parametrize("weights_once, two_pass, dt", [(False, False, None), (True, False, None),
+                                                        (True, False, jnp.bfloat16), (True, True, None),
+                                                        (False, True, jnp.bfloat16)])
+def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, two_pass, dt):
     """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
     monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
-    ps = jax.tree.map(lambda a: jnp.stack([a] * 4), P)
+    monkeypatch.setitem(fused.CONFIG, "two_pass", two_pass)
+    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 2)
+    ps = jax.tree.map(lambda a: jnp.stack([a] * 4), models.init_params("mlp", jax.random.key(3), D, C, hidden=40))
     f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt))))
     try:
         text = f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
     except Exception as e:  # a jaxlib built without the CUDA/Triton lowering
         pytest.skip(f"no CUDA lowering in this jaxlib: {type(e).__name__}")
     assert "triton" in text.lower()
+    assert ("jaxreg_fused_mlp_hidden" in text) == two_pass
 
 
 def test_models_data_loss_uses_the_kernel_only_on_request_or_on_a_gpu():

@@ -52,7 +52,7 @@ def h100_section() -> list[str]:
     bf = _load("gpu/run4_sweep_bf16.jsonl")
     if not fp:
         return []
-    probe4, probe5 = _load("gpu/run4_layouts.jsonl"), _load("gpu/run5_layouts.jsonl")
+    probe4, probe5, probe6 = (_load(f"gpu/run{i}_layouts.jsonl") for i in (4, 5, 6))
     cfg4 = next((r["config"] for r in probe4 if r.get("variant") == "fused_best_bf16"), None)
     cfg5 = next((r["config"] for r in probe5 if r.get("variant") == "fused_best_bf16"), None)
     r0 = fp[0]
@@ -96,12 +96,16 @@ def h100_section() -> list[str]:
                 "L1/shared traffic is the operand layout conversions between the five small matmuls per tile and "
                 "any register spills (this run did not collect the memory-workload section that would separate "
                 "them)."]
-    probe = [(4, r) for r in probe4] + [(5, r) for r in probe5]
+    probe = [(4, r) for r in probe4] + [(5, r) for r in probe5] + [(6, r) for r in probe6]
     if probe:
         out += ["", "Probe (`sweep_layouts.py`, hidden 128, K=1024): the naive vmap with the kernel's loss, per "
                 "launch configuration; `val diff` = largest relative difference of a model's final loss from the "
-                "naive vmap's (both TF32).", "", "| run | variant | models/s | val diff | config |",
-                "|---|---|---|---|---|"]
+                "naive vmap's (both TF32). Run 6 (a third call, same day, a fresh H100) tried the two-pass kernels "
+                "(`two_pass`: loss, ∂W2 and dz in one kernel, dz through memory, ∂W1 by `hidden_blocks` in a "
+                "second that recomputes h), meant to relieve the register pressure ncu showed: predicted faster, "
+                "measured slower — the extra x·W1 product and a second walk over the tiles cost more than the "
+                "occupancy gained; 64-row tiles recover most of it.", "",
+                "| run | variant | models/s | val diff | config |", "|---|---|---|---|---|"]
         for run, r in probe:
             if "error" in r:
                 continue

@@ -49,7 +49,10 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: instead of once per tile (more loads from cache); ``two_pass``: two kernels instead of one (below:
 #: :func:`_kernel_softmax` writes ``dz`` to memory, :func:`_kernel_hidden` recomputes ``h`` and forms the W1
 #: gradient), with W1's columns split over ``hidden_blocks`` programs in the second: fewer registers per
-#: program for an extra x·W1 product and dz's round trip through memory (not yet measured on a GPU).
+#: program for an extra x·W1 product and dz's round trip through memory. Measured slower at W1's hidden 128
+#: (H100, 2026-11-27: 3,599 vs 4,770 models/s; 64-row tiles, 2 blocks: 4,411); opt-in and tested, for the
+#: next measurements (larger tiles; hidden sizes past ``max_weight_words``, which would also need the first
+#: kernel to walk hidden blocks).
 #: The defaults are the configuration of the H100 rows in ``benchmarks/README.md`` (2026-11-27; the probe's
 #: alternatives were within 1.5%, num_warps 2 and 8 far slower).
 #: ``JAXREG_FUSED_CONFIG='{"tile": 64}'`` (JSON) overrides entries at import.

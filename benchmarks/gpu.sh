@@ -67,8 +67,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
                             "jaxreg_models_per_s", "naive_vmap_models_per_s", "loop_models_per_s", "models_per_s",
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
                             "compile_s", "jaxreg_bytes_per_model_step", "jaxreg_fraction_of_bandwidth",
-                            "jaxreg_fraction_of_roofline", "bandwidth_ceiling_bytes_per_s", "val_max_rel_diff_vs_naive", "error",
-                            "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
+                            "jaxreg_fraction_of_roofline", "bandwidth_ceiling_bytes_per_s",
+                            "val_max_rel_diff_vs_naive", "error", "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
         print(os.path.basename(f)[:-6], " ".join(f"{k}={r[k]:.4g}" if isinstance(r[k], float) else f"{k}={r[k]}"
                                                  for k in keys))
 PYEOF

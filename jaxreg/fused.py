@@ -300,10 +300,13 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
         + [jax.ShapeDtypeStruct((rows, cp), jnp.float32)],
         out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in first]
         + [pl.BlockSpec((rows, cp), lambda r: (0, 0))],
-        interpret=interpret, name="jaxreg_fused_mlp_softmax", cost_estimate=cost, **kwargs,
+        interpret=interpret, name="jaxreg_fused_mlp_softmax", cost_estimate=cost, **kwargs,  # (both kernels')
     )(xp, t, w1, b1, w2, b2)
-    blocks = max(1, min(int(CONFIG["hidden_blocks"]), hp // 16))
-    hb = hp // blocks
+    blocks = int(CONFIG["hidden_blocks"])
+    if blocks < 1 or blocks & (blocks - 1):
+        raise ValueError(f"jaxreg.fused.CONFIG['hidden_blocks'] must be a power of two ≥ 1, got {blocks}")
+    hb = hp // min(blocks, hp // 16)  # blocks of ≥ 16 columns (Triton's smallest block)
+    blocks = hp // hb
     gw1, gb1 = pl.pallas_call(
         functools.partial(_kernel_hidden, **static),
         grid=(programs, blocks),

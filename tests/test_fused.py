@@ -129,6 +129,9 @@ def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_bl
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a, 0.9 * a]), p)
     chex.assert_trees_all_close(jax.jit(jax.vmap(jax.grad(lambda q: _kern(q, dt=dt))))(ps),
                                 jax.vmap(jax.grad(lambda q: _xla(q, dt=dt)))(ps), rtol=tol[1], atol=tol[2])
+    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 3)
+    with pytest.raises(ValueError, match="hidden_blocks"):
+        jax.grad(_kern)(p)  # (the value alone is the XLA formula's; the gradient runs the kernels)
     monkeypatch.setitem(fused.CONFIG, "two_pass", False)  # the bytes it adds: x, W1, b1, W2 again; dz twice
     one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
     monkeypatch.setitem(fused.CONFIG, "two_pass", True)

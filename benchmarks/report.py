@@ -47,8 +47,8 @@ def _ncu_metrics(name: str) -> dict:
 
 
 def h100_section() -> list[str]:
-    """The H100 device runs of 2026-11-27 (`gpu.sh`, files gpu/run4_* and gpu/run5_*)."""
-    fp = _load("gpu/run4_sweep_fp32.jsonl") + [r for r in _load("gpu/run5_sweep_fp32.jsonl")]
+    """The H100 device runs of 2026-11-27 (`gpu.sh`, files gpu/run4_* … gpu/run6_*)."""
+    fp = _load("gpu/run4_sweep_fp32.jsonl") + _load("gpu/run5_sweep_fp32.jsonl")
     bf = _load("gpu/run4_sweep_bf16.jsonl")
     if not fp:
         return []
@@ -56,12 +56,13 @@ def h100_section() -> list[str]:
     cfg4 = next((r["config"] for r in probe4 if r.get("variant") == "fused_best_bf16"), None)
     cfg5 = next((r["config"] for r in probe5 if r.get("variant") == "fused_best_bf16"), None)
     r0 = fp[0]
-    out = [f"## GPU ({r0['device']}, 2026-11-27, `benchmarks/gpu.sh`; JSON in `gpu/run4_*`, `gpu/run5_*`)", "",
+    out = [f"## GPU ({r0['device']}, 2026-11-27, `benchmarks/gpu.sh`; JSON in `gpu/run4_*` … `gpu/run6_*`)", "",
            "W1 as above; jaxreg.sweep's loss runs the MLP's forward and backward in one Pallas kernel "
-           "(`jaxreg.fused`, activations in registers), the naive vmap and the loop use the XLA formula. Two "
-           "device calls on the same machine: run 4 (every step) and run 5 (the probe again with other launch "
-           "configurations, K=1024 and 4096, Nsight Compute). Each sweep row ran with the configuration its run's "
-           f"probe found fastest (run 4: {_cfg_text(cfg4)}; run 5: {_cfg_text(cfg5)}). Ceilings measured in the "
+           "(`jaxreg.fused`, activations in registers), the naive vmap and the loop use the XLA formula. Three "
+           "device calls: run 4 (every step) and run 5 (the probe again with other launch configurations, "
+           "K=1024 and 4096, Nsight Compute) on one machine, run 6 (the probe) on a fresh one. Each sweep row "
+           f"ran with the configuration its run's probe found fastest (run 4: {_cfg_text(cfg4)}; run 5: "
+           f"{_cfg_text(cfg5)}). Ceilings measured in the "
            f"same run: a 4096² float32 (TF32) matmul, {r0['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s, and `a + 1` "
            f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s. Bytes per "
            "model-step: XLA's cost analysis plus the kernel's own traffic (`jaxreg.fused.kernel_hbm_bytes`; x "

@@ -24,6 +24,10 @@ run() {  # run the step if STEPS names it (default: every step)
 # Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): the lasso steps
 # (solver changed since the last GPU run), compile growth, then the sweeps.
 run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
+# the same designs with XLA's while loops and conditionals inside CUDA graphs: on the H100 (run 4) each λ of a
+# small path costs ~0.3 ms, likely loop latency (by default XLA:GPU reads each while-loop predicate on the host)
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL" \
+  run lasso_cmdbuf ${T_CMDBUF:-60} $PY benchmarks/lasso_path.py --json --repeat 2 --l1-ratios 1.0
 run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
 # compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
 run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \

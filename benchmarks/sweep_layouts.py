@@ -40,9 +40,9 @@ LR = 0.1
 # jaxreg.fused.CONFIG overrides (first: the defaults). Measured and dropped: num_warps 2 and 8, tile 16 and 64
 # with one kernel, programs 2048, num_stages 1 and 3, weights per tile; two passes with 32-row tiles (runs 2-6,
 # benchmarks/README.md). Not yet measured: two passes with 64- and 128-row tiles (64 rows, 2 hidden blocks: 7%
-# behind the one kernel in run 6, against 36% with 32 rows).
-FUSED_CONFIGS = [{}, {"two_pass": True, "tile": 64}, {"two_pass": True, "tile": 64, "num_warps": 8},
-                 {"two_pass": True, "tile": 128, "hidden_blocks": 2, "num_warps": 8}]
+# behind the one kernel in run 6, against 36% with 32 rows) and xᵀ, W2ᵀ passed pre-transposed (`pretransposed`).
+FUSED_CONFIGS = [{}, {"pretransposed": True}, {"pretransposed": True, "num_stages": 3},
+                 {"two_pass": True, "tile": 64}, {"two_pass": True, "tile": 64, "num_warps": 8}]
 
 
 def stacked_init(k: int, hidden: int):

@@ -46,7 +46,9 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages;
 #: ``weights_once``: a program loads W1, b1, W2, b2 once, before its loop over tiles (more registers held),
-#: instead of once per tile (more loads from cache); ``two_pass``: two kernels instead of one (below:
+#: instead of once per tile (more loads from cache); ``pretransposed``: x and W2 also passed transposed (xᵀ
+#: made once per step, shared by the models; W2ᵀ per model), so that two of the kernel's three transposed
+#: matmul operands are read as stored (not yet measured on a GPU); ``two_pass``: two kernels instead of one (below:
 #: :func:`_kernel_softmax` writes ``dz`` to memory, :func:`_kernel_hidden` recomputes ``h`` and forms the W1
 #: gradient), with W1's columns split over ``hidden_blocks`` programs in the second: fewer registers per
 #: program for an extra x·W1 product and dz's round trip through memory. Measured slower at W1's hidden 128
@@ -61,7 +63,7 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: (W1 64 × 128, W2 128 × 16). Each program accumulates both gradients and holds a tile of x; at W1
 #: 64 × 512 a program needs more shared memory than an H200 core has (Triton refuses to compile it).
 CONFIG = {"tile": 32, "programs": 512, "min_rows_per_program": 32, "num_warps": 4, "num_stages": 2,
-          "weights_once": True, "two_pass": False, "hidden_blocks": 1,
+          "weights_once": True, "pretransposed": False, "two_pass": False, "hidden_blocks": 1,
           "max_weight_words": 64 * 128 + 128 * 16, "max_features": 64}
 CONFIG.update(json.loads(os.environ.get("JAXREG_FUSED_CONFIG", "{}")))
 
@@ -111,24 +113,30 @@ def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
     return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
 
 
-def _kernel(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw1_ref, gb1_ref, gw2_ref, gb2_ref, *,
-            tile: int, n_tiles: int, tiles_per_program: int, dtype, weights_once: bool):
+def _kernel(*refs, tile: int, n_tiles: int, tiles_per_program: int, dtype, weights_once: bool,
+            pretransposed: bool):
     """One program: the rows of tiles [r·tpp, min((r+1)·tpp, n_tiles)) → its share of L and ∂L/∂params.
 
-    ``x`` (and W1, W2) arrive in ``dtype`` already when it is bfloat16 (cast once, outside the kernel)."""
+    ``refs``: x, t, W1, b1, W2, b2 (then xᵀ and W2ᵀ when ``pretransposed``), then the outputs L, ∂W1, ∂b1, ∂W2,
+    ∂b2. ``x`` (and W1, W2) arrive in ``dtype`` already when it is bfloat16 (cast once, outside the kernel).
+    ``pretransposed``: xᵀ's tile and W2ᵀ are read as stored instead of transposed in the kernel for xᵀdh and
+    dz W2ᵀ (float32 operands have no transposing shared-memory load)."""
+    x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref = refs[:6]
+    xt_ref, w2t_ref = refs[6:8] if pretransposed else (None, None)
+    loss_ref, gw1_ref, gb1_ref, gw2_ref, gb2_ref = refs[8:] if pretransposed else refs[6:]
     d, hidden = w1_ref.shape
     c = w2_ref.shape[1]
     dot = functools.partial(_dot, dtype=dtype)
     first = pl.program_id(0) * tiles_per_program
-    refs = (w1_ref, b1_ref, w2_ref, b2_ref)
-    held = tuple(r[...] for r in refs) if weights_once else None
+    wrefs = (w1_ref, b1_ref, w2_ref, b2_ref) + ((w2t_ref,) if pretransposed else ())
+    held = tuple(r[...] for r in wrefs) if weights_once else None
 
     def body(i, carry):
         gw1, gb1, gw2, gb2, loss = carry
         rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
         xs = x_ref[rows, :]  # (tile, d)
         ts = t_ref[rows, :]  # (tile, c): onehot(y)·weight, zero on padded rows
-        w1, b1, w2, b2 = held if weights_once else tuple(r[...] for r in refs)
+        w1, b1, w2, b2, *w2t = held if weights_once else tuple(r[...] for r in wrefs)
         h = dot(xs, w1) + b1
         a = jnp.maximum(h, 0.0)
         z = dot(a, w2) + b2
@@ -140,8 +148,8 @@ def _kernel(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw1_ref, gb1
         dz = wrow * (e / s) - ts
         gw2 = gw2 + dot(a, dz, trans_a=True)
         gb2 = gb2 + jnp.sum(dz, axis=0, keepdims=True)
-        dh = jnp.where(h > 0.0, dot(dz, w2, trans_b=True), 0.0)
-        gw1 = gw1 + dot(xs, dh, trans_a=True)
+        dh = jnp.where(h > 0.0, dot(dz, w2t[0]) if pretransposed else dot(dz, w2, trans_b=True), 0.0)
+        gw1 = gw1 + (dot(xt_ref[:, rows], dh) if pretransposed else dot(xs, dh, trans_a=True))
         gb1 = gb1 + jnp.sum(dh, axis=0, keepdims=True)
         return gw1, gb1, gw2, gb2, loss
 
@@ -243,13 +251,15 @@ def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 
     x and the weighted one-hot targets read once, the params read and the partial gradients written once per
     program of the model (:func:`_programs_per_model`); x, W1 and W2 in bfloat16 (2 bytes) when
     ``compute_dtype`` is, the rest float32. ``CONFIG["two_pass"]`` adds the second kernel's reads (x, W1, b1,
-    W2 again) and dz's round trip (written, read)."""
+    W2 again) and dz's round trip (written, read); ``CONFIG["pretransposed"]`` the reads of xᵀ and W2ᵀ."""
     dp, hp, cp = _pow2(d), _pow2(hidden), _pow2(n_classes)
     programs = _programs_per_model(models, -(-n // CONFIG["tile"]))
     low = 2 if compute_dtype is not None and jnp.dtype(compute_dtype) == jnp.bfloat16 else 4
     weights = dp * hp + hp * cp
     one = n * (low * dp + 4 * cp) + programs * (low * weights + 4 * (hp + cp) + 4 * (weights + hp + 2 * cp))
-    return one + (n * (low * dp + 8 * cp) + programs * (low * weights + 4 * hp) if CONFIG["two_pass"] else 0)
+    if CONFIG["two_pass"]:
+        return one + n * (low * dp + 8 * cp) + programs * (low * weights + 4 * hp)
+    return one + (n * low * dp + programs * low * hp * cp if CONFIG["pretransposed"] else 0)
 
 
 def _programs_per_model(models: int, n_tiles: int) -> int:
@@ -282,13 +292,15 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
     static = dict(tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype,
                   weights_once=bool(CONFIG["weights_once"]))
     if not CONFIG["two_pass"]:
+        pre = bool(CONFIG["pretransposed"])
+        extra = (xp.T, w2.T) if pre else ()
         parts = pl.pallas_call(
-            functools.partial(_kernel, **static),
+            functools.partial(_kernel, pretransposed=pre, **static),
             grid=(programs,),
             out_shape=[jax.ShapeDtypeStruct((programs, *s), jnp.float32) for s in shapes],
             out_specs=[pl.BlockSpec((None, *s), lambda r: (r, 0, 0)) for s in shapes],
             interpret=interpret, name="jaxreg_fused_mlp_cross_entropy", cost_estimate=cost, **kwargs,
-        )(xp, t, w1, b1, w2, b2)
+        )(xp, t, w1, b1, w2, b2, *extra)
         return [jnp.sum(part, axis=0) for part in parts]
     # two passes: (1) loss, ∂W2, ∂b2 and dz (rows × c, to memory); (2) ∂W1, ∂b1 over (programs, hidden blocks)
     rows = xp.shape[0]

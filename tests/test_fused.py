@@ -98,14 +98,24 @@ def test_programs_per_model_follow_the_models_in_flight():
         fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - 2 * (1797 * 64 + weights))
 
 
+def test_pretransposed_reads_xt_and_w2t_once_more(monkeypatch):
+    one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
+    monkeypatch.setitem(fused.CONFIG, "pretransposed", True)
+    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 4 * (1797 * 64 + 128 * 16)
+
+
+@pytest.mark.parametrize("weights_once, pretransposed", [(True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("dt", [None, jnp.bfloat16])
-def test_weights_loaded_once_per_program_give_the_same_loss_and_gradient(monkeypatch, dt):
-    """CONFIG["weights_once"] (params held across the tile loop) changes where loads happen, not the result;
-    several tiles per program (tile 16 on 45 rows) so the held weights serve more than one tile."""
+def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_once, pretransposed, dt):
+    """CONFIG["weights_once"] (params held across the tile loop) and CONFIG["pretransposed"] (xᵀ and W2ᵀ read as
+    stored) change where loads happen, not the result; several tiles per program (tile 16 on 45 rows) so the held
+    weights serve more than one tile."""
     monkeypatch.setitem(fused.CONFIG, "tile", 16)
     monkeypatch.setitem(fused.CONFIG, "weights_once", False)
+    monkeypatch.setitem(fused.CONFIG, "pretransposed", False)
     want = jax.value_and_grad(_kern)(P, dt=dt)
-    monkeypatch.setitem(fused.CONFIG, "weights_once", True)
+    monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
+    monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
     chex.assert_trees_all_close(jax.value_and_grad(_kern)(P, dt=dt), want, rtol=1e-6, atol=1e-8)
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a]), P)
     chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
@@ -139,12 +149,14 @@ def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_bl
         64 * 128 + 128 * 16 + 128)
 
 
-@pytest.mark.parametrize("weights_once, two_pass, dt", [(False, False, None), (True, False, None),
-                                                        (True, False, jnp.bfloat16), (True, True, None),
-                                                        (False, True, jnp.bfloat16)])
-def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, two_pass, dt):
+@pytest.mark.parametrize("weights_once, pretransposed, two_pass, dt", [
+    (False, False, False, None), (True, False, False, None), (True, False, False, jnp.bfloat16),
+    (True, True, False, None), (False, True, False, jnp.bfloat16), (True, False, True, None),
+    (False, False, True, jnp.bfloat16)])
+def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, pretransposed, two_pass, dt):
     """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
     monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
+    monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
     monkeypatch.setitem(fused.CONFIG, "two_pass", two_pass)
     monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 2)
     ps = jax.tree.map(lambda a: jnp.stack([a] * 4), models.init_params("mlp", jax.random.key(3), D, C, hidden=40))

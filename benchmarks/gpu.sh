@@ -55,6 +55,7 @@ case " ${STEPS:-all} " in *" all "*|*" ncu "*)
   echo "== ncu (t=$(( $(date +%s) - T0 )) s)"
   timeout ${T_NCU:-90} ncu --kernel-name regex:'jaxreg|mlp_cross' --launch-skip 1 --launch-count 1 --section LaunchStats \
     --section Occupancy --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
     $PY benchmarks/kernel_profile.py --k 1024 --calls 3 > "$OUT/ncu.txt" 2>&1
   echo "   rc=$?" ;;
 esac

@@ -46,7 +46,7 @@ _NEG = -1e30  # the bias of a padded class: exp(z − max) = 0, so it adds nothi
 #: model's rows are split over programs (their partial gradients summed) until there are about this many
 #: (a few per GPU core), but no program gets fewer than ``min_rows_per_program`` rows; Triton warps, stages;
 #: ``weights_once``: a program loads W1, b1, W2, b2 once, before its loop over tiles (more registers held),
-#: instead of once per tile (more loads from cache); ``pretransposed``: x and W2 also passed transposed (xᵀ
+#: instead of once per tile (more loads from cache); ``pretransposed`` (one kernel): x and W2 also passed transposed (xᵀ
 #: made once per step, shared by the models; W2ᵀ per model), so that two of the kernel's three transposed
 #: matmul operands are read as stored (not yet measured on a GPU); ``two_pass``: two kernels instead of one (below:
 #: :func:`_kernel_softmax` writes ``dz`` to memory, :func:`_kernel_hidden` recomputes ``h`` and forms the W1
@@ -113,6 +113,19 @@ def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
     return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
 
 
+def _forward(xs, ts, w1, b1, w2, b2, dot):
+    """One tile's forward pass and softmax: (h, a, dz, the tile's share of L); ``ts`` = onehot(y)·weight rows."""
+    h = dot(xs, w1) + b1
+    a = jnp.maximum(h, 0.0)
+    z = dot(a, w2) + b2
+    m = jnp.max(z, axis=1, keepdims=True)
+    e = jnp.exp(z - m)
+    s = jnp.sum(e, axis=1, keepdims=True)
+    wrow = jnp.sum(ts, axis=1, keepdims=True)  # the row's weight (1/n), 0 on a padded row
+    loss = jnp.sum(wrow * (m + jnp.log(s))) - jnp.sum(ts * z)
+    return h, a, wrow * (e / s) - ts, loss
+
+
 def _kernel(*refs, tile: int, n_tiles: int, tiles_per_program: int, dtype, weights_once: bool,
             pretransposed: bool):
     """One program: the rows of tiles [r·tpp, min((r+1)·tpp, n_tiles)) → its share of L and ∂L/∂params.
@@ -137,15 +150,8 @@ def _kernel(*refs, tile: int, n_tiles: int, tiles_per_program: int, dtype, weigh
         xs = x_ref[rows, :]  # (tile, d)
         ts = t_ref[rows, :]  # (tile, c): onehot(y)·weight, zero on padded rows
         w1, b1, w2, b2, *w2t = held if weights_once else tuple(r[...] for r in wrefs)
-        h = dot(xs, w1) + b1
-        a = jnp.maximum(h, 0.0)
-        z = dot(a, w2) + b2
-        m = jnp.max(z, axis=1, keepdims=True)
-        e = jnp.exp(z - m)
-        s = jnp.sum(e, axis=1, keepdims=True)
-        wrow = jnp.sum(ts, axis=1, keepdims=True)  # the row's weight (1/n), 0 on a padded row
-        loss = loss + jnp.sum(wrow * (m + jnp.log(s))) - jnp.sum(ts * z)
-        dz = wrow * (e / s) - ts
+        h, a, dz, tile_loss = _forward(xs, ts, w1, b1, w2, b2, dot)
+        loss = loss + tile_loss
         gw2 = gw2 + dot(a, dz, trans_a=True)
         gb2 = gb2 + jnp.sum(dz, axis=0, keepdims=True)
         dh = jnp.where(h > 0.0, dot(dz, w2t[0]) if pretransposed else dot(dz, w2, trans_b=True), 0.0)
@@ -180,16 +186,9 @@ def _kernel_softmax(x_ref, t_ref, w1_ref, b1_ref, w2_ref, b2_ref, loss_ref, gw2_
         rows = pl.ds(pl.multiple_of((first + i) * tile, tile), tile)
         xs, ts = x_ref[rows, :], t_ref[rows, :]
         w1, b1, w2, b2 = held if weights_once else tuple(r[...] for r in refs)
-        a = jnp.maximum(dot(xs, w1) + b1, 0.0)
-        z = dot(a, w2) + b2
-        m = jnp.max(z, axis=1, keepdims=True)
-        e = jnp.exp(z - m)
-        s = jnp.sum(e, axis=1, keepdims=True)
-        wrow = jnp.sum(ts, axis=1, keepdims=True)
-        loss = loss + jnp.sum(wrow * (m + jnp.log(s))) - jnp.sum(ts * z)
-        dz = wrow * (e / s) - ts
+        _, a, dz, tile_loss = _forward(xs, ts, w1, b1, w2, b2, dot)
         dz_ref[rows, :] = dz
-        return gw2 + dot(a, dz, trans_a=True), gb2 + jnp.sum(dz, axis=0, keepdims=True), loss
+        return gw2 + dot(a, dz, trans_a=True), gb2 + jnp.sum(dz, axis=0, keepdims=True), loss + tile_loss
 
     zeros = (jnp.zeros((hidden, c), jnp.float32), jnp.zeros((1, c), jnp.float32), jnp.float32(0.0))
     count = jnp.minimum(tiles_per_program, n_tiles - first)

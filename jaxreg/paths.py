@@ -54,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import numbers
+import os
 import time
 import warnings
 from typing import Any
@@ -130,12 +131,11 @@ def _relative_gap(rr, ry, xtr, w, a1, a2):
 
 
 #: On CPU, BLAS runs on one thread (threadpoolctl, when installed) for NumPy's products below this many
-#: multiply-adds (the Gram matrix, Xᵀy) and for the whole active-set solve, whose LAPACK calls (through
-#: SciPy's OpenBLAS) factorise a few hundred slots at most (or, n < d, n × n: threads kept from n³/3 on, as
-#: for the products). OpenBLAS's worker threads keep spinning for a while
-#: after each threaded call and take the cores from XLA's solver: 2-core CPU, 2000 × 500 lasso path, run time
-#: median 63–75 → 49 ms (the one-thread Gram costs ~3–7 ms more). Larger products (20000 × 2000: 2.5 s
-#: threaded) keep every thread.
+#: multiply-adds (Xᵀy; the Gram matrix: :func:`_gram_numpy`, one BLAS thread per row block) and for the whole
+#: active-set solve, whose LAPACK calls (through SciPy's OpenBLAS) factorise a few hundred slots at most (or,
+#: n < d, n × n: threads kept from n³/3 on, as for the products). OpenBLAS's worker threads keep spinning for a
+#: while after each threaded call and take the cores from XLA's solver: 2-core CPU, 2000 × 500 lasso path, run
+#: time median 63–75 → 49 ms. Larger products keep every thread.
 ONE_BLAS_THREAD_BELOW = 1e9
 
 
@@ -152,6 +152,44 @@ def _one_blas_thread(multiply_adds: float = 0.0):
     """Context: BLAS on one thread for work of this size (:data:`ONE_BLAS_THREAD_BELOW`), else unchanged."""
     controller = _blas_controller() if multiply_adds < ONE_BLAS_THREAD_BELOW else None
     return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
+
+
+#: The CPU Gram matrix is split over row blocks, one per core, from this many multiply-adds (n·d²) on; below, one
+#: product (the threads cost ~0.2 ms).
+GRAM_BLOCKS_FROM = 5e7
+
+
+@functools.cache
+def _gram_pool(workers: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers, thread_name_prefix="jaxreg-gram")
+
+
+def _gram_numpy(xn: np.ndarray) -> np.ndarray:
+    r"""XᵀX in NumPy: :math:`\sum_b X_b^\top X_b` over row blocks :math:`X_b`, one per core, each product on its own
+    Python thread with BLAS held to one thread (NumPy releases the GIL in BLAS).
+
+    2-core CPU, float64: 2000 × 500 28.7 → 16.0 ms (one BLAS thread before), 20000 × 2000 2.43 s with OpenBLAS's
+    own threads → 2.11 s; and OpenBLAS's worker threads, which spin for a while after a threaded call and took
+    the cores from the XLA solver that follows, are never woken. Without threadpoolctl (BLAS threads not
+    controllable) or below :data:`GRAM_BLOCKS_FROM`: one product."""
+    n, d = xn.shape
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every OS)
+        cores = os.cpu_count() or 1
+    blocks = min(cores, n // 64) if n * d * d >= GRAM_BLOCKS_FROM and _blas_controller() is not None else 1
+    if blocks < 2:
+        with _one_blas_thread(n * d * d / 2):
+            return xn.T @ xn
+    edges = np.linspace(0, n, blocks + 1).astype(int)
+    with _one_blas_thread():
+        parts = list(_gram_pool(blocks).map(lambda ab: xn[ab[0]:ab[1]].T @ xn[ab[0]:ab[1]], zip(edges, edges[1:])))
+    gram = parts[0]
+    for part in parts[1:]:
+        gram += part
+    return gram
 
 
 def elastic_net_path(
@@ -241,10 +279,11 @@ def elastic_net_path(
     # matrix baked into the program made compilation take seconds).
     t_setup = time.perf_counter()
     if gram:
-        if cpu:  # (NumPy's XᵀX is a BLAS syrk: half the flops of XLA's general matmul)
+        if cpu:  # (NumPy's BLAS: 28.7 ms for XᵀX at 2000 × 500 on one thread, XLA's float64 matmul 41 ms)
             xn, yn = np.asarray(x), np.asarray(y)
-            with _one_blas_thread(n * d * d / 2):
-                g_mat, xty, yy = xn.T @ xn / n, xn.T @ yn / n, yn @ yn / n
+            g_mat = _gram_numpy(xn) / n
+            with _one_blas_thread(n * d):
+                xty, yy = xn.T @ yn / n, yn @ yn / n
             g_mat, xty, yy = jnp.asarray(g_mat), jnp.asarray(xty), jnp.asarray(yy)
         else:
             g_mat, xty, yy = x.T @ x / n, x.T @ y / n, jnp.dot(y, y) / n

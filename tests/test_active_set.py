@@ -203,6 +203,28 @@ def test_it_warns_when_it_stops_before_tol():
     assert not st["converged"] and st["iterations"][1] == 1
 
 
+def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
+    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each) equals one product to
+    rounding, for uneven blocks too; BLAS threads are restored; without threadpoolctl it is one product."""
+    from jaxreg import paths
+
+    x = np.random.default_rng(0).standard_normal((1001, 37))
+    want = x.T @ x
+    monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
+    monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(3)), raising=False)
+    monkeypatch.setattr(paths, "_blas_controller", lambda: object())  # "controllable": blocks are used
+    monkeypatch.setattr(paths, "_one_blas_thread", lambda *a: __import__("contextlib").nullcontext())
+    calls = []
+    real_pool = paths._gram_pool
+    monkeypatch.setattr(paths, "_gram_pool", lambda w: calls.append(w) or real_pool(w))
+    np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
+    assert calls == [3]  # three row blocks of 333-334 rows, on three threads
+    monkeypatch.setattr(paths, "_blas_controller", lambda: None)  # BLAS threads not controllable: one product
+    calls.clear()
+    np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
+    assert calls == []
+
+
 def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     """OpenBLAS's idle workers spin and take the cores from XLA: small NumPy products and the CPU solve run with one
     BLAS thread (restored afterwards); large products keep every thread; without threadpoolctl nothing changes."""

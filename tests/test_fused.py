@@ -104,8 +104,8 @@ def test_pretransposed_reads_xt_and_w2t_once_more(monkeypatch):
     assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 4 * (1797 * 64 + 128 * 16)
 
 
-@pytest.mark.parametrize("weights_once, pretransposed", [(True, False), (False, True), (True, True)])
-@pytest.mark.parametrize("dt", [None, jnp.bfloat16])
+@pytest.mark.parametrize("weights_once, pretransposed, dt", [(True, False, None), (False, True, None),
+                                                             (True, True, jnp.bfloat16)])  # (interpreter: slow)
 def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_once, pretransposed, dt):
     """CONFIG["weights_once"] (params held across the tile loop) and CONFIG["pretransposed"] (xᵀ and W2ᵀ read as
     stored) change where loads happen, not the result; several tiles per program (tile 16 on 45 rows) so the held
@@ -121,8 +121,7 @@ def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_onc
     chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("hidden_blocks", [1, 2, 4])
-@pytest.mark.parametrize("dt", [None, jnp.bfloat16])
+@pytest.mark.parametrize("hidden_blocks, dt", [(1, None), (2, jnp.bfloat16), (4, None)])
 def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_blocks, dt):
     """CONFIG["two_pass"]: dz through memory and W1's gradient by hidden blocks; hidden 40 (padded to 64) so that
     2 and 4 blocks of 32 and 16 columns exist; tile 16 so a program walks several tiles (and under vmap a model's

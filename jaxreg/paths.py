@@ -166,20 +166,31 @@ def _gram_pool(workers: int):
     return ThreadPoolExecutor(workers, thread_name_prefix="jaxreg-gram")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child inherits the pool object but not its threads: a new one there
+    os.register_at_fork(after_in_child=_gram_pool.cache_clear)
+
+
+def _blas_limitable() -> bool:
+    """threadpoolctl is installed and controls at least one BLAS library (it cannot limit every BLAS)."""
+    controller = _blas_controller()
+    return controller is not None and bool(controller.select(user_api="blas").lib_controllers)
+
+
 def _gram_numpy(xn: np.ndarray) -> np.ndarray:
     r"""XᵀX in NumPy: :math:`\sum_b X_b^\top X_b` over row blocks :math:`X_b`, one per core, each product on its own
     Python thread with BLAS held to one thread (NumPy releases the GIL in BLAS).
 
     2-core CPU, float64: 2000 × 500 28.7 → 16.0 ms (one BLAS thread before), 20000 × 2000 2.43 s with OpenBLAS's
     own threads → 2.11 s; and OpenBLAS's worker threads, which spin for a while after a threaded call and took
-    the cores from the XLA solver that follows, are never woken. Without threadpoolctl (BLAS threads not
-    controllable) or below :data:`GRAM_BLOCKS_FROM`: one product."""
+    the cores from the XLA solver that follows, are never woken. At most 2n/d blocks (their d × d partial sums
+    then take at most twice the memory of X), at least 64 rows each. Without a BLAS that threadpoolctl can hold
+    to one thread, or below :data:`GRAM_BLOCKS_FROM`: one product."""
     n, d = xn.shape
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # (not on every OS)
         cores = os.cpu_count() or 1
-    blocks = min(cores, n // 64) if n * d * d >= GRAM_BLOCKS_FROM and _blas_controller() is not None else 1
+    blocks = min(cores, n // 64, 2 * n // d) if n * d * d >= GRAM_BLOCKS_FROM and _blas_limitable() else 1
     if blocks < 2:
         with _one_blas_thread(n * d * d / 2):
             return xn.T @ xn

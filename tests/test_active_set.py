@@ -204,25 +204,77 @@ def test_it_warns_when_it_stops_before_tol():
 
 
 def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
-    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each) equals one product to
-    rounding, for uneven blocks too; BLAS threads are restored; without threadpoolctl it is one product."""
+    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
+    there) equals one product to rounding, for uneven blocks too; BLAS threads are restored afterwards; with a BLAS
+    that cannot be limited it is one product."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     from jaxreg import paths
 
+    def blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl controls")
     x = np.random.default_rng(0).standard_normal((1001, 37))
     want = x.T @ x
     monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
     monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(3)), raising=False)
-    monkeypatch.setattr(paths, "_blas_controller", lambda: object())  # "controllable": blocks are used
-    monkeypatch.setattr(paths, "_one_blas_thread", lambda *a: __import__("contextlib").nullcontext())
-    calls = []
+    calls, inside = [], []
     real_pool = paths._gram_pool
-    monkeypatch.setattr(paths, "_gram_pool", lambda w: calls.append(w) or real_pool(w))
+
+    class Spy:  # the pool, recording the BLAS threads each block's product runs with
+        def __init__(self, workers):
+            calls.append(workers)
+            self.pool = real_pool(workers)
+
+        def map(self, fn, items):
+            return self.pool.map(lambda item: inside.append(blas_threads()) or fn(item), items)
+
+    monkeypatch.setattr(paths, "_gram_pool", Spy)
     np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
-    assert calls == [3]  # three row blocks of 333-334 rows, on three threads
-    monkeypatch.setattr(paths, "_blas_controller", lambda: None)  # BLAS threads not controllable: one product
-    calls.clear()
+    assert calls == [3] and len(inside) == 3  # three row blocks of 333-334 rows, on three threads
+    assert all(t == 1 for threads in inside for t in threads)
+    assert blas_threads() == before
+    monkeypatch.setattr(paths, "_blas_limitable", lambda: False)  # BLAS threads not controllable: one product
     np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
-    assert calls == []
+    assert calls == [3]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
+    """A forked child inherits the parent's thread pool object but not its threads: the pool is made anew there."""
+    import os
+    import time
+    import warnings
+
+    from jaxreg import paths
+
+    monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
+    monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(2)), raising=False)
+    monkeypatch.setattr(paths, "_blas_limitable", lambda: True)
+    x = np.random.default_rng(1).standard_normal((300, 20))
+    for _ in range(3):  # the parent's pool exists now, both threads started
+        paths._gram_numpy(x)
+    time.sleep(0.3)  # ... and idle: a child that reused the pool would queue its blocks for threads it lacks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (fork of a multi-threaded process)
+        pid = os.fork()
+    if pid == 0:  # child: exit 0 only if the blocked Gram matrix comes back right
+        try:
+            os._exit(0 if np.allclose(paths._gram_numpy(x), x.T @ x) else 1)
+        finally:
+            os._exit(2)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's Gram matrix hung")
 
 
 def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):

@@ -256,9 +256,24 @@ def kernel_hbm_bytes(n: int, d: int, hidden: int, n_classes: int, models: int = 
     low = 2 if compute_dtype is not None and jnp.dtype(compute_dtype) == jnp.bfloat16 else 4
     weights = dp * hp + hp * cp
     one = n * (low * dp + 4 * cp) + programs * (low * weights + 4 * (hp + cp) + 4 * (weights + hp + 2 * cp))
-    if CONFIG["two_pass"]:
-        return one + n * (low * dp + 8 * cp) + programs * (low * weights + 4 * hp)
+    if CONFIG["two_pass"]:  # dz written once; x's and dz's rows read by each hidden block; W1, b1, W2 once more
+        return one + n * 4 * cp + _hidden_blocks(hp) * n * (low * dp + 4 * cp) + programs * (low * weights + 4 * hp)
     return one + (n * low * dp + programs * low * hp * cp if CONFIG["pretransposed"] else 0)
+
+
+def _hidden_blocks(hp: int) -> int:
+    """The second kernel's blocks of W1's (padded) columns: CONFIG["hidden_blocks"], but blocks of ≥ 16 columns.
+    Raises on a CONFIG whose options do not go together (an option that would be silently ignored)."""
+    blocks = CONFIG["hidden_blocks"]
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1 or blocks & (blocks - 1):
+        raise ValueError(f"jaxreg.fused.CONFIG['hidden_blocks'] must be a power of two ≥ 1, got {blocks!r}")
+    if blocks != 1 and not CONFIG["two_pass"]:
+        raise ValueError("jaxreg.fused.CONFIG['hidden_blocks'] applies to the two-pass kernels only: set "
+                         "CONFIG['two_pass'] = True, or hidden_blocks = 1")
+    if CONFIG["two_pass"] and CONFIG["pretransposed"]:
+        raise ValueError("jaxreg.fused.CONFIG['pretransposed'] applies to the one-kernel mode only: set "
+                         "CONFIG['two_pass'] = False, or pretransposed = False")
+    return min(blocks, max(1, hp // 16))
 
 
 def _programs_per_model(models: int, n_tiles: int) -> int:
@@ -286,7 +301,9 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
     shapes = [(1, cp), (dp, hp), (1, hp), (hp, cp), (1, cp)]  # loss (broadcast), ∂W1, ∂b1, ∂W2, ∂b2
     if dtype is not None:  # bfloat16 operands: x, W1, W2 cast once here, not per tile in the kernel
         xp, w1, w2 = xp.astype(dtype), w1.astype(dtype), w2.astype(dtype)
-    cost = pl.CostEstimate(flops=2 * n * (2 * dp * hp + 3 * hp * cp), transcendentals=2 * n * cp,
+    blocks = _hidden_blocks(hp)  # (checks CONFIG)
+    recompute = 2 * n * dp * hp if CONFIG["two_pass"] else 0  # the second kernel's x·W1
+    cost = pl.CostEstimate(flops=2 * n * (2 * dp * hp + 3 * hp * cp) + recompute, transcendentals=2 * n * cp,
                            bytes_accessed=kernel_hbm_bytes(n, dp, hp, cp, models, dtype))
     static = dict(tile=tile, n_tiles=n_tiles, tiles_per_program=tpp, dtype=dtype,
                   weights_once=bool(CONFIG["weights_once"]))
@@ -313,11 +330,7 @@ def _launch(w1, b1, w2, b2, xp, t, *, n, interpret, dtype, models):
         + [pl.BlockSpec((rows, cp), lambda r: (0, 0))],
         interpret=interpret, name="jaxreg_fused_mlp_softmax", cost_estimate=cost, **kwargs,  # (both kernels')
     )(xp, t, w1, b1, w2, b2)
-    blocks = int(CONFIG["hidden_blocks"])
-    if blocks < 1 or blocks & (blocks - 1):
-        raise ValueError(f"jaxreg.fused.CONFIG['hidden_blocks'] must be a power of two ≥ 1, got {blocks}")
-    hb = hp // min(blocks, hp // 16)  # blocks of ≥ 16 columns (Triton's smallest block)
-    blocks = hp // hb
+    hb = hp // blocks  # (≥ 16 columns: Triton's smallest block)
     gw1, gb1 = pl.pallas_call(
         functools.partial(_kernel_hidden, **static),
         grid=(programs, blocks),

@@ -104,6 +104,24 @@ def test_pretransposed_reads_xt_and_w2t_once_more(monkeypatch):
     assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 4 * (1797 * 64 + 128 * 16)
 
 
+def _pallas_operands(closed) -> list[int]:
+    """Operand counts of the pallas_calls in a jaxpr, sub-jaxprs (custom_vjp, custom_vmap, pjit) included."""
+    found = []
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "pallas_call":
+                found.append(len(eqn.invars))
+            for v in eqn.params.values():
+                for sub in v if isinstance(v, (list, tuple)) else [v]:
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns"):
+                        walk(inner)
+
+    walk(closed.jaxpr)
+    return found
+
+
 @pytest.mark.parametrize("weights_once, pretransposed, dt", [(True, False, None), (False, True, None),
                                                              (True, True, jnp.bfloat16)])  # (interpreter: slow)
 def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_once, pretransposed, dt):
@@ -117,6 +135,8 @@ def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_onc
     monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
     monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
     chex.assert_trees_all_close(jax.value_and_grad(_kern)(P, dt=dt), want, rtol=1e-6, atol=1e-8)
+    # the option took effect: with pretransposed the kernel takes xᵀ and W2ᵀ as two more operands
+    assert _pallas_operands(jax.make_jaxpr(jax.grad(_kern))(P)) == [8 if pretransposed else 6]
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a]), P)
     chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
 
@@ -138,14 +158,23 @@ def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_bl
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a, 0.9 * a]), p)
     chex.assert_trees_all_close(jax.jit(jax.vmap(jax.grad(lambda q: _kern(q, dt=dt))))(ps),
                                 jax.vmap(jax.grad(lambda q: _xla(q, dt=dt)))(ps), rtol=tol[1], atol=tol[2])
-    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 3)
-    with pytest.raises(ValueError, match="hidden_blocks"):
-        jax.grad(_kern)(p)  # (the value alone is the XLA formula's; the gradient runs the kernels)
-    monkeypatch.setitem(fused.CONFIG, "two_pass", False)  # the bytes it adds: x, W1, b1, W2 again; dz twice
+    assert _pallas_operands(jax.make_jaxpr(jax.grad(_kern))(p)) == [6, 5]  # two kernels
+    for bad, match in (({"hidden_blocks": 3}, "power of two"), ({"pretransposed": True}, "one-kernel mode"),
+                       ({"two_pass": False, "hidden_blocks": 2}, "two-pass kernels only")):
+        with monkeypatch.context() as m:
+            for key, value in bad.items():
+                m.setitem(fused.CONFIG, key, value)
+            with pytest.raises(ValueError, match=match):  # an option that would be ignored is an error
+                jax.grad(_kern)(p)  # (the value alone is the XLA formula's; the gradient runs the kernels)
+    # the bytes two passes add: dz written once; x and dz read once per hidden block; W1, b1, W2 once more
+    monkeypatch.setitem(fused.CONFIG, "two_pass", False)
+    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 1)
     one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
     monkeypatch.setitem(fused.CONFIG, "two_pass", True)
-    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 1797 * (4 * 64 + 8 * 16) + 4 * (
-        64 * 128 + 128 * 16 + 128)
+    for blocks in (1, 2):
+        monkeypatch.setitem(fused.CONFIG, "hidden_blocks", blocks)
+        assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 1797 * 4 * 16 + blocks * 1797 * (
+            4 * 64 + 4 * 16) + 4 * (64 * 128 + 128 * 16 + 128)
 
 
 @pytest.mark.parametrize("weights_once, pretransposed, two_pass, dt", [
@@ -154,18 +183,23 @@ def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_bl
     (False, False, True, jnp.bfloat16)])
 def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, pretransposed, two_pass, dt):
     """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
-    monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
     monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
     monkeypatch.setitem(fused.CONFIG, "two_pass", two_pass)
-    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 2)
+    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 2 if two_pass else 1)
     ps = jax.tree.map(lambda a: jnp.stack([a] * 4), models.init_params("mlp", jax.random.key(3), D, C, hidden=40))
-    f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt))))
+
+    def lowered(held):
+        monkeypatch.setitem(fused.CONFIG, "weights_once", held)
+        f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt))))
+        return f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
+
     try:
-        text = f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
+        text = lowered(weights_once)
     except Exception as e:  # a jaxlib built without the CUDA/Triton lowering
         pytest.skip(f"no CUDA lowering in this jaxlib: {type(e).__name__}")
     assert "triton" in text.lower()
     assert ("jaxreg_fused_mlp_hidden" in text) == two_pass
+    assert lowered(not weights_once) != text  # weights_once changes the kernel (loads hoisted out of the loop)
 
 
 def test_models_data_loss_uses_the_kernel_only_on_request_or_on_a_gpu():

@@ -46,6 +46,24 @@ def _ncu_metrics(name: str) -> dict:
     return found
 
 
+def _min_bytes(r: dict) -> float:
+    """jaxreg's fewest bytes per model-step: x counted once per launch (the models share it in L2) rather than
+    once per model as `kernel_hbm_bytes` counts it (rows written before the benchmark recorded this: W1's x)."""
+    if "jaxreg_min_bytes_per_model_step" in r:
+        return r["jaxreg_min_bytes_per_model_step"]
+    if not r.get("jaxreg_fused_kernel"):
+        return r["jaxreg_bytes_per_model_step"]
+    x = 1797 * 64 * (2 if r["compute_dtype"] == "bfloat16" else 4)
+    return r["jaxreg_bytes_per_model_step"] - x * (1 - 1 / r["k"])
+
+
+def _shares(r: dict) -> tuple[float, float]:
+    """(share of the bandwidth ceiling with the fewest bytes, share of the roofline) of a sweep row."""
+    rate, steps, bw = r["jaxreg_models_per_s"], r["steps"], r["bandwidth_ceiling_bytes_per_s"]
+    step_s = max(r["flops_per_model"] / steps / r["matmul_ceiling_flops"], _min_bytes(r) / bw)
+    return _min_bytes(r) * steps * rate / bw, rate * step_s * steps
+
+
 def h100_section() -> list[str]:
     """The H100 device runs of 2026-11-27 (`gpu.sh`, files gpu/run4_* … gpu/run6_*)."""
     fp = _load("gpu/run4_sweep_fp32.jsonl") + _load("gpu/run5_sweep_fp32.jsonl")
@@ -61,27 +79,33 @@ def h100_section() -> list[str]:
            "(`jaxreg.fused`, activations in registers), the naive vmap and the loop use the XLA formula. Three "
            "device calls: run 4 (every step) and run 5 (the probe again with other launch configurations, "
            "K=1024 and 4096, Nsight Compute) on one machine, run 6 (the probe) on a fresh one. Each sweep row "
-           f"ran with the configuration its run's probe found fastest (run 4: {_cfg_text(cfg4)}; run 5: "
-           f"{_cfg_text(cfg5)}). Ceilings measured in the "
+           f"ran with the configuration its run's probe found fastest, which gpu.sh exports as JAXREG_FUSED_CONFIG "
+           f"(run 4: {_cfg_text(cfg4)}; run 5: {_cfg_text(cfg5)}; these rows did not record it, the benchmark's "
+           "rows now do). Ceilings measured in the "
            f"same run: a 4096² float32 (TF32) matmul, {r0['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s, and `a + 1` "
-           f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s. Bytes per "
-           "model-step: XLA's cost analysis plus the kernel's own traffic (`jaxreg.fused.kernel_hbm_bytes`; x "
-           "counted once per model though the models share it in L2); the 5-pass floor is issue 5's "
-           "≈ 5 passes over one model's (n, hidden) float32 activation. Roofline = min(FLOP ceiling / FLOPs, "
-           "bandwidth / bytes) per model-step; FLOPs from XLA's cost analysis of the XLA formula's step.", "",
+           f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s (each row "
+           "uses its own run's ceilings: 2.77-2.86 TB/s). Bytes per model-step: XLA's cost analysis plus the "
+           "kernel's own traffic as `jaxreg.fused.kernel_hbm_bytes` counts it (x once per model), and the fewest: x "
+           "once per launch (the models share it in L2; Nsight Compute saw device memory 1.6% busy); the 5-pass "
+           "floor is issue 5's ≈ 5 passes over one model's (n, hidden) float32 activation. Share of bandwidth: the "
+           "fewest bytes. Roofline = min(FLOP ceiling / FLOPs, bandwidth / fewest bytes) per model-step; FLOPs from "
+           "XLA's cost analysis of the XLA formula's step. These runs measured the TF32 ceiling only: the bf16 "
+           "rows' FLOP and roofline shares are against it, an upper bound (a bf16 matmul runs faster; the "
+           "benchmark now measures the ceiling in the compute dtype).", "",
            "| run | compute | K | jaxreg.sweep models/s | naive jit(vmap) | loop | jaxreg / loop | jaxreg / naive "
-           "| bytes per model-step (5-pass floor) | share of bandwidth | FLOP/s (share) | share of roofline "
-           "| accuracy | compile s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| bytes per model-step: counted / fewest (5-pass floor) | share of bandwidth | FLOP/s (share) "
+           "| share of roofline | accuracy | compile s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     n4 = len(_load("gpu/run4_sweep_fp32.jsonl"))
     for i, r in enumerate(fp + bf):
         run = 5 if n4 <= i < len(fp) else 4
+        bw_share, roof_share = _shares(r)
         out.append(f"| {run} | {r['compute_dtype']} | {r['k']} | {r['jaxreg_models_per_s']:,.0f} | "
                    f"{r['naive_vmap_models_per_s']:,.0f} | {r['loop_models_per_s']:,.0f} | "
                    f"{r['jaxreg_vs_loop']:.1f}× | {r['jaxreg_vs_naive_vmap']:.2f}× | "
-                   f"{r['jaxreg_bytes_per_model_step'] / 1e6:.2f} MB "
+                   f"{r['jaxreg_bytes_per_model_step'] / 1e6:.2f} / {_min_bytes(r) / 1e6:.2f} MB "
                    f"({r['five_pass_floor_bytes_per_model_step'] / 1e6:.2f} MB) | "
-                   f"{r['jaxreg_fraction_of_bandwidth']:.0%} | {r['jaxreg_achieved_flops'] / 1e12:.0f} T "
-                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {r['jaxreg_fraction_of_roofline']:.0%} | "
+                   f"{bw_share:.0%} | {r['jaxreg_achieved_flops'] / 1e12:.0f} T "
+                   f"({r['jaxreg_fraction_of_ceiling']:.0%}) | {roof_share:.0%} | "
                    f"{r['accuracy_mean']:.4f} | {r['jaxreg_compile_s']:.1f} |")
     naive_b = {r["k"]: r["naive_vmap_bytes_per_model_step"] for r in fp}
     out += ["", "The naive vmap moves " + ", ".join(f"{b / 1e6:.2f} MB per model-step at K={k}"
@@ -105,7 +129,7 @@ def h100_section() -> list[str]:
                 "(`two_pass`: loss, ∂W2 and dz in one kernel, dz through memory, ∂W1 by `hidden_blocks` in a "
                 "second that recomputes h), meant to relieve the register pressure ncu showed: predicted faster, "
                 "measured slower — the extra x·W1 product and a second walk over the tiles cost more than the "
-                "occupancy gained; 64-row tiles recover most of it.", "",
+                "occupancy they were meant to gain (not measured for them); 64-row tiles recover most of it.", "",
                 "| run | variant | models/s | val diff | config |", "|---|---|---|---|---|"]
         for run, r in probe:
             if "error" in r:

@@ -212,9 +212,7 @@ def gpu_section() -> list[str]:
             run = "2" if i < len(probe2) else "3"
             if "error" in r:
                 continue
-            cfg = r.get("config")
-            cfg = "" if not cfg else ", ".join(f"{k}={v}" for k, v in cfg.items()
-                                          if k not in ("max_weight_words", "max_features"))
+            cfg = _cfg_text(r.get("config"))
             diff = r.get("val_max_rel_diff_vs_naive")
             out.append(f"| {run} | {r['variant']} | {r['k']} | {r['models_per_s']:,.0f} | "
                        f"{'' if diff is None else f'{diff:.1e}'} | {cfg} |")

@@ -203,19 +203,26 @@ def test_it_warns_when_it_stops_before_tol():
     assert not st["converged"] and st["iterations"][1] == 1
 
 
-def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
-    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
-    there) equals one product to rounding, for uneven blocks too; BLAS threads are restored afterwards; with a BLAS
-    that cannot be limited it is one product."""
+def _blas_threads_or_skip():
+    """A function returning the BLAS libraries' thread counts (threadpoolctl); skips without a controllable BLAS."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from jaxreg import paths
 
     def blas_threads():
         return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
-    before = blas_threads()
-    if not before:
+    if not blas_threads():
         pytest.skip("no BLAS library that threadpoolctl controls")
+    return blas_threads
+
+
+def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
+    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
+    there) equals one product to rounding, for uneven blocks too; BLAS threads are restored afterwards; with a BLAS
+    that cannot be limited it is one product."""
+    from jaxreg import paths
+
+    blas_threads = _blas_threads_or_skip()
+    before = blas_threads()
     x = np.random.default_rng(0).standard_normal((1001, 37))
     want = x.T @ x
     monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
@@ -280,15 +287,10 @@ def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
 def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     """OpenBLAS's idle workers spin and take the cores from XLA: small NumPy products and the CPU solve run with one
     BLAS thread (restored afterwards); large products keep every thread; without threadpoolctl nothing changes."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     from jaxreg import paths
 
-    def blas_threads():
-        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
-
+    blas_threads = _blas_threads_or_skip()
     before = blas_threads()
-    if not before:
-        pytest.skip("no BLAS library that threadpoolctl controls")
     with paths._one_blas_thread(2000 * 500 * 500 / 2):
         assert blas_threads() and all(t == 1 for t in blas_threads())
     assert blas_threads() == before

@@ -23,11 +23,14 @@ run() {  # run the step if STEPS names it (default: every step)
 }
 # Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): the lasso steps
 # (solver changed since the last GPU run), compile growth, then the sweeps.
-run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2
+run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2 --device gpu
+# elastic_net_path's default device="auto": the small designs (n·d ≤ jaxreg.paths.AUTO_CPU_MAX_ENTRIES) on the host's
+# CPU, where run 4 measured the GPU at ~0.28 ms per λ (scikit-learn runs on the same CPU)
+run lasso_auto ${T_AUTO:-60} $PY benchmarks/lasso_path.py --json --repeat 2
 # the same designs with XLA's while loops and conditionals inside CUDA graphs: on the H100 (run 4) each λ of a
 # small path costs ~0.3 ms, likely loop latency (by default XLA:GPU reads each while-loop predicate on the host)
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL" \
-  run lasso_cmdbuf ${T_CMDBUF:-60} $PY benchmarks/lasso_path.py --json --repeat 2 --l1-ratios 1.0
+  run lasso_cmdbuf ${T_CMDBUF:-60} $PY benchmarks/lasso_path.py --json --repeat 2 --l1-ratios 1.0 --device gpu
 run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
 # compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
 run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
@@ -49,7 +52,7 @@ run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 10
   --plot "$OUT/sweep_gpu_minor.png"
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'
 run sweep_h512 ${T_H512:-40} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 512 --plot "$OUT/sweep_gpu_h512.png"
-run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0
+run lasso_f32 ${T_F32:-35} $PY benchmarks/lasso_path.py --json --repeat 1 --dtype float32 --l1-ratios 1.0 --device gpu
 # the kernel's launch statistics, occupancy and warp stalls from Nsight Compute (K=1024, W1 hidden 128)
 case " ${STEPS:-all} " in *" all "*|*" ncu "*)
   echo "== ncu (t=$(( $(date +%s) - T0 )) s)"
@@ -73,7 +76,7 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
                             "compile_s", "jaxreg_bytes_per_model_step", "jaxreg_fraction_of_bandwidth",
                             "jaxreg_fraction_of_roofline", "bandwidth_ceiling_bytes_per_s",
-                            "val_max_rel_diff_vs_naive", "error", "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "chunk_size") if k in r]
+                            "val_max_rel_diff_vs_naive", "error", "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "jaxreg_device", "chunk_size") if k in r]
         print(os.path.basename(f)[:-6], " ".join(f"{k}={r[k]:.4g}" if isinstance(r[k], float) else f"{k}={r[k]}"
                                                  for k in keys))
 PYEOF

@@ -36,7 +36,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes  # noqa: E402
 from sklearn.linear_model import enet_path, lasso_path  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.paths import elastic_net_path  # noqa: E402
+from jaxreg.devices import device_description  # noqa: E402
+from jaxreg.paths import elastic_net_path, path_device  # noqa: E402
 
 TARGET = 1e-6
 
@@ -98,7 +99,8 @@ def sklearn_time(x, y, alphas, l1_ratio, repeat: int):
     return min([t] + [run(tol)[0] for _ in range(repeat - 1)]), gap, tol
 
 
-def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str, repeat: int, dtype=np.float64):
+def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str, repeat: int, dtype=np.float64,
+                device: str = "auto"):
     """jaxreg's path in `tol` mode: wall time of the whole call (Gram matrix, set-up, every λ), best of the
     `repeat` calls after the first, each minus whatever it still compiled (the active-set solver keeps its
     compiled programs, so nothing; the FISTA / ADMM blocks compile again), and the first call's compilation."""
@@ -111,7 +113,7 @@ def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str,
         for _ in range(1 + repeat):
             t0 = time.perf_counter()
             coefs, st = elastic_net_path(xd, yd, lam, l1_ratio=rho, tol=tol, steps=max_steps, block=block,
-                                         solver=solver, return_stats=True)
+                                         solver=solver, device=device, return_stats=True)
             walls.append(time.perf_counter() - t0 - st["compile_s"])
             compiles.append(st["compile_s"])
         gap = max_relative_gap(x, y, np.asarray(coefs, np.float64), alphas, l1_ratio)
@@ -136,6 +138,8 @@ def main() -> None:
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="jaxreg's data dtype")
     p.add_argument("--data", nargs="+", metavar="NAME", help="only these designs (diabetes, breast_cancer, gaussian, "
                    "toeplitz0.9)")
+    p.add_argument("--device", default="auto", help="elastic_net_path's device: auto (small paths on the CPU when the "
+                   "default device is an accelerator: jaxreg.paths.AUTO_CPU_MAX_ENTRIES), cpu, gpu")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     cases = [("diabetes", 0, 0, 0.0), ("breast_cancer", 0, 0, 0.0), ("gaussian", 2000, 500, 0.0),
@@ -149,7 +153,7 @@ def main() -> None:
         cases = [c for c in cases if c[0] in args.data]
     # JAX's one-time start-up (thread pools, first dispatch) is paid here, not by the first timed path.
     x0, y0 = design("diabetes", 0, 0, 0.0)
-    elastic_net_path(x0, y0, [1.0, 0.1], tol=1e-3)
+    elastic_net_path(x0, y0, [1.0, 0.1], tol=1e-3, device=args.device)
     for name, n, d, rho in cases:
         x, y = design(name, n, d, rho)
         alphas_max = np.abs(x.T @ y).max() / x.shape[0]
@@ -158,13 +162,15 @@ def main() -> None:
             t_sk, gap_sk, tol = sklearn_time(x, y, alphas, l1_ratio, args.repeat)
             t_jr, gap_jr, steps, t_compile, tol_jr, used = jaxreg_time(x, y, alphas, l1_ratio, args.max_steps,
                                                                        args.block, args.solver, args.repeat,
-                                                                       np.dtype(args.dtype))
+                                                                       np.dtype(args.dtype), args.device)
+            ran_on = path_device(args.device, x.size, TARGET)
             row = {"data": name, "n": x.shape[0], "d": x.shape[1], "l1_ratio": l1_ratio, "n_alphas": 100,
-                   "device": jax.devices()[0].device_kind, "dtype": args.dtype,
+                   "device": device_description(), "dtype": args.dtype,
                    "sklearn_s": t_sk, "sklearn_max_rel_gap": gap_sk, "sklearn_tol": tol,
                    "jaxreg_s": t_jr, "jaxreg_max_rel_gap": gap_jr, "jaxreg_lambda_iterations": steps,
                    "jaxreg_tol": tol_jr, "jaxreg_block": args.block,
-                   "jaxreg_solver": used,
+                   "jaxreg_solver": used, "jaxreg_device_arg": args.device,
+                   "jaxreg_device": f"{ran_on.platform}: {ran_on.device_kind}",
                    "jaxreg_compile_s": t_compile, "repeat": args.repeat, "jaxreg_speedup": t_sk / t_jr,
                    "both_reach_target": gap_sk <= TARGET and gap_jr <= TARGET,
                    "date": datetime.date.today().isoformat()}

@@ -35,6 +35,7 @@ import optax  # noqa: E402
 
 import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import cost, digits, workload  # noqa: E402
+from jaxreg.devices import device_description  # noqa: E402
 
 LR = 0.1
 MAX_VAL_DIFF = 2e-3  # the largest relative difference of a final loss from the naive vmap's for a usable config
@@ -109,7 +110,7 @@ def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra
         out = jax.block_until_ready(compiled(lams))
         best = min(best, time.perf_counter() - t0)
     row = {"variant": name, "k": k, "models_per_s": k / best, "run_s": best, "compile_s": compile_s,
-           "accuracy_mean": float(np.mean(out["accuracy"])), "device": jax.devices()[0].device_kind, **extra}
+           "accuracy_mean": float(np.mean(out["accuracy"])), "device": device_description(), **extra}
     if one_step is not None:
         flops, nbytes = cost(one_step, lams, hlo_path=hlo_dir and os.path.join(hlo_dir, f"{name}_step.hlo.txt"))
         row.update(flops_per_model_step=flops / k, bytes_per_model_step=nbytes / k)
@@ -205,7 +206,7 @@ def main() -> None:
             best = min(best, st["run_s"])
         rows.append({"variant": f"sweep_vmap_{g}", "k": k, "models_per_s": k / best, "run_s": best,
                      "compile_s": st["compile_s"], "accuracy_mean": float(np.mean(out["accuracy"])),
-                     "device": st["device"], **extra})
+                     "device": device_description(), **extra})
         print(json.dumps(rows[-1]), flush=True)
     base = rows[0]["models_per_s"]
     print(f"{'variant':<18} {'models/s':>10} {'vs naive':>9} {'MB/model-step':>14} {'acc':>6}", file=sys.stderr)

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.devices import use_cpu_cores  # noqa: E402
+from jaxreg.devices import device_description, use_cpu_cores  # noqa: E402
 
 use_cpu_cores(strict=False)  # one CPU device per core for jaxreg.sweep (loop and naive vmap run on device 0)
 
@@ -179,7 +179,7 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, ban
     # bandwidth ceiling; the ~5-pass floor (issue 5): a forward + backward step moves the (n, hidden) activation ~5×
     roofline_step_s = max(step_flops / ceiling, jaxreg_min_bytes / bandwidth)
     return {
-        "k": k, "hidden": hidden, "steps": steps, "device": jax.devices()[0].device_kind,
+        "k": k, "hidden": hidden, "steps": steps, "device": device_description(),
         "platform": jax.devices()[0].platform,
         "jaxreg_models_per_s": jaxreg_rate, "naive_vmap_models_per_s": naive_rate, "loop_models_per_s": loop_rate,
         "jaxreg_vs_loop": jaxreg_rate / loop_rate, "jaxreg_vs_naive_vmap": jaxreg_rate / naive_rate,
@@ -222,7 +222,7 @@ def scale(steps: int, chunk_sizes: list[int], big_k: int, ks: list[int],
         _, st = jaxreg.sweep(train, np.geomspace(1e-4, 1e-1, k).astype(np.float32), return_stats=True,
                              progress=False, compiler_options=compiler_options)
         rows.append({"kind": "compile_vs_k", "k": k, "hidden": 8, "steps": steps, "compile_s": st["compile_s"],
-                     "run_s": st["run_s"], "vmap_size": st["vmap_size"], "device": st["device"],
+                     "run_s": st["run_s"], "vmap_size": st["vmap_size"], "device": device_description(),
                      "compiler_options": st["compiler_options"]})
         print(json.dumps(rows[-1]), flush=True)
     lams = np.geomspace(1e-4, 1e-1, big_k).astype(np.float32)
@@ -231,7 +231,7 @@ def scale(steps: int, chunk_sizes: list[int], big_k: int, ks: list[int],
                              compiler_options=compiler_options)
         rows.append({"kind": "large_k", "k": big_k, "hidden": 8, "steps": steps, "chunk_size_asked": cs,
                      "chunk_size": st["chunk_size"], "n_chunks": st["n_chunks"], "run_s": st["run_s"],
-                     "compile_s": st["compile_s"], "models_per_s": big_k / st["run_s"], "device": st["device"],
+                     "compile_s": st["compile_s"], "models_per_s": big_k / st["run_s"], "device": device_description(),
                      "memory_per_chunk_bytes": st["memory_per_chunk_bytes"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows

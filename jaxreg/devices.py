@@ -16,10 +16,11 @@ Measured on the 2-core CPU (``benchmarks/``): W1 with hidden 8, K = 128,
 from __future__ import annotations
 
 import os
+import platform
 
 import jax
 
-__all__ = ["use_cpu_cores", "cpu_core_count", "cpu_device_count_set_by_user"]
+__all__ = ["use_cpu_cores", "cpu_core_count", "cpu_device_count_set_by_user", "device_description"]
 
 
 def cpu_core_count() -> int:
@@ -28,6 +29,29 @@ def cpu_core_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def device_description(device: jax.Device | None = None) -> str:
+    """What ``device`` (default: JAX's first) is, for benchmark records: an accelerator's ``device_kind``
+    (``"NVIDIA H100 80GB HBM3"``); for a CPU, the processor's name, family and model and the cores this process
+    may use (``"cpu: AMD EPYC (family 26, model 2), 2 cores"``: speed ratios measured on one CPU need not hold
+    on another)."""
+    device = device or jax.devices()[0]
+    if device.platform != "cpu":
+        return device.device_kind
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break  # the first processor's block is enough
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown processor"
+    detail = f" (family {fields['cpu family']}, model {fields['model']})" if "cpu family" in fields else ""
+    return f"cpu: {name}{detail}, {cpu_core_count()} cores"
 
 
 def cpu_device_count_set_by_user() -> bool:

@@ -303,3 +303,27 @@ def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     assert blas_threads() == before
     monkeypatch.setattr(paths, "_blas_controller", lambda: None)
     np.testing.assert_allclose(elastic_net_path(x, y, lams, tol=1e-10), w, rtol=1e-9, atol=1e-12)  # (BLAS order)
+
+
+def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatch):
+    x, y = _centred(*load_diabetes(return_X_y=True))
+    lam = np.geomspace(1.0, 1e-3, 8)
+    cpu = jax.devices("cpu")[0]
+    ref = elastic_net_path(x, y, lam, tol=1e-10)
+    for device in ("cpu", cpu):  # a platform name, a device; x as a JAX array committed to the device
+        np.testing.assert_array_equal(elastic_net_path(jax.device_put(x, cpu), y, lam, tol=1e-10, device=device), ref)
+    sweep_ref = elastic_net_path(x, y, lam[:2], steps=50)  # steps mode: the sweep on the chosen devices
+    np.testing.assert_allclose(elastic_net_path(x, y, lam[:2], steps=50, device=cpu), sweep_ref, rtol=1e-12)
+
+    # "auto" with an accelerator as the default device: small tol-mode paths on the CPU, the rest where JAX puts them
+    class Accelerator:
+        platform = "gpu"
+
+    gpu = Accelerator()
+    monkeypatch.setattr(jax, "local_devices", lambda backend=None: [cpu] if backend == "cpu" else [gpu])
+    small, large = 442 * 10, 20000 * 2000
+    assert jaxreg.paths.path_device("auto", small, 1e-6) is cpu
+    assert jaxreg.paths.path_device("auto", jaxreg.paths.AUTO_CPU_MAX_ENTRIES, 1e-6) is cpu
+    assert jaxreg.paths.path_device("auto", large, 1e-6) is gpu
+    assert jaxreg.paths.path_device("auto", small, None) is gpu  # steps mode: a vmapped sweep, the accelerator's
+    assert jaxreg.paths.path_device("gpu", small, 1e-6) is gpu

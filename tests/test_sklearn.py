@@ -182,7 +182,9 @@ def test_gram_duality_gap_equals_the_data_one():
                                         "solver must be 'auto', 'active_set', 'fista' or 'admm'"),
                                        ({"solver": "active_set"}, "solver='active_set' needs tol"),
                                        ({"solver": "admm"}, "solver='admm' needs tol"),
-                                       ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol")])
+                                       ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol"),
+                                       ({"tol": 1e-6, "device": "nosuch"}, "device='nosuch': this JAX has no such"),
+                                       ({"tol": 1e-6, "device": 0}, "device must be 'auto', a platform name")])
 def test_path_bad_arguments(kw, match):
     x, y = _diabetes()
     with pytest.raises(ValueError, match=match):

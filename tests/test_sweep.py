@@ -261,3 +261,15 @@ def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
         jaxreg.sweep(mlp, lams, compiler_options={"xla_cpu_no_such_option_in_any_jaxlib": "1"})
     with pytest.raises(TypeError, match="compiler_options must be a dict"):
         jaxreg.sweep(mlp, lams, compiler_options=["xla_gpu_autotune_level=0"])
+
+
+def test_device_description_names_the_processor_or_the_accelerator():
+    from jaxreg.devices import cpu_core_count, device_description
+
+    text = device_description(jax.devices("cpu")[0])
+    assert text.startswith("cpu: ") and text.endswith(f", {cpu_core_count()} cores") and len(text) > 14
+
+    class Accelerator:
+        platform, device_kind = "gpu", "NVIDIA H100 80GB HBM3"
+
+    assert device_description(Accelerator()) == "NVIDIA H100 80GB HBM3"

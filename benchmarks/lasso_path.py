@@ -170,7 +170,7 @@ def main() -> None:
                    "jaxreg_s": t_jr, "jaxreg_max_rel_gap": gap_jr, "jaxreg_lambda_iterations": steps,
                    "jaxreg_tol": tol_jr, "jaxreg_block": args.block,
                    "jaxreg_solver": used, "jaxreg_device_arg": args.device,
-                   "jaxreg_device": f"{ran_on.platform}: {ran_on.device_kind}",
+                   "jaxreg_device": device_description(ran_on),
                    "jaxreg_compile_s": t_compile, "repeat": args.repeat, "jaxreg_speedup": t_sk / t_jr,
                    "both_reach_target": gap_sk <= TARGET and gap_jr <= TARGET,
                    "date": datetime.date.today().isoformat()}

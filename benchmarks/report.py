@@ -238,6 +238,28 @@ def gpu_section() -> list[str]:
     return out + [""]
 
 
+def earlier_cpu_section() -> list[str]:
+    """The CPU tables of the earlier 2-core machine (files under cpu_avx2/, saved from `make bench` there)."""
+    tp, lp = _load("cpu_avx2/sweep_throughput.jsonl"), (_load("cpu_avx2/lasso_path.jsonl")
+                                                        + _load("cpu_avx2/lasso_path_large.jsonl"))
+    if not tp:
+        return []
+    out = ["## The earlier CPU (2-core AMD EPYC with AVX2, no AVX-512, 2026-11-26/27; JSON in `cpu_avx2/`)", "",
+           f"Until 2026-11-27 this project's machine had a 2-core CPU with a {tp[0]['matmul_ceiling_flops'] / 1e9:.0f} "
+           "GFLOP/s float32 matmul ceiling (the current one: ~480). The same benchmarks, same code paths "
+           "(before `device=`), so the ratios can be compared across the two CPUs:", "",
+           "| hidden | K | jaxreg.sweep models/s | loop | jaxreg / loop | jaxreg / naive |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {r['hidden'] or '0 (logistic)'} | {r['k']} | {r['jaxreg_models_per_s']:.1f} | "
+            f"{r['loop_models_per_s']:.1f} | {r['jaxreg_vs_loop']:.2f}× | {r['jaxreg_vs_naive_vmap']:.2f}× |"
+            for r in tp]
+    out += ["", "| data | n × d | l1_ratio | scikit-learn s | jaxreg s | speed-up | date |",
+            "|---|---|---|---|---|---|---|"]
+    out += [f"| {r['data']} | {r['n']} × {r['d']} | {r['l1_ratio']} | {r['sklearn_s']:.3f} | {r['jaxreg_s']:.3f} | "
+            f"{r['jaxreg_speedup']:.2f}× | {r.get('date', '')} |" for r in lp]
+    return out + [""]
+
+
 def render() -> str:
     tp, sc = _load("sweep_throughput.jsonl"), _load("sweep_scale.jsonl")
     lp = _load("lasso_path.jsonl") + _load("lasso_path_large.jsonl")  # the second: `lasso_path.py --large`
@@ -326,6 +348,7 @@ def render() -> str:
                 f"{r['jaxreg_compile_s']:.1f} | {r.get('repeat', 1)} | "
                 f"{r['jaxreg_speedup']:.2f}× | {r.get('date', '2026-11-26 or earlier')} |")
         out.append("")
+    out += earlier_cpu_section()
     return "\n".join(out)
 
 

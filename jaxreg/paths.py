@@ -228,7 +228,10 @@ def path_device(device: Any = "auto", entries: int = 0, tol: float | None = None
     if device == "auto":
         default = jax.local_devices()[0]
         if default.platform != "cpu" and tol is not None and entries <= AUTO_CPU_MAX_ENTRIES:
-            return jax.local_devices(backend="cpu")[0]
+            try:
+                return jax.local_devices(backend="cpu")[0]
+            except RuntimeError:  # JAX_PLATFORMS without "cpu": no CPU backend in this process
+                pass
         return default
     try:
         return jax.local_devices(backend=device)[0]

@@ -327,3 +327,11 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     assert jaxreg.paths.path_device("auto", large, 1e-6) is gpu
     assert jaxreg.paths.path_device("auto", small, None) is gpu  # steps mode: a vmapped sweep, the accelerator's
     assert jaxreg.paths.path_device("gpu", small, 1e-6) is gpu
+
+    def no_cpu_backend(backend=None):  # JAX_PLATFORMS=cuda: "auto" keeps the accelerator
+        if backend == "cpu":
+            raise RuntimeError("Unknown backend cpu")
+        return [gpu]
+
+    monkeypatch.setattr(jax, "local_devices", no_cpu_backend)
+    assert jaxreg.paths.path_device("auto", small, 1e-6) is gpu

@@ -4,6 +4,10 @@
 # Each step has its own time limit; one JSON line per configuration lands in $OUT/<step>.jsonl,
 # stderr in $OUT/<step>.err; a short table is printed last (benchmarks/report.py reads the files).
 # STEPS="layouts sweep_fp32" runs only those steps; T_<STEP>=seconds changes a step's limit.
+# Not yet measured on a GPU (as of 2026-11-27; ~5 min): the probe's pretransposed and 64-row two-pass configs
+# (layouts, then the best of them in sweep_fp32), while loops in CUDA graphs for the lasso (lasso_cmdbuf), and
+# elastic_net_path's device="auto" (lasso_auto: small paths on the host CPU):
+#   STEPS="layouts sweep_fp32 lasso_cmdbuf lasso_auto" SWEEP_K="1024 4096" PY=python3 bash benchmarks/gpu.sh
 set -u
 OUT=${OUT:-/tmp/jaxreg_gpu}
 mkdir -p "$OUT"

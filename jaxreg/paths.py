@@ -207,9 +207,9 @@ def _gram_numpy(xn: np.ndarray) -> np.ndarray:
 #: ``device="auto"``: a ``tol``-mode path with at most this many design entries (n·d) runs on the CPU when JAX's
 #: default device is an accelerator. Such paths are latency-bound there: the solver's loops run one small step after
 #: another, ~0.28 ms per λ on an H100 (2026-11-27, float64: diabetes 28 ms, breast cancer 30 ms for 100 λ, where
-#: this project's 2-core CPU takes 4.9 and 5.7 ms and scikit-learn on the H100 host's CPU 12 and 33 ms); at
-#: 2000 × 500 (10⁶ entries) the H100 (64 ms Gaussian, 124 ms Toeplitz) and the 2-core CPU (71, 94 ms) are even;
-#: at 20000 × 2000 the H100 is 12× scikit-learn and far ahead of any CPU.
+#: this project's 2-core CPUs take 4.9 and 5.7 ms (AVX2) or 1.4–1.9 ms (AVX-512) and scikit-learn on the H100 host's
+#: CPU 12 and 33 ms); at 2000 × 500 (10⁶ entries) the H100 (64 ms Gaussian, 124 ms Toeplitz) and the AVX2 2-core
+#: CPU (71, 94 ms) are even; at 20000 × 2000 the H100 is 12× scikit-learn and far ahead of any CPU.
 AUTO_CPU_MAX_ENTRIES = 1_000_000
 
 

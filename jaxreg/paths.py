@@ -207,26 +207,36 @@ def _gram_numpy(xn: np.ndarray) -> np.ndarray:
 #: ``device="auto"``: a ``tol``-mode path with at most this many design entries (n·d) runs on the CPU when JAX's
 #: default device is an accelerator. Such paths are latency-bound there: the solver's loops run one small step after
 #: another, ~0.28 ms per λ on an H100 (2026-11-27, float64: diabetes 28 ms, breast cancer 30 ms for 100 λ, where
-#: this project's 2-core CPUs take 4.9 and 5.7 ms (AVX2) or 1.4–1.9 ms (AVX-512) and scikit-learn on the H100 host's
-#: CPU 12 and 33 ms); at 2000 × 500 (10⁶ entries) the H100 (64 ms Gaussian, 124 ms Toeplitz) and the AVX2 2-core
-#: CPU (71, 94 ms) are even; at 20000 × 2000 the H100 is 12× scikit-learn and far ahead of any CPU.
+#: this project's 2-core CPUs take 4.9 and 5.7 ms (AVX2) or 1.5–1.8 ms (AVX-512) and scikit-learn on the H100
+#: host's CPU 12 and 33 ms); at 2000 × 500 (10⁶ entries) the H100 (64 ms Gaussian, 124 ms Toeplitz) is no faster
+#: than the AVX2 2-core CPU (71, 94 ms); at 20000 × 2000 the H100 is 12× scikit-learn and far ahead of any CPU.
 AUTO_CPU_MAX_ENTRIES = 1_000_000
 
 
 def path_device(device: Any = "auto", entries: int = 0, tol: float | None = None) -> jax.Device:
     """The device :func:`elastic_net_path` computes on for ``device`` and a design of ``entries`` = n·d values.
 
-    ``"auto"``: JAX's default device, except a ``tol``-mode path of at most :data:`AUTO_CPU_MAX_ENTRIES` entries
-    when that device is not a CPU: then the first CPU device. A platform name (``"cpu"``, ``"gpu"``, ``"cuda"``,
-    ``"tpu"``): that platform's first local device. A :class:`jax.Device`: itself.
+    ``"auto"`` (or ``None``): JAX's default device (``jax.default_device``'s if one is set, else the first local
+    device), except a ``tol``-mode path of at most :data:`AUTO_CPU_MAX_ENTRIES` entries when that device is not a
+    CPU: then the first CPU device. A platform name (``"cpu"``, ``"gpu"``, ``"cuda"``, ``"tpu"``): that platform's
+    first local device. A :class:`jax.Device` of this process: itself.
     """
+    if device is None:
+        device = "auto"
     if isinstance(device, jax.Device):
+        if device.process_index != jax.process_index():
+            raise ValueError(f"device={device!r} belongs to process {device.process_index}, not this one "
+                             f"({jax.process_index()}); use one of jax.local_devices(): {jax.local_devices()}")
         return device
-    if not isinstance(device, str):
+    if not isinstance(device, str) or not device:
         raise ValueError(f"device must be 'auto', a platform name ('cpu', 'gpu', 'tpu') or a jax.Device from "
-                         f"jax.devices(), got {device!r}")
+                         f"jax.local_devices(), got {device!r}")
     if device == "auto":
-        default = jax.local_devices()[0]
+        default = jax.config.jax_default_device  # (set by `with jax.default_device(...)`: a device or a platform)
+        if default is None:
+            default = jax.local_devices()[0]
+        elif isinstance(default, str):
+            default = jax.local_devices(backend=default)[0]
         if default.platform != "cpu" and tol is not None and entries <= AUTO_CPU_MAX_ENTRIES:
             try:
                 return jax.local_devices(backend="cpu")[0]
@@ -236,8 +246,8 @@ def path_device(device: Any = "auto", entries: int = 0, tol: float | None = None
     try:
         return jax.local_devices(backend=device)[0]
     except (RuntimeError, ValueError) as e:
-        raise ValueError(f"device={device!r}: this JAX has no such device ({e}); use device='auto', 'cpu', or one of "
-                         f"jax.devices(): {jax.devices()}") from None
+        raise ValueError(f"device={device!r}: this JAX has no such device ({e}); use device='auto', 'cpu', or one "
+                         f"of jax.local_devices(): {jax.local_devices()}") from None
 
 
 def elastic_net_path(
@@ -281,7 +291,7 @@ def elastic_net_path(
         that small ``tol``-mode paths (n·d ≤ :data:`AUTO_CPU_MAX_ENTRIES`) run on the CPU when the default is
         an accelerator (they are latency-bound there: ~0.28 ms per λ on an H100, several times the CPU's
         time); ``"cpu"``, ``"gpu"``, ``"tpu"`` or a :class:`jax.Device` choose. In ``steps`` mode a platform
-        name shards the λ over all of that platform's local devices, a device runs on it alone.
+        name shards the λ over all of that platform's devices (every process's), a device runs on it alone.
       return_stats: also return stats: :func:`jaxreg.sweep`'s (``steps`` mode),
         or ``setup_s`` (Gram matrix, eigendecomposition or Lipschitz constant),
         ``compile_s``, ``run_s``, ``iterations`` (per block, or per λ for the
@@ -299,10 +309,10 @@ def elastic_net_path(
     dev = path_device(device, int(np.prod(np.shape(x))), tol)
     if isinstance(device, jax.Device):
         devices = [dev]
-    elif device == "auto" and dev.platform == jax.default_backend():
-        devices = None  # jaxreg.sweep's default: every device
+    elif device in ("auto", None) and dev.platform == jax.default_backend():
+        devices = None  # jaxreg.sweep's default: every device of every process
     else:
-        devices = jax.local_devices(backend=dev.platform)
+        devices = jax.devices(backend=dev.platform)  # (of every process, as jaxreg.sweep's default)
     with jax.default_device(dev):
         return _elastic_net_path(x, y, lambdas, dev, devices, l1_ratio=l1_ratio, steps=steps, accelerate=accelerate,
                                  gram=gram, chunk_size=chunk_size, tol=tol, block=block, check_every=check_every,
@@ -515,7 +525,7 @@ def _tol_result(coefs, order, stats, tol, dtype, return_stats):
         warnings.warn(f"elastic_net_path stopped with a relative duality gap of {stats['max_gap']:.2g} > tol={tol:g} "
                       f"({np.dtype(dtype).name}), at `steps` or where rounding stopped the iterates; raise steps, or "
                       "use float64 (jax_enable_x64) for a tol below ~1e-4 (float32 resolves no finer)",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)  # (the caller of elastic_net_path)
     return (result, stats) if return_stats else result
 
 

@@ -1,5 +1,11 @@
 """The active-set Newton path solver (jaxreg.active_set): closed forms, KKT, sklearn, its guards."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -198,9 +204,10 @@ def test_float32_path_is_accurate_and_stops_at_its_floor():
 def test_it_warns_when_it_stops_before_tol():
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)
-    with pytest.warns(RuntimeWarning, match="relative duality gap"):
+    with pytest.warns(RuntimeWarning, match="relative duality gap") as caught:
         _, st = elastic_net_path(x, y, [10.0, 0.01], tol=1e-12, steps=1, solver="active_set", return_stats=True)
     assert not st["converged"] and st["iterations"][1] == 1
+    assert caught[0].filename == __file__  # the warning points at the caller's line, not into jaxreg
 
 
 def _blas_threads_or_skip():
@@ -335,3 +342,45 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
 
     monkeypatch.setattr(jax, "local_devices", no_cpu_backend)
     assert jaxreg.paths.path_device("auto", small, 1e-6) is gpu
+    # a default device the user set (jax.default_device) is "auto"'s starting point; None means "auto"
+    monkeypatch.setattr(jax, "local_devices", lambda backend=None: [cpu] if backend == "cpu" else [gpu])
+    with jax.default_device(cpu):
+        assert jaxreg.paths.path_device("auto", large, 1e-6) is cpu
+    with jax.default_device("cpu"):
+        assert jaxreg.paths.path_device(None, large, None) is cpu
+    assert jaxreg.paths.path_device(None, large, 1e-6) is gpu
+
+
+def test_device_choice_with_two_cpu_devices():
+    """x and y committed to another device than the one asked for; steps mode shards over the devices asked for."""
+    script = textwrap.dedent(
+        """
+        import json, jax, numpy as np
+        jax.config.update("jax_num_cpu_devices", 2)
+        jax.config.update("jax_enable_x64", True)
+        from sklearn.datasets import load_diabetes
+        from jaxreg.paths import elastic_net_path
+        x, y = load_diabetes(return_X_y=True)
+        x, y = x - x.mean(0), y - y.mean()
+        lam = np.geomspace(1.0, 1e-3, 6)
+        cpu0, cpu1 = jax.devices()
+        ref = elastic_net_path(x, y, lam, tol=1e-10)
+        out = {}
+        for solver in ("active_set", "fista"):
+            got = elastic_net_path(jax.device_put(x, cpu0), jax.device_put(y, cpu1), lam, tol=1e-10, device=cpu1,
+                                   solver=solver, steps=20000)
+            out[solver] = float(np.abs(got - ref).max() / np.abs(ref).max())  # relative
+        for name, device in (("auto", "auto"), ("cpu", "cpu"), ("device", cpu1)):
+            _, st = elastic_net_path(x, y, lam, steps=20, device=device, return_stats=True)
+            out[name] = st["n_devices"]
+        print(json.dumps(out))
+        """
+    )
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("XLA_FLAGS", None)
+    env.pop("JAX_NUM_CPU_DEVICES", None)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["active_set"] < 1e-9 and out["fista"] < 1e-6, out
+    assert (out["auto"], out["cpu"], out["device"]) == (2, 2, 1), out

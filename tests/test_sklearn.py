@@ -184,7 +184,8 @@ def test_gram_duality_gap_equals_the_data_one():
                                        ({"solver": "admm"}, "solver='admm' needs tol"),
                                        ({"tol": 1e-6, "solver": "admm", "gram": False}, "solver='admm' needs tol"),
                                        ({"tol": 1e-6, "device": "nosuch"}, "device='nosuch': this JAX has no such"),
-                                       ({"tol": 1e-6, "device": 0}, "device must be 'auto', a platform name")])
+                                       ({"tol": 1e-6, "device": 0}, "device must be 'auto', a platform name"),
+                                       ({"tol": 1e-6, "device": ""}, "device must be 'auto', a platform name")])
 def test_path_bad_arguments(kw, match):
     x, y = _diabetes()
     with pytest.raises(ValueError, match=match):

@@ -245,10 +245,10 @@ def earlier_cpu_section() -> list[str]:
     now = _load("sweep_throughput.jsonl")
     if not tp:
         return []
+    current = f" (the current one: {now[0]['matmul_ceiling_flops'] / 1e9:.0f} GFLOP/s)" if now else ""
     out = ["## The earlier CPU (2-core AMD EPYC with AVX2, no AVX-512, 2026-11-26/27; JSON in `cpu_avx2/`)", "",
            f"Until 2026-11-27 this project's machine had a 2-core CPU with a {tp[0]['matmul_ceiling_flops'] / 1e9:.0f} "
-           f"GFLOP/s float32 matmul ceiling (the current one: {now[0]['matmul_ceiling_flops'] / 1e9:.0f} GFLOP/s). "
-           "The same benchmarks, same code paths "
+           f"GFLOP/s float32 matmul ceiling{current}. The same benchmarks, same code paths "
            "(before `device=`), so the ratios can be compared across the two CPUs:", "",
            "| hidden | K | jaxreg.sweep models/s | loop | jaxreg / loop | jaxreg / naive |",
            "|---|---|---|---|---|---|"]

@@ -15,6 +15,7 @@ Measured on the 2-core CPU (``benchmarks/``): W1 with hidden 8, K = 128,
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -39,6 +40,12 @@ def device_description(device: jax.Device | None = None) -> str:
     device = device or jax.devices()[0]
     if device.platform != "cpu":
         return device.device_kind
+    return f"cpu: {_processor()}, {cpu_core_count()} cores"
+
+
+@functools.cache
+def _processor() -> str:
+    """The processor's name, family and model (``/proc/cpuinfo``'s first block; read once per process)."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
@@ -51,7 +58,7 @@ def device_description(device: jax.Device | None = None) -> str:
         pass
     name = fields.get("model name") or platform.processor() or platform.machine() or "unknown processor"
     detail = f" (family {fields['cpu family']}, model {fields['model']})" if "cpu family" in fields else ""
-    return f"cpu: {name}{detail}, {cpu_core_count()} cores"
+    return name + detail
 
 
 def cpu_device_count_set_by_user() -> bool:

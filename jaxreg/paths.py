@@ -64,6 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxreg.devices import cpu_core_count, device_description
 from jaxreg.grids import check_grid
 from jaxreg.prox import soft_threshold
 from jaxreg.sweep import sweep
@@ -187,11 +188,7 @@ def _gram_numpy(xn: np.ndarray) -> np.ndarray:
     then take at most twice the memory of X), at least 64 rows each. Without a BLAS that threadpoolctl can hold
     to one thread, or below :data:`GRAM_BLOCKS_FROM`: one product."""
     n, d = xn.shape
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # (not on every OS)
-        cores = os.cpu_count() or 1
-    blocks = min(cores, n // 64, 2 * n // d) if n * d * d >= GRAM_BLOCKS_FROM and _blas_limitable() else 1
+    blocks = min(cpu_core_count(), n // 64, 2 * n // d) if n * d * d >= GRAM_BLOCKS_FROM and _blas_limitable() else 1
     if blocks < 2:
         with _one_blas_thread(n * d * d / 2):
             return xn.T @ xn
@@ -294,7 +291,8 @@ def elastic_net_path(
         name shards the λ over all of that platform's devices (every process's), a device runs on it alone.
       return_stats: also return stats: :func:`jaxreg.sweep`'s (``steps`` mode),
         or ``setup_s`` (Gram matrix, eigendecomposition or Lipschitz constant),
-        ``compile_s``, ``run_s``, ``iterations`` (per block, or per λ for the
+        ``compile_s``, ``run_s``, ``device`` (:func:`jaxreg.devices.device_description`
+        of the device it ran on), ``iterations`` (per block, or per λ for the
         active set, which also reports the ``capacities`` it compiled for), the
         final ``max_gap`` and ``converged`` (``max_gap ≤ tol``) (``tol`` mode).
 
@@ -307,12 +305,8 @@ def elastic_net_path(
     about 1e-4 with the Gram matrix; enable ``jax_enable_x64`` for tighter ``tol``.
     """
     dev = path_device(device, int(np.prod(np.shape(x))), tol)
-    if isinstance(device, jax.Device):
-        devices = [dev]
-    elif device in ("auto", None) and dev.platform == jax.default_backend():
-        devices = None  # jaxreg.sweep's default: every device of every process
-    else:
-        devices = jax.devices(backend=dev.platform)  # (of every process, as jaxreg.sweep's default)
+    # steps mode: the sweep runs on that one device, or on every device of its platform (of every process)
+    devices = [dev] if isinstance(device, jax.Device) else jax.devices(backend=dev.platform)
     with jax.default_device(dev):
         return _elastic_net_path(x, y, lambdas, dev, devices, l1_ratio=l1_ratio, steps=steps, accelerate=accelerate,
                                  gram=gram, chunk_size=chunk_size, tol=tol, block=block, check_every=check_every,
@@ -390,7 +384,8 @@ def _elastic_net_path(x, y, lambdas, dev, devices, *, l1_ratio, steps, accelerat
         lam_desc, order = _descending(lambdas, x.dtype)
         with _one_blas_thread(n**3 / 3 if n < d else 0.0) if cpu else contextlib.nullcontext():
             coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=tol, max_iter=steps)
-        return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
+        stats.update(setup_s=setup_s, solver=solver, device=device_description(dev))
+        return _tol_result(coefs, order, stats, tol, x.dtype, return_stats)
 
     def grad_fn(data, w):  # ∇ of 1/(2n)‖y − Xw‖²: Gw − Xᵀy/n, or −Xᵀ(y − Xw)/n
         if "gram" in data:
@@ -506,7 +501,8 @@ def _elastic_net_path(x, y, lambdas, dev, devices, *, l1_ratio, steps, accelerat
     setup_s = time.perf_counter() - t_setup  # the Gram matrix, eigendecomposition or Lipschitz constant
     lam_desc, order = _descending(lambdas, x.dtype)
     coefs, stats = _blocks(lam_desc, solve_block, init_carry, data, block=block)
-    return _tol_result(coefs, order, {**stats, "setup_s": setup_s, "solver": solver}, tol, x.dtype, return_stats)
+    stats.update(setup_s=setup_s, solver=solver, device=device_description(dev))
+    return _tol_result(coefs, order, stats, tol, x.dtype, return_stats)
 
 
 def _descending(lambdas, dtype):

@@ -316,7 +316,8 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     x, y = _centred(*load_diabetes(return_X_y=True))
     lam = np.geomspace(1.0, 1e-3, 8)
     cpu = jax.devices("cpu")[0]
-    ref = elastic_net_path(x, y, lam, tol=1e-10)
+    ref, st = elastic_net_path(x, y, lam, tol=1e-10, return_stats=True)
+    assert st["device"].startswith("cpu: ")  # where it ran (jaxreg.devices.device_description)
     for device in ("cpu", cpu):  # a platform name, a device; x as a JAX array committed to the device
         np.testing.assert_array_equal(elastic_net_path(jax.device_put(x, cpu), y, lam, tol=1e-10, device=device), ref)
     sweep_ref = elastic_net_path(x, y, lam[:2], steps=50)  # steps mode: the sweep on the chosen devices

@@ -17,7 +17,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from benchmarks.sweep_throughput import digits  # noqa: E402
-from jaxreg import fused, models  # noqa: E402
+from jaxreg import models  # noqa: E402
+from jaxreg.models import _fused as fused  # noqa: E402
 
 
 def main() -> None:

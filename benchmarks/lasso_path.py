@@ -36,8 +36,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes  # noqa: E402
 from sklearn.linear_model import enet_path, lasso_path  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.devices import device_description  # noqa: E402
-from jaxreg.paths import elastic_net_path  # noqa: E402
+from jaxreg.engine._devices import device_description  # noqa: E402
+from jaxreg.solvers import elastic_net_path  # noqa: E402
 
 TARGET = 1e-6
 
@@ -139,7 +139,7 @@ def main() -> None:
     p.add_argument("--data", nargs="+", metavar="NAME", help="only these designs (diabetes, breast_cancer, gaussian, "
                    "toeplitz0.9)")
     p.add_argument("--device", default="auto", help="elastic_net_path's device: auto (small paths on the CPU when the "
-                   "default device is an accelerator: jaxreg.paths.AUTO_CPU_MAX_ENTRIES), cpu, gpu")
+                   "default device is an accelerator: jaxreg.solvers._paths.AUTO_CPU_MAX_ENTRIES), cpu, gpu")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     cases = [("diabetes", 0, 0, 0.0), ("breast_cancer", 0, 0, 0.0), ("gaussian", 2000, 500, 0.0),

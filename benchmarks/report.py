@@ -85,7 +85,7 @@ def h100_section() -> list[str]:
            f"same run: a 4096² float32 (TF32) matmul, {r0['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s, and `a + 1` "
            f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s (each row "
            "uses its own run's ceilings: 2.77-2.86 TB/s). Bytes per model-step: XLA's cost analysis plus the "
-           "kernel's own traffic as `jaxreg.fused.kernel_hbm_bytes` counts it (x once per model), and the fewest: x "
+           "kernel's own traffic as `jaxreg.models._fused.kernel_hbm_bytes` counts it (x once per model), and the fewest: x "
            "once per launch (the models share it in L2; Nsight Compute saw device memory 1.6% busy); the 5-pass "
            "floor is issue 5's ≈ 5 passes over one model's (n, hidden) float32 activation. Share of bandwidth: the "
            "fewest bytes. Roofline = min(FLOP ceiling / FLOPs, bandwidth / fewest bytes) per model-step; FLOPs from "
@@ -183,10 +183,10 @@ def gpu_section() -> list[str]:
     if not tp:
         return []
     out = [f"## GPU ({tp[0]['device']}, 2026-11-26, `benchmarks/gpu.sh`; JSON in `gpu/run1_*` … `gpu/run3_*`)", "",
-           "W1 as above. jaxreg.sweep's loss is `jaxreg.models.data_loss`, which on a GPU runs the MLP's "
+           "W1 as above. jaxreg.sweep's loss is `jaxreg.models._reference.data_loss`, which on a GPU runs the MLP's "
            "forward and backward in one Pallas kernel (`jaxreg.fused`: activations stay in registers); the naive "
            "vmap and the loop use the XLA formula. Bytes per model-step: XLA's cost analysis, plus for jaxreg the "
-           "kernel's own traffic (`jaxreg.fused.kernel_hbm_bytes`, which XLA cannot see; it counts x as read from "
+           "kernel's own traffic (`jaxreg.models._fused.kernel_hbm_bytes`, which XLA cannot see; it counts x as read from "
            "memory once per model, though the models share it in L2). FLOP ceiling: a 4096² float32 (TF32) matmul "
            f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s). These sweep rows ran with the "
            "launch configuration the probe below found fastest in that run (`num_stages` 2).", "",
@@ -279,13 +279,13 @@ def render() -> str:
                 "analysis of one training step × steps × models/s; the ceiling is a 2048² float32 matmul measured "
                 f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e9:.0f} GFLOP/s). jaxreg.sweep runs on "
                 f"{max(r.get('n_devices', 1) for r in tp)} CPU device(s), one per core "
-                "(`jaxreg.devices.use_cpu_cores`); the naive "
+                "(`jaxreg.engine._devices.use_cpu_cores`); the naive "
                 "vmap and the loop run on the default device with XLA's intra-op threads. Every peer's time starts "
                 "from a freshly compiled executable (its first run is ~15% slower than later ones).", "",
                 "The naive vmap and the loop use the loss as a user without jaxreg writes it (`models.predict` → "
-                "optax cross-entropy, `jax.grad`); jaxreg.sweep trains with `jaxreg.models.data_loss`, which on a "
+                "optax cross-entropy, `jax.grad`); jaxreg.sweep trains with `jaxreg.models._reference.data_loss`, which on a "
                 "CPU runs in the samples-minor layout with a hand-written gradient (`jaxreg.samples_minor`), and "
-                "compiles with `jaxreg.sweep.CPU_COMPILER_OPTIONS` "
+                "compiles with `jaxreg.engine.SWEEP_CPU_COMPILER_OPTIONS` "
                 f"({_options_text(tp)}; the naive vmap and the loops compile with `jax.jit`'s defaults). The "
                 "column 'loop, jaxreg's loss' is the loop with that loss: what the sweep adds beyond the faster "
                 "loss. Hidden 0 is the logistic-regression variant.", "",

@@ -35,11 +35,11 @@ import optax  # noqa: E402
 
 import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import cost, digits, workload  # noqa: E402
-from jaxreg.devices import device_description  # noqa: E402
+from jaxreg.engine._devices import device_description  # noqa: E402
 
 LR = 0.1
 MAX_VAL_DIFF = 2e-3  # the largest relative difference of a final loss from the naive vmap's for a usable config
-# jaxreg.fused.CONFIG overrides (first: the defaults). Measured and dropped (benchmarks/README.md): on the H200
+# jaxreg.models._fused.CONFIG overrides (first: the defaults). Measured and dropped (benchmarks/README.md): on the H200
 # (runs 2-3) num_warps 8 and 64-row tiles with one kernel; on the H100 (runs 4-6) num_warps 2, 16-row tiles,
 # programs 2048, num_stages 1 and 3, weights per tile, two passes with 32-row tiles (and with 64-row tiles and 2
 # hidden blocks: 7% behind the one kernel). Not yet measured: two passes with 64-row tiles and one block or 8
@@ -119,7 +119,7 @@ def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra
 
 def fused_rows(k, h, s, lams, repeat, configs, naive_out, extra, hlo_dir):
     """The fused kernel under each launch configuration; its results must equal the naive vmap's."""
-    from jaxreg import fused
+    from jaxreg.models import _fused as fused
 
     rows, default = [], dict(fused.CONFIG)
     for cfg in configs:
@@ -150,7 +150,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--hlo", metavar="DIR", help="write each variant's one-step optimised HLO here")
     p.add_argument("--fused-configs", default=json.dumps(FUSED_CONFIGS),
-                   help="JSON list of jaxreg.fused.CONFIG overrides to time (GPU); '' for none")
+                   help="JSON list of jaxreg.models._fused.CONFIG overrides to time (GPU); '' for none")
     p.add_argument("--best-config", metavar="FILE", help="write the fastest fused configuration here (JSON)")
     p.add_argument("--small-k", type=int, nargs="*", default=[1, 8, 64], help="fused vs XLA at these K (GPU)")
     p.add_argument("--skip-stacked", action="store_true", help="only the naive vmap and the fused kernel")
@@ -166,7 +166,7 @@ def main() -> None:
     rows.append(row)
     print(json.dumps(rows[-1]), flush=True)
     if jax.default_backend() == "gpu" and args.fused_configs:
-        from jaxreg import fused
+        from jaxreg.models import _fused as fused
 
         frows = fused_rows(k, h, s, lams, args.repeat, json.loads(args.fused_configs), naive_out, extra, args.hlo)
         # a configuration only counts if its models' final losses agree with the naive vmap's (TF32 rounding:

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.devices import device_description, use_cpu_cores  # noqa: E402
+from jaxreg.engine._devices import device_description, use_cpu_cores  # noqa: E402
 
 use_cpu_cores(strict=False)  # one CPU device per core for jaxreg.sweep (loop and naive vmap run on device 0)
 
@@ -27,9 +27,9 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-from jaxreg import fused as jaxreg_fused  # noqa: E402
 from jaxreg import models  # noqa: E402
-from jaxreg.fused import kernel_applies, kernel_hbm_bytes  # noqa: E402
+from jaxreg.models import _fused as jaxreg_fused  # noqa: E402
+from jaxreg.models._fused import kernel_applies, kernel_hbm_bytes  # noqa: E402
 
 
 def digits():
@@ -39,7 +39,7 @@ def digits():
 
 
 def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False, layout: str | None = None):
-    """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models.data_loss (None: its fused GPU
+    """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models._reference.data_loss (None: its fused GPU
     kernel on a GPU, its samples-minor layout on a CPU); False: the hand-written loss (predict + optax
     cross-entropy, as a user without jaxreg writes it) that the naive vmap and the loop use."""
     x, y = digits()

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import optax
 
 import jaxreg
-from jaxreg import data, models
+from jaxreg import models
+from jaxreg.app import _data as data
 
 ds = data.load_dataset("digits")  # fixed, stratified train/validation split, standardised
 x, y, xv, yv = map(jnp.asarray, (ds.x_train, ds.y_train, ds.x_val, ds.y_val))

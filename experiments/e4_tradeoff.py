@@ -2,7 +2,7 @@
 import _common
 import numpy as np
 
-from jaxreg import runner
+from jaxreg.app import _runner as runner
 
 args = _common.parse_args(__doc__)
 q = args.quick

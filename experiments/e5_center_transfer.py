@@ -6,7 +6,8 @@ import numpy as np
 import optax
 
 import jaxreg
-from jaxreg import data, models
+from jaxreg import models
+from jaxreg.app import _data as data
 
 args = _common.parse_args(__doc__)
 q = args.quick

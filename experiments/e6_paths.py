@@ -12,7 +12,7 @@ from sklearn.linear_model import Ridge, enet_path, lasso_path  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.paths import elastic_net_path, least_squares_objective  # noqa: E402
+from jaxreg.solvers import elastic_net_path, least_squares_objective  # noqa: E402
 
 args = _common.parse_args(__doc__)
 n_alphas = 12 if args.quick else 100

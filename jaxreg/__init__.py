@@ -1,93 +1,89 @@
 """jaxreg: L1/L2 regularization for JAX as pure functions and optax transforms.
 
-Conventions: ``L(W) = L_data(W) + λ R(W)`` with ``R_l2 = Σ w²`` (gradient
-``2W``) and ``R_l1 = Σ |w|`` (gradient ``sign(W)``). Each concept lives in the
-module named for it (penalties, prox, transforms, conventions, grids, train,
-sweep, devices, cv, results, checkpoint, distributed, paths), with its formula in the
-docstring.
+Conventions: ``L(W) = L_data(W) + λ R(W)`` with ``R_l2 = Σ w²`` (gradient ``2W``) and
+``R_l1 = Σ |w|`` (gradient ``sign(W)``).
+
+The package is layered, each layer importing only the ones before it:
+
+* :mod:`jaxreg.core`: penalties, proximal operators (:mod:`jaxreg.prox`), optax transforms,
+  λ conventions and converters, λ grids;
+* :func:`jaxreg.fit`: one model's training as a ``lax.scan``;
+* :mod:`jaxreg.engine`: :func:`jaxreg.sweep`, devices, processes, checkpoints, results, CV;
+* :mod:`jaxreg.solvers`: lasso / elastic-net / ridge paths with certified duality gaps;
+* :mod:`jaxreg.models`: tiny reference models and their kernels;
+* :mod:`jaxreg.app`: the ``jaxreg`` command.
+
+This module is the public API: every name below is listed once in ``__all__``.
 """
 
-from jaxreg import devices, distributed, paths, prox
-from jaxreg.conventions import (
-    from_glmnet,
-    from_optax_weight_decay,
-    from_sklearn_elastic_net,
-    from_sklearn_lasso,
-    from_sklearn_logistic,
-    from_sklearn_ridge,
-    to_glmnet,
-    to_optax_weight_decay,
-    to_sklearn_elastic_net,
-    to_sklearn_lasso,
-    to_sklearn_logistic,
-    to_sklearn_ridge,
+from jaxreg import app as app, core as core, engine as engine, models as models, solvers as solvers
+from jaxreg._train import FitResult as FitResult, fit as fit
+from jaxreg.core import (
+    FistaState as FistaState,
+    ProxState as ProxState,
+    add_elastic_net as add_elastic_net,
+    add_l1_sign as add_l1_sign,
+    add_l2_decay as add_l2_decay,
+    add_penalty_grad as add_penalty_grad,
+    elastic_net_penalty as elastic_net_penalty,
+    fista as fista,
+    from_glmnet as from_glmnet,
+    from_optax_weight_decay as from_optax_weight_decay,
+    from_sklearn_elastic_net as from_sklearn_elastic_net,
+    from_sklearn_lasso as from_sklearn_lasso,
+    from_sklearn_logistic as from_sklearn_logistic,
+    from_sklearn_ridge as from_sklearn_ridge,
+    group_lasso_penalty as group_lasso_penalty,
+    l1_penalty as l1_penalty,
+    l2_penalty as l2_penalty,
+    lambda_max_l1 as lambda_max_l1,
+    log_grid as log_grid,
+    prox as prox,
+    prox_elastic_net as prox_elastic_net,
+    prox_group_lasso as prox_group_lasso,
+    prox_l1 as prox_l1,
+    soft_threshold as soft_threshold,
+    to_glmnet as to_glmnet,
+    to_optax_weight_decay as to_optax_weight_decay,
+    to_sklearn_elastic_net as to_sklearn_elastic_net,
+    to_sklearn_lasso as to_sklearn_lasso,
+    to_sklearn_logistic as to_sklearn_logistic,
+    to_sklearn_ridge as to_sklearn_ridge,
 )
-from jaxreg.grids import lambda_max_l1, log_grid
-from jaxreg.penalties import (
-    elastic_net_penalty,
-    group_lasso_penalty,
-    l1_penalty,
-    l2_penalty,
+from jaxreg.engine import (
+    SweepResult as SweepResult,
+    SweepStats as SweepStats,
+    cv_summary as cv_summary,
+    device_description as device_description,
+    initialize_distributed as initialize_distributed,
+    kfold_masks as kfold_masks,
+    sweep as sweep,
+    use_cpu_cores as use_cpu_cores,
 )
-from jaxreg.prox import soft_threshold
-from jaxreg.sweep import SweepStats, sweep
-from jaxreg.train import FitResult, fit
-from jaxreg.transforms import (
-    FistaState,
-    ProxState,
-    add_elastic_net,
-    add_l1_sign,
-    add_l2_decay,
-    add_penalty_grad,
-    fista,
-    prox_elastic_net,
-    prox_group_lasso,
-    prox_l1,
+from jaxreg.solvers import (
+    elastic_net_path as elastic_net_path,
+    path_device as path_device,
+    relative_duality_gap as relative_duality_gap,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
-    "prox",
-    "paths",
-    "distributed",
-    "devices",
-    # penalties
-    "l2_penalty",
-    "l1_penalty",
-    "elastic_net_penalty",
-    "group_lasso_penalty",
-    # prox operators
-    "soft_threshold",
-    # transforms
-    "add_l2_decay",
-    "add_l1_sign",
-    "add_elastic_net",
-    "add_penalty_grad",
-    "prox_l1",
-    "prox_elastic_net",
-    "prox_group_lasso",
-    "ProxState",
-    "fista",
-    "FistaState",
-    # training and sweeps
-    "fit",
-    "FitResult",
-    "sweep",
-    "SweepStats",
-    "log_grid",
-    "lambda_max_l1",
-    # conventions
-    "to_optax_weight_decay",
-    "from_optax_weight_decay",
-    "from_sklearn_lasso",
-    "to_sklearn_lasso",
-    "from_sklearn_elastic_net",
-    "to_sklearn_elastic_net",
-    "from_sklearn_ridge",
-    "to_sklearn_ridge",
-    "from_sklearn_logistic",
-    "to_sklearn_logistic",
-    "from_glmnet",
-    "to_glmnet",
+    # layers
+    "core", "engine", "solvers", "models", "app", "prox",
+    # penalties and proximal operators
+    "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
+    # optax transforms
+    "add_l2_decay", "add_l1_sign", "add_elastic_net", "add_penalty_grad",
+    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState",
+    # λ grids and conventions
+    "log_grid", "lambda_max_l1",
+    "to_optax_weight_decay", "from_optax_weight_decay", "from_sklearn_lasso", "to_sklearn_lasso",
+    "from_sklearn_elastic_net", "to_sklearn_elastic_net", "from_sklearn_ridge", "to_sklearn_ridge",
+    "from_sklearn_logistic", "to_sklearn_logistic", "from_glmnet", "to_glmnet",
+    # training, sweeps and their results
+    "fit", "FitResult", "sweep", "SweepStats", "SweepResult", "cv_summary", "kfold_masks",
+    "use_cpu_cores", "device_description", "initialize_distributed",
+    # regularization paths
+    "elastic_net_path", "path_device", "relative_duality_gap",
 ]

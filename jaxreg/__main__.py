@@ -1,5 +1,5 @@
 import sys
 
-from jaxreg.cli import main
+from jaxreg.app._cli import main
 
 sys.exit(main())

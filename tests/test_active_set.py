@@ -14,8 +14,8 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import ElasticNet, Lasso
 
 import jaxreg
-from jaxreg.active_set import active_set_path
-from jaxreg.paths import elastic_net_path, least_squares_objective, relative_duality_gap
+from jaxreg.solvers import elastic_net_path, least_squares_objective, relative_duality_gap
+from jaxreg.solvers._active_set import active_set_path
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +154,7 @@ def test_first_guess_extrapolated_along_the_path_saves_newton_iterations():
 
 
 def test_unknown_compiler_options_fall_back_to_the_defaults(monkeypatch):
-    from jaxreg import active_set
+    from jaxreg.solvers import _active_set as active_set
 
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)
@@ -163,7 +163,7 @@ def test_unknown_compiler_options_fall_back_to_the_defaults(monkeypatch):
     lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-3, 10)
     tuned, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
     monkeypatch.setattr(active_set, "_PROGRAMS", {})
-    monkeypatch.setattr(active_set, "CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option": True})  # a future XLA
+    monkeypatch.setattr(active_set, "SOLVER_CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option": True})  # a future XLA
     plain, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
     np.testing.assert_allclose(plain, tuned, rtol=1e-9, atol=1e-12)
 
@@ -226,7 +226,7 @@ def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
     """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
     there) equals one product to rounding, for uneven blocks too; BLAS threads are restored afterwards; with a BLAS
     that cannot be limited it is one product."""
-    from jaxreg import paths
+    from jaxreg.solvers import _paths as paths
 
     blas_threads = _blas_threads_or_skip()
     before = blas_threads()
@@ -262,7 +262,7 @@ def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
     import time
     import warnings
 
-    from jaxreg import paths
+    from jaxreg.solvers import _paths as paths
 
     monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
     monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(2)), raising=False)
@@ -294,7 +294,7 @@ def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
 def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     """OpenBLAS's idle workers spin and take the cores from XLA: small NumPy products and the CPU solve run with one
     BLAS thread (restored afterwards); large products keep every thread; without threadpoolctl nothing changes."""
-    from jaxreg import paths
+    from jaxreg.solvers import _paths as paths
 
     blas_threads = _blas_threads_or_skip()
     before = blas_threads()
@@ -317,7 +317,7 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     lam = np.geomspace(1.0, 1e-3, 8)
     cpu = jax.devices("cpu")[0]
     ref, st = elastic_net_path(x, y, lam, tol=1e-10, return_stats=True)
-    assert st["device"].startswith("cpu: ")  # where it ran (jaxreg.devices.device_description)
+    assert st["device"].startswith("cpu: ")  # where it ran (jaxreg.engine._devices.device_description)
     for device in ("cpu", cpu):  # a platform name, a device; x as a JAX array committed to the device
         np.testing.assert_array_equal(elastic_net_path(jax.device_put(x, cpu), y, lam, tol=1e-10, device=device), ref)
     sweep_ref = elastic_net_path(x, y, lam[:2], steps=50)  # steps mode: the sweep on the chosen devices
@@ -330,11 +330,11 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     gpu = Accelerator()
     monkeypatch.setattr(jax, "local_devices", lambda backend=None: [cpu] if backend == "cpu" else [gpu])
     small, large = 442 * 10, 20000 * 2000
-    assert jaxreg.paths.path_device("auto", small, 1e-6) is cpu
-    assert jaxreg.paths.path_device("auto", jaxreg.paths.AUTO_CPU_MAX_ENTRIES, 1e-6) is cpu
-    assert jaxreg.paths.path_device("auto", large, 1e-6) is gpu
-    assert jaxreg.paths.path_device("auto", small, None) is gpu  # steps mode: a vmapped sweep, the accelerator's
-    assert jaxreg.paths.path_device("gpu", small, 1e-6) is gpu
+    assert jaxreg.solvers.path_device("auto", small, 1e-6) is cpu
+    assert jaxreg.solvers.path_device("auto", jaxreg.solvers._paths.AUTO_CPU_MAX_ENTRIES, 1e-6) is cpu
+    assert jaxreg.solvers.path_device("auto", large, 1e-6) is gpu
+    assert jaxreg.solvers.path_device("auto", small, None) is gpu  # steps mode: a vmapped sweep, the accelerator's
+    assert jaxreg.solvers.path_device("gpu", small, 1e-6) is gpu
 
     def no_cpu_backend(backend=None):  # JAX_PLATFORMS=cuda: "auto" keeps the accelerator
         if backend == "cpu":
@@ -342,14 +342,14 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
         return [gpu]
 
     monkeypatch.setattr(jax, "local_devices", no_cpu_backend)
-    assert jaxreg.paths.path_device("auto", small, 1e-6) is gpu
+    assert jaxreg.solvers.path_device("auto", small, 1e-6) is gpu
     # a default device the user set (jax.default_device) is "auto"'s starting point; None means "auto"
     monkeypatch.setattr(jax, "local_devices", lambda backend=None: [cpu] if backend == "cpu" else [gpu])
     with jax.default_device(cpu):
-        assert jaxreg.paths.path_device("auto", large, 1e-6) is cpu
+        assert jaxreg.solvers.path_device("auto", large, 1e-6) is cpu
     with jax.default_device("cpu"):
-        assert jaxreg.paths.path_device(None, large, None) is cpu
-    assert jaxreg.paths.path_device(None, large, 1e-6) is gpu
+        assert jaxreg.solvers.path_device(None, large, None) is cpu
+    assert jaxreg.solvers.path_device(None, large, 1e-6) is gpu
 
 
 def test_device_choice_with_two_cpu_devices():
@@ -360,7 +360,7 @@ def test_device_choice_with_two_cpu_devices():
         jax.config.update("jax_num_cpu_devices", 2)
         jax.config.update("jax_enable_x64", True)
         from sklearn.datasets import load_diabetes
-        from jaxreg.paths import elastic_net_path
+        from jaxreg.solvers import elastic_net_path
         x, y = load_diabetes(return_X_y=True)
         x, y = x - x.mean(0), y - y.mean()
         lam = np.geomspace(1.0, 1e-3, 6)

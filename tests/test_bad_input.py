@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 import jaxreg
-from jaxreg import data, models, runner
-from jaxreg.cli import main
+from jaxreg import models
+from jaxreg.app import _data as data
+from jaxreg.app import _runner as runner
+from jaxreg.app._cli import main
 
 PARAMS = (jnp.array([1.0, -2.0]), {"layer": {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}})
 f = lambda lam, *rest: lam  # noqa: E731

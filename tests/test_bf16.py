@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxreg import models, runner
-from jaxreg.checkpoint import ChunkStore, ResumeError
+from jaxreg import models
+from jaxreg.app import _runner as runner
+from jaxreg.engine._checkpoint import ChunkStore, ResumeError
 
 X = jax.random.normal(jax.random.key(1), (32, 5))
 Y_CLASS = jnp.arange(32) % 3

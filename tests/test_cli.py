@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from jaxreg.cli import main
+from jaxreg.app._cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = ["penalty", "lambda", "seed", "train_loss", "val_loss", "val_accuracy", "sparsity", "near_zero", "finite"]

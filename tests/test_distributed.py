@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from jaxreg.distributed import cpu_collectives_available
+from jaxreg.engine._distributed import cpu_collectives_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.skipif(

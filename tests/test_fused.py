@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxreg import fused, models
-from jaxreg.fused import mlp_cross_entropy
+from jaxreg import models
+from jaxreg.models import _fused as fused
+from jaxreg.models._fused import mlp_cross_entropy
 
 # shapes that are not powers of two and not multiples of the row tile: padding must add nothing
 N, D, H, C = 45, 5, 12, 3

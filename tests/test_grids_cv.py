@@ -8,7 +8,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Lasso, lasso_path
 
 import jaxreg
-from jaxreg import cv
+from jaxreg.engine import _cv as cv
 
 
 def test_log_grid():

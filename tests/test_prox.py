@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxreg
-from jaxreg import prox
+from jaxreg.core import prox as prox
 
 finite = st.floats(-100, 100, allow_nan=False, allow_infinity=False, width=32)
 nonneg = st.floats(0, 10, allow_nan=False, allow_infinity=False, width=32)

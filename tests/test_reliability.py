@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from jaxreg import runner
-from jaxreg.cli import main
+from jaxreg.app import _runner as runner
+from jaxreg.app._cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["sweep", "--penalty", "l2", "--penalty", "l1_prox", "--num-lambdas", "40", "--chunk-size", "4",
@@ -96,8 +96,8 @@ def test_deterministic_mode_is_bit_identical_across_chunks_devices_and_neighbour
     script = textwrap.dedent(
         """
         import json, jax, numpy as np
-        from jaxreg import runner
-        from jaxreg.sweep import sweep
+        from jaxreg.app import _runner as runner
+        from jaxreg.engine._sweep import sweep
         assert len(jax.devices()) == 8
         cfg = runner.SweepConfig(penalties=("l1",), steps=50, lr=0.5).validate()
         ds = runner.load_data(cfg)

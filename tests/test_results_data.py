@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from jaxreg import data
-from jaxreg.results import SweepResult
+from jaxreg.app import _data as data
+from jaxreg.engine._results import SweepResult
 
 
 def _result():

@@ -14,7 +14,8 @@ import pytest
 from absl.testing import parameterized
 
 import jaxreg
-from jaxreg import models, samples_minor
+from jaxreg import models
+from jaxreg.models import _samples_minor as samples_minor
 
 N, D, C, H = 37, 5, 3, 4
 KEYS = jax.random.split(jax.random.key(3), 6)

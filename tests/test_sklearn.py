@@ -16,7 +16,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
 import jaxreg
-from jaxreg.paths import elastic_net_path, least_squares_objective
+from jaxreg.solvers import elastic_net_path, least_squares_objective
 
 FRACTIONS = np.array([0.5, 0.2, 0.05, 0.01, 0.002])  # of α_max: 5 λ each, away from the all-zero kink
 
@@ -75,7 +75,7 @@ def test_ridge_on_diabetes():
 
 def _logistic_solve(x, y, lams, l1_ratio, steps):
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    lr = 4.0 / jaxreg.paths.lipschitz_least_squares(x)  # L = λmax(XᵀX/n)/4 for the mean log-loss
+    lr = 4.0 / jaxreg.solvers.lipschitz_least_squares(x)  # L = λmax(XᵀX/n)/4 for the mean log-loss
     loss = lambda w: optax.sigmoid_binary_cross_entropy(xj @ w, yj).mean()  # noqa: E731
 
     def solve(lam):
@@ -151,7 +151,7 @@ def test_path_to_tolerance_meets_the_gap_and_sklearn(data, l1_ratio, gram, solve
     assert stats["max_gap"] <= 1e-8
     for i, a in enumerate(alphas):
         assert _numpy_gap(x, y, ours[i], a, l1_ratio) <= 1e-8
-        jr_gap = float(jaxreg.paths.relative_duality_gap(jnp.asarray(ours[i]), lam[i], rho, x=x, y=y))
+        jr_gap = float(jaxreg.solvers.relative_duality_gap(jnp.asarray(ours[i]), lam[i], rho, x=x, y=y))
         np.testing.assert_allclose(jr_gap, _numpy_gap(x, y, ours[i], a, l1_ratio), rtol=1e-3, atol=1e-12)
         if i % 6 == 0:
             model = Lasso(alpha=a) if l1_ratio == 1 else ElasticNet(alpha=a, l1_ratio=l1_ratio)
@@ -164,8 +164,8 @@ def test_gram_duality_gap_equals_the_data_one():
     x, y = _diabetes()
     w = np.linspace(-5, 5, x.shape[1])
     n = len(y)
-    a = jaxreg.paths.relative_duality_gap(w, 0.3, 0.7, x=x, y=y)
-    b = jaxreg.paths.relative_duality_gap(w, 0.3, 0.7, gram=x.T @ x / n, xty=x.T @ y / n, yy=y @ y / n)
+    a = jaxreg.solvers.relative_duality_gap(w, 0.3, 0.7, x=x, y=y)
+    b = jaxreg.solvers.relative_duality_gap(w, 0.3, 0.7, gram=x.T @ x / n, xty=x.T @ y / n, yy=y @ y / n)
     np.testing.assert_allclose(a, b, rtol=1e-10)
     lam, rho = 0.3, 0.7  # jaxreg λ, ρ → sklearn α, l1_ratio via the converter
     alpha, l1 = jaxreg.to_sklearn_elastic_net(lam, rho)
@@ -216,9 +216,21 @@ def test_path_to_tolerance_ridge_mixed_dtypes_and_short_grids():
 def test_path_warns_when_it_stops_before_tol():
     x, y = _diabetes()
     with pytest.warns(RuntimeWarning, match="relative duality gap"):
-        _, st = elastic_net_path(x.astype(np.float32), y.astype(np.float32), [1.0, 0.1], tol=1e-12, steps=50,
-                                 return_stats=True)
+        _, st = elastic_net_path(x, y, [1.0, 0.1], tol=1e-12, steps=1, solver="fista", return_stats=True)
     assert not st["converged"] and st["max_gap"] > 1e-12
+
+
+@pytest.mark.parametrize("solver", ["active_set", "fista"])
+def test_float32_tol_below_its_resolution_is_never_converged(solver):
+    """A float32 gap can round to exactly 0 (it did on one CPU and not on another): a tol finer than float32
+    certifies is warned about and never reported as converged, whatever the computed gap."""
+    x, y = _diabetes()
+    assert jaxreg.solvers.certifiable_tol(np.float32) > 1e-5 > jaxreg.solvers.certifiable_tol(np.float64)
+    with jax.enable_x64(False):
+        with pytest.warns(RuntimeWarning, match="below the smallest relative duality gap float32 can certify"):
+            _, st = elastic_net_path(x.astype(np.float32), y.astype(np.float32), [1.0, 0.1], tol=1e-12, steps=50,
+                                     solver=solver, return_stats=True)
+    assert not st["converged"] and st["certifiable_tol"] > 1e-12
     with pytest.raises(ValueError, match="either x and y, or gram, xty and yy"):
-        jaxreg.paths.relative_duality_gap(np.zeros(3), 0.1, 1.0, x=np.ones((4, 3)))
+        jaxreg.solvers.relative_duality_gap(np.zeros(3), 0.1, 1.0, x=np.ones((4, 3)))
     elastic_net_path(x, y, [1.0, 0.1], tol=np.float32(1e-3), steps=np.int64(500))  # NumPy scalars are fine

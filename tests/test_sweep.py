@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import jaxreg
-from jaxreg.sweep import available_memory_bytes
+from jaxreg.engine._sweep import available_memory_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = jnp.array([1.0, -0.5, 0.02, 3.0, 0.0])
@@ -154,7 +154,7 @@ def test_use_cpu_cores_and_no_device_computes_padding_only():
     script = textwrap.dedent(
         """
         import json, jax, numpy as np
-        from jaxreg.devices import use_cpu_cores
+        from jaxreg.engine._devices import use_cpu_cores
         assert use_cpu_cores(3) == 3
         import jaxreg
         out = {"n": len(jax.devices())}
@@ -188,7 +188,7 @@ def test_use_cpu_cores_and_no_device_computes_padding_only():
 
 
 def test_group_size_pads_least():
-    from jaxreg.sweep import _group_size
+    from jaxreg.engine._sweep import _group_size
 
     # (block, at most) -> size: the fewest padded models among sizes most/2..most, the larger size on ties
     for n, most, want in ((32, 6, 4), (64, 6, 4), (64, 8, 8), (13, 5, 5), (13, 3, 2), (7, 3, 2), (5, 6, 5),
@@ -200,7 +200,7 @@ def test_group_size_pads_least():
 
 
 def test_step_bytes_and_auto_groups():
-    from jaxreg.sweep import CPU_GROUP_BYTES, _group_size, step_bytes
+    from jaxreg.engine._sweep import CPU_GROUP_BYTES, _group_size, step_bytes
 
     def train(lam):  # one step creates a 1000×1000 float32 value: 4 MB per model
         def body(w, _):
@@ -228,7 +228,7 @@ def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
 
     from jaxreg import models
 
-    sweep_module = importlib.import_module("jaxreg.sweep")  # the module (``jaxreg.sweep`` is the function)
+    sweep_module = importlib.import_module("jaxreg.engine._sweep")
 
     x = jax.random.normal(jax.random.key(1), (60, 5))
     y = jnp.arange(60) % 3
@@ -243,14 +243,14 @@ def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
     loop = [jax.jit(mlp)(lam) for lam in lams]  # jit's defaults: XLA fuses differently, same sums
     res, st = jaxreg.sweep(mlp, lams, return_stats=True)
     cpu = jax.devices()[0].platform == "cpu"
-    assert st["compiler_options"] == (sweep_module.CPU_COMPILER_OPTIONS if cpu else {})  # (XLA's defaults elsewhere)
+    assert st["compiler_options"] == (sweep_module.SWEEP_CPU_COMPILER_OPTIONS if cpu else {})  # (XLA's elsewhere)
     for i, ref in enumerate(loop):
         _close(jax.tree.map(lambda a, i=i: a[i], res), ref)
-    monkeypatch.setattr(sweep_module, "CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option_in_any_jaxlib": "1"})
+    monkeypatch.setattr(sweep_module, "SWEEP_CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option_in_any_jaxlib": "1"})
     res2, st2 = jaxreg.sweep(mlp, lams, return_stats=True)
     assert st2["compiler_options"] == {}  # compiled with XLA's defaults instead of failing
     _close(res2, res)
-    monkeypatch.setattr(sweep_module, "CPU_COMPILER_OPTIONS", {})
+    monkeypatch.setattr(sweep_module, "SWEEP_CPU_COMPILER_OPTIONS", {})
     assert jaxreg.sweep(mlp, lams, return_stats=True)[1]["compiler_options"] == {}
     # the caller's options: used as given; one XLA rejects is an error that names the argument
     mine = {"xla_cpu_use_fusion_emitters": False}
@@ -264,7 +264,7 @@ def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
 
 
 def test_device_description_names_the_processor_or_the_accelerator():
-    from jaxreg.devices import cpu_core_count, device_description
+    from jaxreg.engine._devices import cpu_core_count, device_description
 
     text = device_description(jax.devices("cpu")[0])
     assert text.startswith("cpu: ") and text.endswith(f", {cpu_core_count()} cores") and len(text) > 14

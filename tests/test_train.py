@@ -53,7 +53,7 @@ def test_bad_arguments(kwargs, match):
 def test_minibatch_draws_distinct_samples_every_subset_equally_likely():
     from itertools import combinations
 
-    from jaxreg.train import _draw_batch
+    from jaxreg._train import _draw_batch
 
     keys = jax.random.split(jax.random.key(3), 20000)
     idx = np.asarray(jax.jit(jax.vmap(lambda k: _draw_batch(k, 5, 2)))(keys))

@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxreg.validation import resolve_mask
+from jaxreg._checks import resolve_mask
 
 __all__ = ["weight_metrics", "all_finite", "NEAR_ZERO_RTOL"]
 

@@ -26,9 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jaxreg.data import DATASETS
-    from jaxreg.models import COMPUTE_DTYPES, MODELS
-    from jaxreg.runner import OPTIMIZERS, PENALTIES, SweepConfig
+    from jaxreg.app._data import DATASETS
+    from jaxreg.app._runner import OPTIMIZERS, PENALTIES, SweepConfig
+    from jaxreg.models._reference import COMPUTE_DTYPES, MODELS
 
     parser = _Parser(prog="jaxreg", description="L1/L2 regularization sweeps in JAX")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -122,8 +122,8 @@ _CONFIG_ARGS = (
 
 
 def _config_from_args(args):
-    from jaxreg.checkpoint import ChunkStore
-    from jaxreg.runner import SweepConfig
+    from jaxreg.app._runner import SweepConfig
+    from jaxreg.engine._checkpoint import ChunkStore
 
     given = {name: getattr(args, name) for name in _CONFIG_ARGS if getattr(args, name) is not None}
     if args.no_params:
@@ -141,7 +141,7 @@ def _start_runtime(args) -> None:
     """jax.distributed (if asked) and the CPU device count, before JAX's first computation."""
     multi = args.coordinator or args.num_processes or args.process_id is not None or args.distributed
     if multi:
-        from jaxreg import distributed
+        from jaxreg.engine import _distributed as distributed
 
         if args.distributed and (args.coordinator or args.num_processes or args.process_id is not None):
             raise UsageError("--distributed auto-detects the cluster; do not combine it with --coordinator")
@@ -156,13 +156,13 @@ def _start_runtime(args) -> None:
 
         jax.config.update("jax_num_cpu_devices", args.local_devices)
     else:  # one CPU device per core: the sweep runs a block of models on each (jaxreg.devices)
-        from jaxreg.devices import use_cpu_cores
+        from jaxreg.engine._devices import use_cpu_cores
 
         use_cpu_cores(strict=False)  # keeps a count set with XLA_FLAGS / JAX_NUM_CPU_DEVICES
 
 
 def cmd_sweep(args) -> int:
-    from jaxreg import plots, runner
+    from jaxreg.app import _plots as plots, _runner as runner
 
     cfg = _config_from_args(args)
     _start_runtime(args)

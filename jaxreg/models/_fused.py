@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
-from jaxreg import models  # (models imports this module only inside data_loss)
+from jaxreg.models._reference import reference_loss
 
 __all__ = ["mlp_cross_entropy", "kernel_available", "kernel_applies", "kernel_hbm_bytes", "BACKENDS", "CONFIG"]
 
@@ -101,8 +101,7 @@ def _weights(sample_weight, n):
 def _xla_loss(params, x, y, sample_weight, dtype):
     """The plain formula, models.data_loss's (the value, and the gradient with respect to ``x`` or
     ``sample_weight``)."""
-    return models.data_loss("classification", params, x, y, sample_weight, compute_dtype=dtype, fused=False,
-                            layout="samples_major")
+    return reference_loss("classification", params, x, y, sample_weight, compute_dtype=dtype)
 
 
 def _dot(a, b, *, trans_a: bool = False, trans_b: bool = False, dtype=None):
@@ -266,12 +265,12 @@ def _hidden_blocks(hp: int) -> int:
     Raises on a CONFIG whose options do not go together (an option that would be silently ignored)."""
     blocks = CONFIG["hidden_blocks"]
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1 or blocks & (blocks - 1):
-        raise ValueError(f"jaxreg.fused.CONFIG['hidden_blocks'] must be a power of two ≥ 1, got {blocks!r}")
+        raise ValueError(f"jaxreg.models._fused.CONFIG['hidden_blocks'] must be a power of two ≥ 1, got {blocks!r}")
     if blocks != 1 and not CONFIG["two_pass"]:
-        raise ValueError("jaxreg.fused.CONFIG['hidden_blocks'] applies to the two-pass kernels only: set "
+        raise ValueError("jaxreg.models._fused.CONFIG['hidden_blocks'] applies to the two-pass kernels only: set "
                          "CONFIG['two_pass'] = True, or hidden_blocks = 1")
     if CONFIG["two_pass"] and CONFIG["pretransposed"]:
-        raise ValueError("jaxreg.fused.CONFIG['pretransposed'] applies to the one-kernel mode only: set "
+        raise ValueError("jaxreg.models._fused.CONFIG['pretransposed'] applies to the one-kernel mode only: set "
                          "CONFIG['two_pass'] = False, or pretransposed = False")
     return min(blocks, max(1, hp // 16))
 

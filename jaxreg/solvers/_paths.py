@@ -64,72 +64,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxreg.devices import cpu_core_count, device_description
-from jaxreg.grids import check_grid
-from jaxreg.prox import soft_threshold
-from jaxreg.sweep import sweep
-from jaxreg.train import fit
-from jaxreg.transforms import fista, prox_elastic_net
-from jaxreg.validation import check_ratio
+from jaxreg._checks import check_ratio
+from jaxreg._train import fit
+from jaxreg.core._grids import check_grid
+from jaxreg.core._transforms import fista, prox_elastic_net
+from jaxreg.core.prox import soft_threshold
+from jaxreg.engine._devices import cpu_core_count, device_description
+from jaxreg.engine._sweep import sweep
+from jaxreg.solvers._objective import lipschitz_least_squares, relative_duality_gap
 
-__all__ = ["elastic_net_path", "path_device", "AUTO_CPU_MAX_ENTRIES", "lipschitz_least_squares",
-           "least_squares_objective", "relative_duality_gap"]
-
-
-def lipschitz_least_squares(x: Any) -> float:
-    """Largest eigenvalue of ``XᵀX/n``: the gradient's Lipschitz constant for half-MSE."""
-    x = np.asarray(x, np.float64)
-    n, d = x.shape
-    gram = x.T @ x / n if d <= n else x @ x.T / n
-    return float(np.linalg.eigvalsh(gram).max())
-
-
-def least_squares_objective(x, y, w, lam, l1_ratio):
-    """``1/(2n)‖y − Xw‖² + λ[ρ‖w‖₁ + (1−ρ)‖w‖²]`` for one ``w`` (jaxreg's convention)."""
-    r = y - x @ w
-    return 0.5 * jnp.mean(r * r) + lam * (l1_ratio * jnp.sum(jnp.abs(w)) + (1 - l1_ratio) * jnp.sum(w * w))
-
-
-def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=None, yy=None):
-    r"""Relative duality gap :math:`(P - D)/P` of one path point.
-
-    From the data (``x``, ``y``) or from Gram quantities only (``gram = XᵀX/n``,
-    ``xty = Xᵀy/n``, ``yy = yᵀy/n``: ``O(d²)``, for n > d). With sklearn's
-    scaling :math:`a_1 = \lambda\rho`, :math:`a_2 = 2\lambda(1-\rho)`, the primal is
-    :math:`P = \frac{1}{2n}\|r\|^2 + a_1\|w\|_1 + \frac{a_2}{2}\|w\|^2`
-    (:math:`r = y - Xw`) and the dual point of the augmented lasso is the
-    residual scaled by :math:`s = \min(1, a_1/\|X^\top r/n - a_2 w\|_\infty)`:
-    :math:`D = s\,r^\top y/n - \frac{s^2}{2}(\|r\|^2/n + a_2\|w\|^2)`.
-    For ridge (:math:`a_1 = 0`, where that scaling is 0) the dual point is the
-    residual itself: :math:`D = r^\top y/n - \|r\|^2/(2n) - \|X^\top r/n\|^2/(2a_2)`.
-    ``P ≥ D`` always; 0 at the optimum. With the Gram quantities, :math:`\|r\|^2`
-    is a difference of large terms: float32 resolves gaps down to about 1e-4 only.
-    """
-    if (x is None) == (gram is None) or (x is not None and y is None) or (gram is not None and
-                                                                        (xty is None or yy is None)):
-        raise ValueError("relative_duality_gap needs either x and y, or gram, xty and yy")
-    a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
-    if x is not None:
-        n = x.shape[0]
-        r = y - x @ w
-        rr, ry, xtr = jnp.dot(r, r) / n, jnp.dot(r, y) / n, x.T @ r / n
-    else:
-        gw = gram @ w
-        wc = jnp.dot(w, xty)
-        rr, ry, xtr = yy - 2 * wc + jnp.dot(w, gw), yy - wc, xty - gw  # ‖r‖²/n, rᵀy/n, Xᵀr/n
-    return _relative_gap(rr, ry, xtr, w, a1, a2)
-
-
-def _relative_gap(rr, ry, xtr, w, a1, a2):
-    """The gap of :func:`relative_duality_gap` from ``‖r‖²/n``, ``rᵀy/n`` and ``Xᵀr/n``."""
-    ww = jnp.dot(w, w)
-    primal = 0.5 * rr + a1 * jnp.sum(jnp.abs(w)) + 0.5 * a2 * ww
-    corr = jnp.max(jnp.abs(xtr - a2 * w))
-    s = jnp.where(corr > a1, a1 / jnp.maximum(corr, jnp.finfo(w.dtype).tiny), 1.0)
-    dual = s * ry - 0.5 * s * s * (rr + a2 * ww)
-    ridge_dual = ry - 0.5 * rr - 0.5 * jnp.dot(xtr, xtr) / jnp.maximum(a2, jnp.finfo(w.dtype).tiny)
-    dual = jnp.where(a1 > 0, dual, ridge_dual)
-    return (primal - dual) / jnp.maximum(primal, jnp.finfo(w.dtype).tiny)
+__all__ = ["elastic_net_path", "path_device", "AUTO_CPU_MAX_ENTRIES", "certifiable_tol"]
 
 
 #: On CPU, BLAS runs on one thread (threadpoolctl, when installed) for NumPy's products below this many
@@ -291,7 +235,7 @@ def elastic_net_path(
         name shards the λ over all of that platform's devices (every process's), a device runs on it alone.
       return_stats: also return stats: :func:`jaxreg.sweep`'s (``steps`` mode),
         or ``setup_s`` (Gram matrix, eigendecomposition or Lipschitz constant),
-        ``compile_s``, ``run_s``, ``device`` (:func:`jaxreg.devices.device_description`
+        ``compile_s``, ``run_s``, ``device`` (:func:`jaxreg.engine._devices.device_description`
         of the device it ran on), ``iterations`` (per block, or per λ for the
         active set, which also reports the ``capacities`` it compiled for), the
         final ``max_gap`` and ``converged`` (``max_gap ≤ tol``) (``tol`` mode).
@@ -377,7 +321,7 @@ def _elastic_net_path(x, y, lambdas, dev, devices, *, l1_ratio, steps, accelerat
         if solver == "active_set":
             data.update(xty=xty, yy=yy)
     if solver == "active_set":
-        from jaxreg.active_set import active_set_path  # (active_set imports this module)
+        from jaxreg.solvers._active_set import active_set_path  # (active_set imports this module)
 
         jax.block_until_ready(data)
         setup_s = time.perf_counter() - t_setup
@@ -512,14 +456,34 @@ def _descending(lambdas, dtype):
     return lam_host[order], order
 
 
+#: The smallest relative duality gap a dtype certifies, in units of its machine epsilon: the gap's terms are
+#: differences of quantities of the objective's size, so below this the rounding of the gap itself (which may
+#: cancel to exactly 0) decides it. float32: 1.2e-4; float64: 2.2e-13.
+CERTIFIABLE_GAP_EPS = 1000
+
+
+def certifiable_tol(dtype: Any) -> float:
+    """The smallest ``tol`` whose gap a path computed in ``dtype`` can certify (:data:`CERTIFIABLE_GAP_EPS` eps)."""
+    return CERTIFIABLE_GAP_EPS * float(np.finfo(np.dtype(dtype)).eps)
+
+
 def _tol_result(coefs, order, stats, tol, dtype, return_stats):
-    """Coefficients back in the caller's λ order; a warning if the path stopped short of ``tol``."""
+    """Coefficients back in the caller's λ order; a warning if the path stopped short of ``tol`` or ``tol`` is
+    finer than ``dtype`` can certify (then ``converged`` is False whatever the computed gap)."""
     result = np.empty_like(coefs)
     result[order] = coefs
-    stats["converged"] = stats["max_gap"] <= tol
-    if not stats["converged"]:
+    floor = certifiable_tol(dtype)
+    stats["certifiable_tol"] = floor
+    stats["converged"] = bool(stats["max_gap"] <= tol and tol >= floor)
+    name = np.dtype(dtype).name
+    if tol < floor:
+        warnings.warn(f"elastic_net_path: tol={tol:g} is below the smallest relative duality gap {name} can "
+                      f"certify (~{floor:.1g}); the computed gap ({stats['max_gap']:.2g}) is within rounding, not a "
+                      f"certificate, and converged is False. Use float64 (jax_enable_x64) or tol >= {floor:.1g}",
+                      RuntimeWarning, stacklevel=4)  # (the caller of elastic_net_path)
+    elif not stats["converged"]:
         warnings.warn(f"elastic_net_path stopped with a relative duality gap of {stats['max_gap']:.2g} > tol={tol:g} "
-                      f"({np.dtype(dtype).name}), at `steps` or where rounding stopped the iterates; raise steps, or "
+                      f"({name}), at `steps` or where rounding stopped the iterates; raise steps, or "
                       "use float64 (jax_enable_x64) for a tol below ~1e-4 (float32 resolves no finer)",
                       RuntimeWarning, stacklevel=4)  # (the caller of elastic_net_path)
     return (result, stats) if return_stats else result

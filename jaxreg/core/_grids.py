@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxreg.validation import check_hyperparam, resolve_tree_args
+from jaxreg._checks import check_hyperparam, resolve_tree_args
 
 __all__ = ["log_grid", "lambda_max_l1", "check_grid"]
 

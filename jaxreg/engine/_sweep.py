@@ -36,43 +36,14 @@ import numpy as np
 from jax.extend import core as jcore
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxreg.grids import check_grid
+from jaxreg.core._grids import check_grid
+from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, compile_with_options
 
-__all__ = ["sweep", "SweepStats", "available_memory_bytes", "step_bytes", "CPU_GROUP_BYTES", "CPU_COMPILER_OPTIONS",
-           "compile_with_options"]
+__all__ = ["sweep", "SweepStats", "available_memory_bytes", "step_bytes", "CPU_GROUP_BYTES"]
 
 #: On CPU, vmap groups whose per-step intermediates (:func:`step_bytes` × group size) stay
 #: within this many bytes (``vmap_size="auto"``); calibrated on ``benchmarks/`` W1.
 CPU_GROUP_BYTES = 12 * 2**20
-
-#: XLA options a CPU sweep compiles with (``{}``: XLA's defaults). XLA's CPU backend hands
-#: each matmul to its YNNPACK library and, by default, fuses the elementwise ops and
-#: reductions that consume it into the same library call, where they run slower than in
-#: XLA's own loops (W1 hidden 8: the output layer's product, softmax and its gradient take
-#: ~70 µs of a ~215 µs training step fused, ~50 µs apart). ``INDIVIDUAL_DOT`` keeps the
-#: library for the matmuls alone. Measured per model-step (``benchmarks/`` W1, one core,
-#: vmap groups of 4, same process): MLP hidden 8 −5 to −8%, logistic −9%, the plain optax
-#: loss at hidden 8 −10%; hidden 128 and a regression MLP unchanged within noise. A jaxlib
-#: that does not know the option compiles with its defaults.
-CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
-
-
-def compile_with_options(lowered: Any, options: dict, *, strict: bool = False) -> tuple[Any, dict]:
-    """``lowered.compile(compiler_options=options)`` and the options it used. An option this jaxlib rejects
-    (unknown name or value): XLA's defaults and ``{}``, or with ``strict`` a ``ValueError`` that names the
-    ``compiler_options`` argument. Other compilation errors propagate."""
-    options = dict(options)
-    if not options:
-        return lowered.compile(), options
-    try:
-        return lowered.compile(compiler_options=options), options
-    except jax.errors.JaxRuntimeError as e:
-        if not any(m in str(e) for m in ("No such compile option", "While setting option")):
-            raise  # (not about the options)
-        if strict:
-            raise ValueError(f"compiler_options: XLA rejected {options}: {e}") from e
-        return lowered.compile(), {}
-
 
 class SweepStats(dict):
     """Timings and layout of one :func:`sweep` call (a dict; keys listed in ``sweep``)."""
@@ -163,6 +134,15 @@ def _group_size(n: int, most: int) -> int:
     return min(range((most + 1) // 2, most + 1), key=lambda g: (-(-n // g) * g, -g))
 
 
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar over ``total`` models, or ``None`` when tqdm (an optional dependency) is not installed."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="model", desc="sweep", leave=False)
+
+
 def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
@@ -202,7 +182,7 @@ def sweep(
         see :mod:`jaxreg.distributed`). Outputs are gathered to every process.
         In one process, at most one device per model is used (``K = 1`` runs
         on one device, as a loop would). On a CPU,
-        :func:`jaxreg.devices.use_cpu_cores` gives one device per core.
+        :func:`jaxreg.engine._devices.use_cpu_cores` gives one device per core.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its
         block runs one group after another (``lax.map``). ``None``: the whole
@@ -226,7 +206,7 @@ def sweep(
       return_stats: also return a :class:`SweepStats`.
       compiler_options: XLA options for the compilation (``Lowered.compile``'s
         ``compiler_options``, e.g. ``{"xla_gpu_autotune_level": 0}``).
-        ``None`` (default): :data:`CPU_COMPILER_OPTIONS` on a CPU (XLA's
+        ``None`` (default): :data:`SWEEP_CPU_COMPILER_OPTIONS` on a CPU (XLA's
         defaults where this jaxlib does not know them), XLA's defaults
         elsewhere; ``{}``: XLA's defaults everywhere.
 
@@ -363,9 +343,8 @@ def sweep(
         t0 = time.perf_counter()
         lowered = state["jitted"].lower(*specs)
         explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
-        compiled, options = compile_with_options(
-            lowered, compiler_options if explicit else CPU_COMPILER_OPTIONS if local_device.platform == "cpu" else {},
-            strict=explicit)
+        default = SWEEP_CPU_COMPILER_OPTIONS if local_device.platform == "cpu" else {}
+        compiled, options = compile_with_options(lowered, compiler_options if explicit else default, strict=explicit)
         state["compiler_options"] = options
         return compiled, time.perf_counter() - t0
 
@@ -412,9 +391,7 @@ def sweep(
     show = (progress if progress is not None else len(starts) > 1) and jax.process_index() == 0
     bar = None
     if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_models, unit="model", desc="sweep", leave=False)
+        bar = _progress_bar(n_models)
 
     pieces: list = []
     n_loaded = n_loaded_models = 0

@@ -45,9 +45,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxreg import prox
-from jaxreg.penalties import _check_axis, _group_shape
-from jaxreg.validation import (
+from jaxreg._checks import (
     check_hyperparam,
     check_ratio,
     check_schedule_or_scalar,
@@ -55,9 +53,13 @@ from jaxreg.validation import (
     resolve_mask,
     resolve_tree_args,
 )
+from jaxreg.core import prox as prox
+from jaxreg.core._penalties import _check_axis, _group_shape
 
 __all__ = [
     "ProxState",
+    "FistaState",
+    "fista",
     "add_elastic_net",
     "add_l1_sign",
     "add_l2_decay",
@@ -401,7 +403,7 @@ def prox_elastic_net(
        w_{new} = c + \frac{S_{\alpha\lambda\rho\omega}(w + u - c)}{1 + 2\alpha\lambda(1 - \rho)\omega}
 
     the prox of :math:`\alpha\lambda[\rho\sum|y| + (1 - \rho)\sum y^2]` (see
-    :func:`jaxreg.prox.elastic_net`). Arguments as :func:`prox_l1`, plus
+    :func:`jaxreg.core.prox.elastic_net`). Arguments as :func:`prox_l1`, plus
     ``l1_ratio`` ρ ∈ [0, 1].
     """
     check_ratio(l1_ratio, "l1_ratio")

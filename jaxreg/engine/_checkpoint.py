@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxreg.results import atomic_write
+from jaxreg.engine._results import atomic_write
 
 __all__ = ["ChunkStore", "config_hash", "ResumeError"]
 

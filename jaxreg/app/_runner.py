@@ -32,16 +32,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxreg import cv, models
-from jaxreg.checkpoint import ChunkStore
-from jaxreg.data import DATASETS, Dataset, load_dataset, load_file
-from jaxreg.grids import lambda_max_l1, log_grid
-from jaxreg.metrics import all_finite, weight_metrics
-from jaxreg.results import SweepResult
-from jaxreg.sweep import sweep
-from jaxreg.train import fit
-from jaxreg.transforms import add_l1_sign, add_l2_decay, prox_elastic_net, prox_group_lasso, prox_l1
-from jaxreg.validation import check_hyperparam, check_ratio
+from jaxreg import models
+from jaxreg._checks import check_hyperparam, check_ratio
+from jaxreg._train import fit
+from jaxreg.app._data import DATASETS, Dataset, load_dataset, load_file
+from jaxreg.core._grids import lambda_max_l1, log_grid
+from jaxreg.core._metrics import all_finite, weight_metrics
+from jaxreg.core._transforms import add_l1_sign, add_l2_decay, prox_elastic_net, prox_group_lasso, prox_l1
+from jaxreg.engine import _cv as cv
+from jaxreg.engine._checkpoint import ChunkStore
+from jaxreg.engine._results import SweepResult
+from jaxreg.engine._sweep import sweep
 
 __all__ = ["PENALTIES", "OPTIMIZERS", "SweepConfig", "make_optimizer", "make_train_fn", "run", "lambda_grid"]
 

@@ -1,10 +1,10 @@
-"""Figures of a :class:`~jaxreg.results.SweepResult` (matplotlib, Agg backend)."""
+"""Figures of a :class:`~jaxreg.engine._results.SweepResult` (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from jaxreg.results import SweepResult
+from jaxreg.engine._results import SweepResult
 
 __all__ = ["validation_curve", "sparsity_curve", "weight_histogram", "COLORS"]
 

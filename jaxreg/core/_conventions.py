@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxreg.validation import check_hyperparam, check_ratio, is_traced
+from jaxreg._checks import check_hyperparam, check_ratio, is_traced
 
 __all__ = [
     "LOSS_SCALINGS",

@@ -30,7 +30,7 @@ One iteration, from :math:`w` with negative gradient :math:`g = b - Hw`:
 Once :math:`A` and :math:`s` are the solution's, step 2 lands on it: the duality gap drops to
 rounding, usually after 1–3 iterations per λ. The λ run from large to small, each warm-started
 from the previous solution, and each stops at its relative duality gap
-(:func:`jaxreg.paths.relative_duality_gap`) ≤ ``tol``.
+(:func:`jaxreg.solvers.relative_duality_gap`) ≤ ``tol``.
 
 Only the active coordinates are touched: the Newton systems are :math:`|A|\times|A|`
 (Cholesky factorisation up to 128 slots; above, conjugate gradients warm-started from the last
@@ -52,9 +52,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxreg.paths import _relative_gap
-from jaxreg.prox import soft_threshold
-from jaxreg.sweep import compile_with_options
+from jaxreg.core.prox import soft_threshold
+from jaxreg.engine._compile import compile_with_options
+from jaxreg.solvers._objective import _relative_gap
 
 __all__ = ["active_set_path"]
 
@@ -347,7 +347,7 @@ _PROGRAMS: dict = {}  # compiled programs by (function, static arguments, argume
 #: emitter and optimisation level 1 compile them ~35% faster at the same speed (2-core CPU, float64 lasso
 #: path: 2000 × 500 13.6 → 8.4 s, 20000 × 2000 17.1 → 11.8 s of compilation; run times within noise). An XLA
 #: that no longer knows an option compiles with its defaults.
-CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+SOLVER_CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 
 
 def _compiled(fn, args, key=()):
@@ -358,7 +358,7 @@ def _compiled(fn, args, key=()):
     if full_key not in _PROGRAMS:
         if len(_PROGRAMS) >= 64:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        options = CPU_COMPILER_OPTIONS if device.platform == "cpu" else {}
+        options = SOLVER_CPU_COMPILER_OPTIONS if device.platform == "cpu" else {}
         _PROGRAMS[full_key] = compile_with_options(jax.jit(fn).lower(*args), options)[0]
     return _PROGRAMS[full_key]
 
@@ -369,7 +369,7 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     ``data``: ``{"gram", "xty", "yy"}`` (``XᵀX/n``, ``Xᵀy/n``, ``yᵀy/n``) or ``{"x", "y", "xty", "yy"}``.
     Returns the ``(K, d)`` coefficients in the order of ``lams_desc`` and stats: ``compile_s``,
     ``run_s``, ``iterations`` per λ, ``capacities`` used and ``max_gap`` (the caller,
-    :func:`jaxreg.paths.elastic_net_path`, warns when it exceeds ``tol``).
+    :func:`jaxreg.solvers._paths.elastic_net_path`, warns when it exceeds ``tol``).
     """
     dtype = np.dtype(data["xty"].dtype)
     d = data["xty"].shape[0]

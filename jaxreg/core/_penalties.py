@@ -34,8 +34,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxreg import prox
-from jaxreg.validation import check_ratio, resolve_mask, resolve_tree_args
+from jaxreg._checks import check_ratio, resolve_mask, resolve_tree_args
+from jaxreg.core import prox as prox
 
 __all__ = ["elastic_net_penalty", "group_lasso_penalty", "l1_penalty", "l2_penalty"]
 

@@ -152,7 +152,7 @@ def _loss_jvp(task, primals, tangents):
 
 
 def data_loss(task: str, params: dict, x: Any, y: Any, sample_weight: Any = None) -> jax.Array:
-    """:func:`jaxreg.models.data_loss` (``compute_dtype=None``) in the samples-minor layout, formulas above.
+    """:func:`jaxreg.models._reference.data_loss` (``compute_dtype=None``) in the samples-minor layout, formulas above.
 
     Args:
       task: ``"classification"`` (integer labels ``y``, mean cross-entropy) or ``"regression"``

@@ -1,0 +1,56 @@
+"""The sweep engine: one compiled, vmapped, sharded call trains a model per λ (× seed × fold).
+
+Planning the grid, chunking, vmap groups, devices, processes, checkpoints and the result object.
+"""
+
+from jaxreg.engine._checkpoint import ChunkStore as ChunkStore, ResumeError as ResumeError, config_hash as config_hash
+from jaxreg.engine._compile import (
+    SWEEP_CPU_COMPILER_OPTIONS as SWEEP_CPU_COMPILER_OPTIONS,
+    compile_with_options as compile_with_options,
+)
+from jaxreg.engine._cv import cv_summary as cv_summary, kfold_masks as kfold_masks
+from jaxreg.engine._devices import (
+    cpu_core_count as cpu_core_count,
+    cpu_device_count_set_by_user as cpu_device_count_set_by_user,
+    device_description as device_description,
+    use_cpu_cores as use_cpu_cores,
+)
+from jaxreg.engine._distributed import (
+    cpu_collectives_available as cpu_collectives_available,
+    initialize as initialize_distributed,
+    is_main_process as is_main_process,
+    is_multiprocess as is_multiprocess,
+)
+from jaxreg.engine._results import SweepResult as SweepResult, atomic_write as atomic_write
+from jaxreg.engine._sweep import (
+    CPU_GROUP_BYTES as CPU_GROUP_BYTES,
+    SweepStats as SweepStats,
+    available_memory_bytes as available_memory_bytes,
+    step_bytes as step_bytes,
+    sweep as sweep,
+)
+
+__all__ = [
+    "SWEEP_CPU_COMPILER_OPTIONS",
+    "compile_with_options",
+    "sweep",
+    "SweepStats",
+    "available_memory_bytes",
+    "step_bytes",
+    "CPU_GROUP_BYTES",
+    "use_cpu_cores",
+    "cpu_core_count",
+    "cpu_device_count_set_by_user",
+    "device_description",
+    "initialize_distributed",
+    "cpu_collectives_available",
+    "is_multiprocess",
+    "is_main_process",
+    "ChunkStore",
+    "config_hash",
+    "ResumeError",
+    "SweepResult",
+    "atomic_write",
+    "kfold_masks",
+    "cv_summary",
+]

@@ -126,7 +126,7 @@ def resolve_mask(mask: Any, params: Any) -> Any:
     """
     if mask is None:
         return jax.tree.map(lambda _: True, params)
-    if callable(mask):
+    if _is_mask_fn(mask):
         mask = mask(params)
     full = broadcast_prefix(mask, params, "mask")
 
@@ -145,6 +145,13 @@ def resolve_mask(mask: Any, params: Any) -> Any:
         return bool(arr)
 
     return jax.tree.map(_as_bool, full)
+
+
+def _is_mask_fn(mask: Any) -> bool:
+    """A mask given as a function ``params -> tree``: a callable that is itself a single leaf. A callable
+    *pytree* (an ``equinox.Module`` of bools, which defines ``__call__``) is a tree of bools, not a function."""
+    leaves = jax.tree.leaves(mask)
+    return callable(mask) and len(leaves) == 1 and leaves[0] is mask
 
 
 def broadcast_prefix(tree: Any, params: Any, name: str) -> Any:
@@ -230,4 +237,6 @@ def resolve_tree_args(
     if weights is not None:
         weights_full = broadcast_prefix(weights, params, "weights")
         check_weights(weights_full, params, shape_of=weights_shape_of)
+        # traced factors cannot raise: an invalid one (negative, NaN, inf) makes its results NaN, as λ does
+        weights_full = jax.tree.map(lambda w: nan_if_invalid(w) if is_traced(w) else w, weights_full)
     return mask_full, center, weights_full

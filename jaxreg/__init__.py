@@ -49,6 +49,7 @@ from jaxreg.core import (
     to_sklearn_lasso as to_sklearn_lasso,
     to_sklearn_logistic as to_sklearn_logistic,
     to_sklearn_ridge as to_sklearn_ridge,
+    weights_mask as weights_mask,
 )
 from jaxreg.engine import (
     SweepResult as SweepResult,
@@ -75,7 +76,7 @@ __all__ = [
     "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
     # optax transforms
     "add_l2_decay", "add_l1_sign", "add_elastic_net", "add_penalty_grad",
-    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState",
+    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState", "weights_mask",
     # λ grids and conventions
     "log_grid", "lambda_max_l1",
     "to_optax_weight_decay", "from_optax_weight_decay", "from_sklearn_lasso", "to_sklearn_lasso",

@@ -42,6 +42,7 @@ from jaxreg.core import (
     prox_elastic_net as prox_elastic_net,
     prox_group_lasso as prox_group_lasso,
     prox_l1 as prox_l1,
+    proximal_sgd as proximal_sgd,
     soft_threshold as soft_threshold,
     to_glmnet as to_glmnet,
     to_optax_weight_decay as to_optax_weight_decay,
@@ -76,7 +77,7 @@ __all__ = [
     "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
     # optax transforms
     "add_l2_decay", "add_l1_sign", "add_elastic_net", "add_penalty_grad",
-    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState", "weights_mask",
+    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState", "weights_mask", "proximal_sgd",
     # λ grids and conventions
     "log_grid", "lambda_max_l1",
     "to_optax_weight_decay", "from_optax_weight_decay", "from_sklearn_lasso", "to_sklearn_lasso",

@@ -78,3 +78,4 @@ def test_a_plain_function_is_still_a_mask_function():
     u, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
     np.testing.assert_allclose(u["w"], params["w"])  # 2λw with λ = 0.5
     np.testing.assert_array_equal(u["b"], 0.0)
+

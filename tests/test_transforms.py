@@ -350,3 +350,20 @@ class BadInputTest(parameterized.TestCase):
         out = jax.vmap(step)(jnp.array([0.1, -0.1, jnp.nan, jnp.inf]))
         self.assertTrue(np.all(np.isfinite(out[0])))
         self.assertTrue(np.all(np.isnan(out[1:])))
+
+
+def test_proximal_sgd_gives_the_step_size_once_even_with_a_schedule():
+    """The prox thresholds with the schedule's α at every step: ISTA's closed form S_{αₜλ}(w − αₜg)."""
+    schedule = optax.exponential_decay(0.5, 1, 0.5)  # α_t = 0.5·0.5^t
+    lam, w = 0.3, jnp.array([2.0, -0.1, 0.4])
+    opt = jaxreg.proximal_sgd(schedule, lambda lr: jaxreg.prox_l1(lam, lr))
+    state = opt.init(w)
+    for t in range(4):
+        g = jnp.array([0.1, 0.0, -0.2])
+        u, state = opt.update(g, state, w)
+        alpha = 0.5 * 0.5**t
+        want = jaxreg.soft_threshold(w - alpha * g, alpha * lam)
+        w = optax.apply_updates(w, u)
+        np.testing.assert_allclose(w, want, rtol=1e-6, atol=1e-7)
+    with pytest.raises(TypeError, match="prox must be a function of the learning rate"):
+        jaxreg.proximal_sgd(0.1, jaxreg.prox_l1(0.1, 0.1))

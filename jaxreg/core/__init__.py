@@ -21,6 +21,7 @@ from jaxreg.core._conventions import (
 )
 from jaxreg.core._grids import check_grid as check_grid, lambda_max_l1 as lambda_max_l1, log_grid as log_grid
 from jaxreg.core._masks import WEIGHT_MIN_NDIM as WEIGHT_MIN_NDIM, weights_mask as weights_mask
+from jaxreg.core._proximal_sgd import proximal_sgd as proximal_sgd
 from jaxreg.core._metrics import (
     NEAR_ZERO_RTOL as NEAR_ZERO_RTOL,
     all_finite as all_finite,
@@ -47,6 +48,7 @@ from jaxreg.core._transforms import (
 from jaxreg.core.prox import soft_threshold as soft_threshold
 
 __all__ = [
+    "proximal_sgd",
     "weights_mask",
     "WEIGHT_MIN_NDIM",
     "prox",

@@ -21,7 +21,6 @@ from jaxreg.core._conventions import (
 )
 from jaxreg.core._grids import check_grid as check_grid, lambda_max_l1 as lambda_max_l1, log_grid as log_grid
 from jaxreg.core._masks import WEIGHT_MIN_NDIM as WEIGHT_MIN_NDIM, weights_mask as weights_mask
-from jaxreg.core._proximal_sgd import proximal_sgd as proximal_sgd
 from jaxreg.core._metrics import (
     NEAR_ZERO_RTOL as NEAR_ZERO_RTOL,
     all_finite as all_finite,
@@ -33,6 +32,7 @@ from jaxreg.core._penalties import (
     l1_penalty as l1_penalty,
     l2_penalty as l2_penalty,
 )
+from jaxreg.core._proximal_sgd import proximal_sgd as proximal_sgd
 from jaxreg.core._transforms import (
     FistaState as FistaState,
     ProxState as ProxState,

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import jaxreg
-from jaxreg.engine._sweep import available_memory_bytes
+from jaxreg.engine import available_memory_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = jnp.array([1.0, -0.5, 0.02, 3.0, 0.0])
@@ -188,7 +188,7 @@ def test_use_cpu_cores_and_no_device_computes_padding_only():
 
 
 def test_group_size_pads_least():
-    from jaxreg.engine._sweep import _group_size
+    from jaxreg.engine._program import _group_size
 
     # (block, at most) -> size: the fewest padded models among sizes most/2..most, the larger size on ties
     for n, most, want in ((32, 6, 4), (64, 6, 4), (64, 8, 8), (13, 5, 5), (13, 3, 2), (7, 3, 2), (5, 6, 5),
@@ -200,7 +200,8 @@ def test_group_size_pads_least():
 
 
 def test_step_bytes_and_auto_groups():
-    from jaxreg.engine._sweep import CPU_GROUP_BYTES, _group_size, step_bytes
+    from jaxreg.engine import CPU_GROUP_BYTES, step_bytes
+    from jaxreg.engine._program import _group_size
 
     def train(lam):  # one step creates a 1000×1000 float32 value: 4 MB per model
         def body(w, _):

@@ -1,6 +1,8 @@
 """The sweep engine: one compiled, vmapped, sharded call trains a model per λ (× seed × fold).
 
-Planning the grid, chunking, vmap groups, devices, processes, checkpoints and the result object.
+:func:`sweep` plans the grid (``_plan``), compiles a chunk (``_program``, sized with ``_memory``)
+and runs and gathers the chunks (``_chunks``); around it: devices, processes, checkpoints, the
+result object and cross-validation. Design notes: ``docs/design/engine.md``.
 """
 
 from jaxreg.engine._checkpoint import ChunkStore as ChunkStore, ResumeError as ResumeError, config_hash as config_hash
@@ -21,14 +23,10 @@ from jaxreg.engine._distributed import (
     is_main_process as is_main_process,
     is_multiprocess as is_multiprocess,
 )
+from jaxreg.engine._memory import available_memory_bytes as available_memory_bytes, step_bytes as step_bytes
+from jaxreg.engine._program import CPU_GROUP_BYTES as CPU_GROUP_BYTES
 from jaxreg.engine._results import SweepResult as SweepResult, atomic_write as atomic_write
-from jaxreg.engine._sweep import (
-    CPU_GROUP_BYTES as CPU_GROUP_BYTES,
-    SweepStats as SweepStats,
-    available_memory_bytes as available_memory_bytes,
-    step_bytes as step_bytes,
-    sweep as sweep,
-)
+from jaxreg.engine._sweep import SweepStats as SweepStats, sweep as sweep
 
 __all__ = [
     "SWEEP_CPU_COMPILER_OPTIONS",

@@ -25,22 +25,66 @@ class FitResult(NamedTuple):
     history: dict[str, jax.Array]  # each of shape (steps // log_every,): "step", "loss", metrics
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be a positive Python int, got {value!r}")
-    value = int(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+class _FitCarry(NamedTuple):
+    """The training state, carried from step to step."""
+
+    params: Any  # current parameters, the tree of the initial ones
+    opt_state: Any  # current optimizer state
+
+
+class _BlockCarry(NamedTuple):
+    """The state carried from one logged block of steps to the next."""
+
+    fit: _FitCarry
+    key: jax.Array | None  # the next block's step keys are split from it; None without a key
+
+
+class _Training(NamedTuple):
+    """What stays fixed while one model trains."""
+
+    loss_fn: Callable[..., jax.Array]  # loss_fn(params[, batch]) -> scalar data loss
+    optimizer: optax.GradientTransformation
+    data: Any  # pytree of arrays sharing a leading axis of n samples, or None
+    batch_size: int | None  # minibatch size; None: the full data every step
+    log_every: int  # steps per logged block
+    metrics_fn: Callable[[Any], dict[str, jax.Array]] | None  # params -> extra history entries
+
+    def data_loss(self, params: Any, batch: Any) -> jax.Array:
+        return self.loss_fn(params) if self.data is None else self.loss_fn(params, batch)
+
+    def step(self, carry: _FitCarry, step_key: jax.Array | None) -> tuple[_FitCarry, None]:
+        """One optimizer step, on a minibatch drawn with ``step_key`` when ``batch_size`` is below n."""
+        batch = self.data
+        if self.batch_size is not None:
+            n = jax.tree.leaves(self.data)[0].shape[0]
+            if self.batch_size < n:
+                idx = _draw_batch(step_key, n, self.batch_size)
+                batch = jax.tree.map(lambda a: a[idx], self.data)
+        grads = jax.grad(self.data_loss)(carry.params, batch)
+        updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
+        return _FitCarry(optax.apply_updates(carry.params, updates), opt_state), None
+
+    def run(self, carry: _FitCarry, length: int, key: jax.Array | None) -> _FitCarry:
+        """``length`` steps in a ``lax.scan``, each with its own key split from ``key`` (minibatches only)."""
+        keys = jax.random.split(key, length) if self.batch_size is not None else None
+        return jax.lax.scan(self.step, carry, keys, length=length)[0]
+
+    def logged_block(self, carry: _BlockCarry, block: jax.Array) -> tuple[_BlockCarry, dict[str, jax.Array]]:
+        """``log_every`` steps, then the history record: step count, data loss on the full data, metrics."""
+        key, sub = jax.random.split(carry.key) if carry.key is not None else (None, None)
+        fit = self.run(carry.fit, self.log_every, sub)
+        record = {"step": (block + 1) * self.log_every, "loss": self.data_loss(fit.params, self.data)}
+        if self.metrics_fn is not None:
+            record.update(self.metrics_fn(fit.params))
+        return _BlockCarry(fit, key), record
 
 
 def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
     """``batch_size`` distinct indices of ``range(n)``, every subset equally likely: the positions of the
     ``batch_size`` largest of ``n`` i.i.d. uniforms (``top_k``). Same distribution as
-    ``jax.random.choice(key, n, (batch_size,), replace=False)``, which shuffles all ``n``
-    (2-core CPU, n = 1797, 128 drawn: 1029 → 86 µs per step). Float ties (probability ~n²/2²⁴
-    per draw in float32, and they matter only across the cut) go to the lower index: a bias far
-    below the sampling noise."""
+    ``jax.random.choice(key, n, (batch_size,), replace=False)``, without its shuffle of all ``n``
+    (docs/design/engine.md). Float ties (probability ~n²/2²⁴ per draw in float32, and they matter
+    only across the cut) go to the lower index: a bias far below the sampling noise."""
     return jax.lax.top_k(jax.random.uniform(key, (n,)), batch_size)[1]
 
 
@@ -89,6 +133,19 @@ def fit(
       >>> round(float(out.params), 4)   # argmin (w-3)² + w² = 1.5
       1.5
     """
+    steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, key, log_every)
+    training = _Training(loss_fn, optimizer, data, batch_size, log_every, metrics_fn)
+    n_logs, rest = divmod(steps, log_every)
+    start = _BlockCarry(_FitCarry(params, optimizer.init(params)), key)
+    end, history = jax.lax.scan(training.logged_block, start, jnp.arange(n_logs))
+    fit = training.run(end.fit, rest, end.key) if rest else end.fit
+    return FitResult(params=fit.params, opt_state=fit.opt_state, history=history)
+
+
+def _check_fit_arguments(loss_fn: Any, optimizer: Any, steps: Any, data: Any, batch_size: Any, key: Any,
+                         log_every: Any) -> tuple[int, int, int | None]:
+    """Raise for a bad argument of :func:`fit`, naming it; returns ``steps``, ``log_every`` (default: ``steps``)
+    and ``batch_size`` as Python ints."""
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {loss_fn!r}")
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
@@ -97,8 +154,6 @@ def fit(
     log_every = steps if log_every is None else _check_positive_int(log_every, "log_every")
     if log_every > steps:
         raise ValueError(f"log_every ({log_every}) must be <= steps ({steps})")
-
-    n = None
     if batch_size is not None:
         if data is None:
             raise ValueError("batch_size needs data=: minibatches are drawn from it")
@@ -108,37 +163,13 @@ def fit(
             raise ValueError(f"batch_size ({batch_size}) must be <= the number of samples ({n})")
         if key is None:
             raise ValueError("key is required for minibatches: pass key=jax.random.key(seed)")
+    return steps, log_every, batch_size
 
-    def data_loss(p, batch):
-        return loss_fn(p) if data is None else loss_fn(p, batch)
 
-    grad_fn = jax.grad(data_loss)
-
-    def one_step(carry, step_key):
-        p, s = carry
-        batch = data
-        if batch_size is not None and batch_size < n:
-            idx = _draw_batch(step_key, n, batch_size)
-            batch = jax.tree.map(lambda a: a[idx], data)
-        u, s = optimizer.update(grad_fn(p, batch), s, p)
-        return (optax.apply_updates(p, u), s), None
-
-    def run(carry, length, k):
-        keys = jax.random.split(k, length) if batch_size is not None else None
-        return jax.lax.scan(one_step, carry, keys, length=length)[0]
-
-    def logged_block(carry, block):
-        carry, k = carry
-        k, sub = jax.random.split(k) if k is not None else (None, None)
-        carry = run(carry, log_every, sub)
-        record = {"step": (block + 1) * log_every, "loss": data_loss(carry[0], data)}
-        if metrics_fn is not None:
-            record.update(metrics_fn(carry[0]))
-        return (carry, k), record
-
-    carry = (params, optimizer.init(params))
-    n_logs, rest = divmod(steps, log_every)
-    (carry, key), history = jax.lax.scan(logged_block, (carry, key), jnp.arange(n_logs))
-    if rest:
-        carry = run(carry, rest, key)
-    return FitResult(params=carry[0], opt_state=carry[1], history=history)
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a positive Python int, got {value!r}")
+    value = int(value)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value

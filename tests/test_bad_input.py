@@ -1,7 +1,9 @@
 """The bad-input catalogue: every entry must fail with a clear, named error.
 
-API errors are ValueError/TypeError whose message names the argument; the CLI
-prints exactly one line ``jaxreg: error: ...`` (no traceback) and exits 2.
+API errors are ValueError/TypeError whose message names the argument (a
+configuration problem is a ``jaxreg.app.ConfigError``, a ValueError naming the
+field); the CLI prints exactly one line ``jaxreg: error: ...`` naming the flag
+(no traceback) and exits 2.
 Traced bad values (inside jit/vmap) are not in this table: they turn the model
 into NaN (finite=False), see test_transforms.py and test_reliability.py.
 """
@@ -13,8 +15,7 @@ import pytest
 
 import jaxreg
 from jaxreg import models
-from jaxreg.app import _data as data
-from jaxreg.app import _runner as runner
+from jaxreg.app import ConfigError, _data as data, _runner as runner
 from jaxreg.app._cli import main
 
 PARAMS = (jnp.array([1.0, -2.0]), {"layer": {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}})
@@ -73,8 +74,13 @@ API = [
     ("unknown optimizer", lambda: runner.make_optimizer("l2", 0.1, optimizer="lbfgs"), ValueError, "optimizer"),
     ("unknown compute dtype", lambda: models.predict(PARAMS[1]["layer"], jnp.ones((1, 2)), compute_dtype="int32"),
      ValueError, "compute_dtype must be None or one of"),
-    ("unknown config compute dtype", lambda: runner.SweepConfig(compute_dtype="banana").validate(), ValueError,
-     "--compute-dtype must be one of"),
+    ("unknown config compute dtype", lambda: runner.SweepConfig(compute_dtype="banana").validate(), ConfigError,
+     "^compute_dtype must be one of"),
+    ("config num_lambdas 0", lambda: runner.SweepConfig(num_lambdas=0).validate(), ConfigError,
+     "^num_lambdas must be an integer >= 1"),
+    ("config lambda_min > lambda_max", lambda: runner.SweepConfig(lambda_min=1.0, lambda_max=0.1).validate(),
+     ConfigError, r"^lambda_min \(1.0\) must be <= lambda_max \(0.1\); swap them"),
+    ("config NaN lr", lambda: runner.SweepConfig(lr=float("nan")).validate(), ConfigError, "^lr must be finite"),
     ("unknown loss scaling", lambda: jaxreg.from_sklearn_lasso(1.0, loss="l2"), ValueError, "loss"),
 ]
 
@@ -115,7 +121,7 @@ CLI = [
     ("model/task mismatch", ["--model", "linear"], "'linear' is least squares"),
     ("lambda-min > lambda-max", ["--lambda-min", "1", "--lambda-max", "0.1"], "swap them"),
     ("negative lambda-min", ["--lambda-min", "-1"], "--lambda-min"),
-    ("num-lambdas 0", ["--num-lambdas", "0"], "--num-lambdas"),
+    ("num-lambdas 0", ["--num-lambdas", "0"], "--num-lambdas must be an integer >= 1"),
     ("negative lr", ["--lr", "-1"], "--lr"),
     ("NaN lr", ["--lr", "nan"], "--lr"),
     ("inf lr", ["--lr", "inf"], "--lr"),
@@ -134,6 +140,9 @@ CLI = [
     ("unwritable out", ["--out", "{unwritable}"], "not a writable directory"),
     ("resume a file", ["--resume", "{empty.csv}"], "--resume"),
     ("resume a plain directory", ["--resume", "{plain_dir}"], "no manifest.json"),
+    ("batch-size > samples", ["--batch-size", "100000"], "--batch-size (100000) must be <="),
+    ("folds > samples", ["--folds", "8", "--n-train", "5"], "--folds (8) cannot exceed"),
+    ("local-devices 0", ["--local-devices", "0"], "--local-devices must be >= 1"),
 ]
 
 

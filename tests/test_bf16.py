@@ -150,7 +150,7 @@ def test_bad_compute_dtype(name, value):
 
 @pytest.mark.parametrize("value", ["banana", "int32", "bf16", jnp.bfloat16, None])
 def test_bad_config_compute_dtype(value):
-    with pytest.raises(ValueError, match="--compute-dtype must be one of float32, bfloat16, float16"):
+    with pytest.raises(ValueError, match="^compute_dtype must be one of float32, bfloat16, float16"):
         runner.SweepConfig(compute_dtype=value).validate()
 
 

@@ -2,32 +2,46 @@
 
 ``jaxreg sweep`` trains, in one vmapped call per penalty, a model per λ (×
 seed × fold) and writes ``results.csv``, ``summary.json`` and three PNGs to
-``--out``. Errors print one line ``jaxreg: error: ...`` and exit with status 2.
+``--out``.
+
+A problem the user fixes (a :class:`~jaxreg.app.ConfigError`: a bad option, an
+unreadable data file; a refused resume) prints one line ``jaxreg: error: ...``
+naming the flag, and exits with status 2. Anything else is a bug and keeps its
+traceback; ``JAXREG_DEBUG=1`` shows the traceback of a ConfigError too.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import sys
 
+from jaxreg.app._errors import ConfigError
+from jaxreg.engine._checkpoint import ResumeError
+
 __all__ = ["main", "build_parser"]
 
+#: SweepConfig fields whose flag is not ``--`` and the field's name with dashes.
+_FLAG_OF_FIELD = {"penalties": "--penalty", "keep_params": "--no-params"}
+#: Set to anything but ``0`` to see the traceback of a ConfigError too.
+DEBUG_VARIABLE = "JAXREG_DEBUG"
 
-class UsageError(Exception):
-    """A bad argument or input: reported as one line, exit status 2."""
+
+def flag(field: str) -> str:
+    """The command-line flag of a :class:`~jaxreg.app.SweepConfig` field: ``num_lambdas`` -> ``--num-lambdas``."""
+    return _FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
-        raise UsageError(message)
+        raise ConfigError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jaxreg.app._config import SweepConfig
     from jaxreg.app._data import DATASETS
-    from jaxreg.app._runner import OPTIMIZERS, PENALTIES, SweepConfig
+    from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES
     from jaxreg.models._reference import COMPUTE_DTYPES, MODELS
 
     parser = _Parser(prog="jaxreg", description="L1/L2 regularization sweeps in JAX")
@@ -76,9 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_out(path: str, flag: str = "--out") -> str:
-    if flag == "--resume" and not os.path.isdir(path):
-        raise UsageError(f"--resume {path} is not a directory holding an interrupted sweep")
+def _check_out(path: str, option: str = "--out") -> str:
+    if option == "--resume" and not os.path.isdir(path):
+        raise ConfigError(f"--resume {path} is not a directory holding an interrupted sweep")
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".jaxreg-write-test")
@@ -86,7 +100,7 @@ def _check_out(path: str, flag: str = "--out") -> str:
             f.write("")
         os.unlink(probe)
     except OSError as e:
-        raise UsageError(f"{flag} {path} is not a writable directory ({e.strerror or e})") from e
+        raise ConfigError(f"{option} {path} is not a writable directory ({e.strerror or e})") from e
     return path
 
 
@@ -122,7 +136,7 @@ _CONFIG_ARGS = (
 
 
 def _config_from_args(args):
-    from jaxreg.app._runner import SweepConfig
+    from jaxreg.app._config import SweepConfig
     from jaxreg.engine._checkpoint import ChunkStore
 
     given = {name: getattr(args, name) for name in _CONFIG_ARGS if getattr(args, name) is not None}
@@ -131,27 +145,30 @@ def _config_from_args(args):
     if "penalties" in given:
         given["penalties"] = tuple(given["penalties"])
     if args.resume and not given:
-        saved = ChunkStore.saved_config(args.resume)
-        saved["penalties"] = tuple(saved["penalties"])
-        return SweepConfig(**saved).validate()
+        return SweepConfig.from_dict(ChunkStore.saved_config(args.resume))
     return SweepConfig(**given).validate()
 
 
 def _start_runtime(args) -> None:
     """jax.distributed (if asked) and the CPU device count, before JAX's first computation."""
+    if args.local_devices is not None and args.local_devices < 1:
+        raise ConfigError(f"--local-devices must be >= 1, got {args.local_devices}")
     multi = args.coordinator or args.num_processes or args.process_id is not None or args.distributed
     if multi:
         from jaxreg.engine import _distributed as distributed
 
         if args.distributed and (args.coordinator or args.num_processes or args.process_id is not None):
-            raise UsageError("--distributed auto-detects the cluster; do not combine it with --coordinator")
+            raise ConfigError("--distributed auto-detects the cluster; do not combine it with --coordinator")
         if not args.distributed and not (args.coordinator and args.num_processes and args.process_id is not None):
-            raise UsageError("--coordinator, --num-processes and --process-id go together")
+            raise ConfigError("--coordinator, --num-processes and --process-id go together")
+        n = args.num_processes
+        if n is not None and n < 1:
+            raise ConfigError(f"--num-processes must be >= 1, got {n}")
+        if n is not None and not 0 <= args.process_id < n:
+            raise ConfigError(f"--process-id must be in 0 .. {n - 1} (--num-processes {n}), got {args.process_id}")
         distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                                local_devices=args.local_devices)
     elif args.local_devices is not None:
-        if args.local_devices < 1:
-            raise UsageError(f"--local-devices must be >= 1, got {args.local_devices}")
         import jax
 
         jax.config.update("jax_num_cpu_devices", args.local_devices)
@@ -162,7 +179,8 @@ def _start_runtime(args) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from jaxreg.app import _plots as plots, _runner as runner
+    """``jaxreg sweep``: run the job, write its files, print the table and the paths."""
+    from jaxreg.app import _runner as runner
 
     cfg = _config_from_args(args)
     _start_runtime(args)
@@ -183,18 +201,7 @@ def cmd_sweep(args) -> int:
         log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
     result = runner.run(cfg, progress=None if not args.quiet else False, log=log, out_dir=out,
                         resume=bool(args.resume))
-    result.save(out)
-    best = result.best("val_loss")
-    summary = {"best": best, **result.info}
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2, default=float)
-    title = f"{result.info['dataset']['name']}, {result.info['model']}"
-    paths = [
-        plots.validation_curve(result, os.path.join(out, "validation_curve.png"), title=f"Validation curve: {title}"),
-        plots.sparsity_curve(result, os.path.join(out, "sparsity.png"), title=f"Sparsity vs λ: {title}"),
-    ]
-    if result.params is not None:
-        paths.append(plots.weight_histogram(result, os.path.join(out, "weights_hist.png")))
+    paths = runner.write_outputs(result, out)
     if log:
         log("")
         log(_table(result))
@@ -202,20 +209,23 @@ def cmd_sweep(args) -> int:
             for pen, s in result.info["cv"].items():
                 log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}, lambda_1se {s['lambda_1se']:.3g}")
         log("")
-    for p in [os.path.join(out, "results.csv"), os.path.join(out, "summary.json"), *paths]:
+    for p in paths:
         print(p)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``jaxreg`` command; returns the exit status (0 done, 2 a problem for the user to fix)."""
     try:
         args = build_parser().parse_args(argv)
         if args.command == "sweep":
             return cmd_sweep(args)
-        raise UsageError(f"unknown command {args.command!r}")
-    except (UsageError, ValueError, TypeError) as e:
-        msg = " ".join(str(e).split())
-        print(f"jaxreg: error: {msg}", file=sys.stderr)
+        raise ConfigError(f"unknown command {args.command!r}")
+    except (ConfigError, ResumeError) as e:
+        if os.environ.get(DEBUG_VARIABLE, "0") not in ("", "0"):
+            raise
+        msg = e.render(flag) if isinstance(e, ConfigError) else str(e)
+        print(f"jaxreg: error: {' '.join(msg.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jaxreg: interrupted", file=sys.stderr)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jaxreg.app._errors import ConfigError
+
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file", "make_dataset"]
 
 DATASETS = ("digits", "diabetes", "breast_cancer", "wine")
@@ -57,7 +59,9 @@ def load_dataset(
 ) -> Dataset:
     """One of scikit-learn's bundled datasets: ``digits``, ``diabetes``, ``breast_cancer``, ``wine``."""
     if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}; use --data FILE for your own")
+        raise ConfigError.about(
+            "dataset", f"must be one of {', '.join(DATASETS)}, got {name!r}; for your own data use load_file"
+        )
     loader, task = _sklearn_loader(name)
     x, y = loader(return_X_y=True)
     return make_dataset(x, y, task=task, name=name, val_fraction=val_fraction, seed=seed, n_train=n_train)
@@ -83,38 +87,41 @@ def make_dataset(
     x = np.asarray(x)
     y = np.asarray(y)
     if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
-        raise ValueError(f"data must be numeric, got x dtype {x.dtype} and y dtype {y.dtype}")
+        raise ConfigError(f"data must be numeric, got x dtype {x.dtype} and y dtype {y.dtype}")
     x = x.astype(np.float64)
     y = y.astype(np.float64)
     if x.ndim != 2:
-        raise ValueError(f"x must be 2-D (samples × features), got shape {x.shape}")
+        raise ConfigError(f"x must be 2-D (samples × features), got shape {x.shape}")
     if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (one target per sample), got shape {y.shape}")
+        raise ConfigError(f"y must be 1-D (one target per sample), got shape {y.shape}")
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of samples, got {x.shape[0]} and {y.shape[0]}")
+        raise ConfigError(f"x and y must have the same number of samples, got {x.shape[0]} and {y.shape[0]}")
     if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
-        raise ValueError("data contains NaN or inf; remove or impute those rows first")
+        raise ConfigError("data contains NaN or inf; remove or impute those rows first")
     if x.shape[0] < 4:
-        raise ValueError(f"need at least 4 samples to split into train and validation, got {x.shape[0]}")
+        raise ConfigError(f"need at least 4 samples to split into train and validation, got {x.shape[0]}")
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        raise ConfigError.about("val_fraction", f"must be in (0, 1), got {val_fraction}")
     task = task or _infer_task(y)
     if task not in _TASKS:
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        raise ConfigError.about("task", f"must be 'classification' or 'regression', got {task!r}")
     n_classes = 0
     stratify = None
     if task == "classification":
         classes, y = np.unique(y, return_inverse=True)
         n_classes = int(classes.size)
         if n_classes < 2:
-            raise ValueError(f"classification needs at least 2 classes, the target has {n_classes}")
+            raise ConfigError(f"classification needs at least 2 classes, the target has {n_classes}")
         stratify = y if np.bincount(y).min() >= 2 else None
-    x_tr, x_va, y_tr, y_va = train_test_split(
-        x, y, test_size=val_fraction, random_state=seed, stratify=stratify
-    )
+    try:
+        x_tr, x_va, y_tr, y_va = train_test_split(
+            x, y, test_size=val_fraction, random_state=seed, stratify=stratify
+        )
+    except ValueError as e:  # scikit-learn's checks of the split: too few samples for the classes
+        raise ConfigError(f"cannot split the {x.shape[0]} samples into train and validation sets: {e}") from e
     if n_train is not None:
         if not 1 <= n_train <= len(y_tr):
-            raise ValueError(f"n_train must be between 1 and {len(y_tr)}, got {n_train}")
+            raise ConfigError.about("n_train", f"must be between 1 and {len(y_tr)} (the training split), got {n_train}")
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(y_tr), n_train, replace=False))
         x_tr, y_tr = x_tr[keep], y_tr[keep]
@@ -141,7 +148,7 @@ def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     with open(path, newline="") as f:
         rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
     if not rows:
-        raise ValueError(f"--data file {path} is empty")
+        raise ConfigError.about("data", f"file {path} is empty")
 
     def numeric(row):
         try:
@@ -153,20 +160,22 @@ def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     if numeric(rows[0]) is None:  # a header line
         start = 1
     if len(rows) <= start:
-        raise ValueError(f"--data file {path} has a header but no data rows")
+        raise ConfigError.about("data", f"file {path} has a header but no data rows")
     width = len(rows[start])
     values = []
     for i, row in enumerate(rows[start:], start=start + 1):
         if len(row) != width:
-            raise ValueError(f"--data file {path}: line {i} has {len(row)} columns, expected {width} (ragged rows)")
+            raise ConfigError.about(
+                "data", f"file {path}: line {i} has {len(row)} columns, expected {width} (ragged rows)"
+            )
         parsed = numeric(row)
         if parsed is None:
             bad = next(c for c in row if numeric([c]) is None)
-            raise ValueError(f"--data file {path}: line {i} has a non-numeric cell {bad!r}")
+            raise ConfigError.about("data", f"file {path}: line {i} has a non-numeric cell {bad!r}")
         values.append(parsed)
     arr = np.asarray(values, np.float64)
     if arr.shape[1] < 2:
-        raise ValueError(f"--data file {path} needs at least 2 columns (features, then the target last)")
+        raise ConfigError.about("data", f"file {path} needs at least 2 columns (features, then the target last)")
     return arr[:, :-1], arr[:, -1]
 
 
@@ -174,25 +183,25 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     import zipfile
 
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"--data file {path} is not a readable NPZ file (not a zip archive of .npy arrays)")
+        raise ConfigError.about("data", f"file {path} is not a readable NPZ file (not a zip archive of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
             if "y" in names:
                 xname = next((n for n in ("x", "X") if n in names), None)
                 if xname is None:
-                    raise ValueError(f"--data file {path} has 'y' but no 'x' or 'X' array (has {names})")
+                    raise ConfigError.about("data", f"file {path} has 'y' but no 'x' or 'X' array (has {names})")
                 return z[xname], z["y"]
             if len(names) == 1:
                 arr = z[names[0]]
                 if arr.ndim != 2 or arr.shape[1] < 2:
-                    raise ValueError(f"--data file {path}: a single array must be 2-D with the target last")
+                    raise ConfigError.about("data", f"file {path}: a single array must be 2-D with the target last")
                 return arr[:, :-1], arr[:, -1]
-            raise ValueError(f"--data file {path} must hold arrays 'x' and 'y' (or one 2-D array), has {names}")
-    except ValueError:
+            raise ConfigError.about("data", f"file {path} must hold arrays 'x' and 'y' (or one 2-D array), has {names}")
+    except ConfigError:
         raise
-    except Exception as e:  # noqa: BLE001 - zipfile/pickle errors: a corrupt or foreign file
-        raise ValueError(f"--data file {path} is not a readable NPZ file ({e})") from e
+    except Exception as e:  # noqa: BLE001 - zipfile/numpy errors: a corrupt or foreign file
+        raise ConfigError.about("data", f"file {path} is not a readable NPZ file ({e})") from e
 
 
 def load_file(
@@ -200,17 +209,17 @@ def load_file(
 ) -> Dataset:
     """A user's CSV (target in the last column, optional header) or NPZ (``x``, ``y``)."""
     if not os.path.exists(path):
-        raise ValueError(f"--data file {path} does not exist")
+        raise ConfigError.about("data", f"file {path} does not exist")
     if os.path.isdir(path):
-        raise ValueError(f"--data {path} is a directory; pass a .csv or .npz file")
+        raise ConfigError.about("data", f"{path} is a directory; pass a .csv or .npz file")
     if os.path.getsize(path) == 0:
-        raise ValueError(f"--data file {path} is empty")
+        raise ConfigError.about("data", f"file {path} is empty")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
         x, y = _read_csv(path)
     elif ext == ".npz":
         x, y = _read_npz(path)
     else:
-        raise ValueError(f"--data file {path} must be .csv or .npz, got {ext or 'no extension'!r}")
+        raise ConfigError.about("data", f"file {path} must be .csv or .npz, got {ext or 'no extension'!r}")
     name = os.path.splitext(os.path.basename(path))[0]
     return make_dataset(x, y, task=task, name=name, val_fraction=val_fraction, seed=seed, n_train=n_train)

@@ -1,0 +1,169 @@
+"""``SweepConfig``: everything that defines a ``jaxreg sweep`` job, and its validation.
+
+Every check raises :class:`~jaxreg.app.ConfigError` naming the field
+(``num_lambdas``); the command spells the same field as its flag
+(``--num-lambdas``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jaxreg._checks import check_hyperparam, check_ratio
+from jaxreg.app._data import DATASETS
+from jaxreg.app._errors import ConfigError
+from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES
+from jaxreg.models._reference import COMPUTE_DTYPES, MODELS
+
+__all__ = ["SweepConfig"]
+
+#: Integer fields and their smallest accepted value.
+_INT_FIELDS = (("num_lambdas", 1), ("steps", 1), ("seeds", 1), ("hidden", 1), ("folds", 0))
+#: Optional integer fields (``None`` = automatic / all); when given, at least 1.
+_OPTIONAL_INT_FIELDS = ("chunk_size", "batch_size", "n_train")
+
+
+@dataclass
+class SweepConfig:
+    """Everything that defines a sweep (saved in ``summary.json`` and the checkpoint manifest).
+
+    Example:
+      >>> cfg = SweepConfig(penalties=("l1_prox",), num_lambdas=20).validate()
+      >>> cfg.to_dict()["penalties"]
+      ['l1_prox']
+      >>> SweepConfig(num_lambdas=0).validate()
+      Traceback (most recent call last):
+      ...
+      jaxreg.app._errors.ConfigError: num_lambdas must be an integer >= 1, got 0
+    """
+
+    dataset: str = "digits"
+    data: str | None = None  # a CSV/NPZ file instead of a bundled dataset
+    model: str | None = None  # default: logistic for classes, linear for regression
+    penalties: tuple[str, ...] = ("l2", "l1", "l1_prox")
+    lambda_min: float | None = None  # default: 1e-4 · lambda_max
+    lambda_max: float | None = None  # default: λ_max of L1 for the linear model on the data
+    num_lambdas: int = 100
+    steps: int = 300
+    lr: float = 0.5
+    optimizer: str = "sgd"
+    seeds: int = 1
+    folds: int = 0  # 0/1: fixed validation split; >= 2: K-fold CV on the training split
+    chunk_size: int | None = None
+    hidden: int = 64
+    batch_size: int | None = None
+    l1_ratio: float = 0.5
+    n_train: int | None = None
+    val_fraction: float = 0.25
+    keep_params: bool = True
+    deterministic: bool = False  # one model at a time: bit-identical for any chunk size / device count
+    compute_dtype: str = "float32"  # forward/backward matmuls; params, optimizer state and losses stay float32
+
+    def validate(self) -> SweepConfig:
+        """Check every field; raise :class:`ConfigError` naming the field and what it accepts. Returns ``self``."""
+        _check_names(self)
+        _check_lambdas(self)
+        _checked(check_hyperparam, self.lr, "lr")
+        if self.lr == 0:
+            raise ConfigError.about("lr", "must be > 0")
+        _checked(check_ratio, self.l1_ratio, "l1_ratio")
+        _check_integers(self)
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError.about("val_fraction", f"must be in (0, 1), got {self.val_fraction}")
+        return self
+
+    def model_for(self, task: str) -> str:
+        """The model to train for ``task``: :attr:`model`, or logistic for classes and linear for regression."""
+        model = self.model or ("logistic" if task == "classification" else "linear")
+        if model == "linear" and task == "classification":
+            raise ConfigError.about(
+                "model", "'linear' is least squares for regression; use 'logistic' or 'mlp' for classes"
+            )
+        return model
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (``penalties`` as a list); :meth:`from_dict` reads it back."""
+        d = dataclasses.asdict(self)
+        d["penalties"] = list(self.penalties)
+        if d["compute_dtype"] == "float32":  # absent = float32: sweeps saved before the option still resume
+            del d["compute_dtype"]
+        return d
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> SweepConfig:
+        """The config :meth:`to_dict` wrote (e.g. a checkpoint manifest's), validated."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(saved) - known)
+        if unknown:
+            raise ConfigError(
+                f"the saved configuration has fields this jaxreg does not know: {', '.join(unknown)}; "
+                "resume it with the jaxreg version that started it"
+            )
+        given = dict(saved)
+        if "penalties" in given:
+            given["penalties"] = tuple(given["penalties"])
+        return cls(**given).validate()
+
+
+def _checked(check: Callable[[Any, str], Any], value: Any, field: str) -> None:
+    """``check(value, name)`` from :mod:`jaxreg._checks`, its error re-raised as a ConfigError about ``field``."""
+    try:
+        check(value, "{" + field + "}")
+    except (TypeError, ValueError) as e:
+        raise ConfigError(str(e), field) from e
+
+
+def _one_of(value: Any, choices: tuple[str, ...], field: str) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError.about(field, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_names(cfg: SweepConfig) -> None:
+    if cfg.data is None:
+        _one_of(cfg.dataset, DATASETS, "dataset")
+    if cfg.model is not None:
+        _one_of(cfg.model, MODELS, "model")
+    if not cfg.penalties:
+        raise ConfigError.about("penalties", f"is empty: give at least one of {', '.join(PENALTIES)}")
+    for p in cfg.penalties:
+        _one_of(p, PENALTIES, "penalties")
+    if len(set(cfg.penalties)) != len(cfg.penalties):
+        raise ConfigError.about("penalties", f"lists a penalty twice: {', '.join(cfg.penalties)}")
+    _one_of(cfg.optimizer, OPTIMIZERS, "optimizer")
+    _one_of(cfg.compute_dtype, COMPUTE_DTYPES, "compute_dtype")
+
+
+def _check_lambdas(cfg: SweepConfig) -> None:
+    for field in ("lambda_min", "lambda_max"):
+        value = getattr(cfg, field)
+        if value is not None:
+            _checked(check_hyperparam, value, field)
+            if value <= 0:
+                raise ConfigError.about(field, f"must be > 0 for a log grid, got {value}")
+    if cfg.lambda_min is not None and cfg.lambda_max is not None:
+        check_lambda_order(cfg.lambda_min, cfg.lambda_max)
+
+
+def check_lambda_order(lo: float, hi: float) -> None:
+    """The grid's ends in order: ``lambda_min <= lambda_max``."""
+    if lo > hi:
+        raise ConfigError(f"{{lambda_min}} ({lo}) must be <= {{lambda_max}} ({hi}); swap them",
+                          "lambda_min", "lambda_max")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_integers(cfg: SweepConfig) -> None:
+    for field, lo in _INT_FIELDS:
+        value = getattr(cfg, field)
+        if not _is_int(value) or value < lo:
+            raise ConfigError.about(field, f"must be an integer >= {lo}, got {value!r}")
+    for field in _OPTIONAL_INT_FIELDS:
+        value = getattr(cfg, field)
+        if value is not None and (not _is_int(value) or value < 1):
+            raise ConfigError.about(field, f"must be an integer >= 1, got {value!r}")

@@ -7,10 +7,8 @@ own intra-op threads parallelise a single model's large matmuls but little
 else: small matmuls, elementwise and reduction work mostly run on one core.
 By default JAX exposes a single CPU device, so :func:`use_cpu_cores` asks for
 one per core (``jax_num_cpu_devices``); like that setting, it must run before
-JAX's first computation. The ``jaxreg`` command does it by default.
-
-Measured on the 2-core CPU (``benchmarks/``): W1 with hidden 8, K = 128,
-16 → 22 models/s; hidden 128, K = 64, 2.5 → 2.9 models/s.
+JAX's first computation. The ``jaxreg`` command does it by default (measurements:
+docs/design/engine.md).
 """
 
 from __future__ import annotations
@@ -33,10 +31,17 @@ def cpu_core_count() -> int:
 
 
 def device_description(device: jax.Device | None = None) -> str:
-    """What ``device`` (default: JAX's first) is, for benchmark records: an accelerator's ``device_kind``
-    (``"NVIDIA H100 80GB HBM3"``); for a CPU, the processor's name, family and model and the cores this process
-    may use (``"cpu: AMD EPYC (family 26, model 2), 2 cores"``: speed ratios measured on one CPU need not hold
-    on another)."""
+    """What ``device`` (default: JAX's first) is, for benchmark records.
+
+    An accelerator's ``device_kind`` (the GPU's or TPU's model name); for a CPU, ``"cpu: NAME (family F,
+    model M), N cores"``: the processor's name, family and model and the cores this process may use, because
+    speed ratios measured on one CPU need not hold on another.
+
+    Example:
+      >>> import jax
+      >>> device_description(jax.devices("cpu")[0]).startswith("cpu: ")
+      True
+    """
     device = device or jax.devices()[0]
     if device.platform != "cpu":
         return device.device_kind

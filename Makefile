@@ -1,11 +1,11 @@
 # The two commands a new user needs: `make demo` and `make test`.
-# Each creates .venv when missing and installs the project into it.
+# Each creates .venv when missing and installs the project into it (`make docs` too).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.jaxreg-installed
 
-.PHONY: install demo test experiments bench lint clean
+.PHONY: install demo test docs experiments bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --durations=10
+
+# The documentation site with the API reference, into site/; any warning fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 EXPERIMENTS := e1_l2_geometric e2_l1_constant_step e3_sparsity e4_tradeoff e5_center_transfer e6_paths
 
@@ -38,4 +42,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check jaxreg tests examples
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build site *.egg-info

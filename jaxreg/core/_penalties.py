@@ -1,7 +1,7 @@
 r"""Penalties :math:`R(W)` as pure functions of a parameter pytree.
 
 jaxreg's conventions (no ½ anywhere; the converters in
-:mod:`jaxreg.conventions` map to other libraries):
+:mod:`jaxreg.core` (``from_sklearn_lasso`` and kin) map to other libraries):
 
 .. math::
 

@@ -85,8 +85,14 @@ class SweepResult:
         return {k: v[i].item() for k, v in self.table.items()}
 
     def to_dataframe(self):
-        """The table as a pandas ``DataFrame`` (needs pandas)."""
-        import pandas as pd
+        """The table as a pandas ``DataFrame`` (needs pandas, in the ``cli`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ModuleNotFoundError(
+                "SweepResult.to_dataframe needs pandas: pip install pandas (or jaxreg[cli]); "
+                "to_csv() and the table dict need nothing", name="pandas"
+            ) from e
 
         return pd.DataFrame(self.table)
 

@@ -2,19 +2,19 @@
 import _common
 import numpy as np
 
-from jaxreg.app import _runner as runner
+from jaxreg import app
 
 args = _common.parse_args(__doc__)
 q = args.quick
 configs = {
-    "logistic": runner.SweepConfig(model="logistic", num_lambdas=8 if q else 200, steps=40 if q else 300, lr=0.5),
-    "mlp": runner.SweepConfig(model="mlp", hidden=32, num_lambdas=6 if q else 128, steps=40 if q else 300, lr=0.2),
+    "logistic": app.SweepConfig(model="logistic", num_lambdas=8 if q else 200, steps=40 if q else 300, lr=0.5),
+    "mlp": app.SweepConfig(model="mlp", hidden=32, num_lambdas=6 if q else 128, steps=40 if q else 300, lr=0.2),
 }
 measured, figures = {}, []
 plt = _common.plt()
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
 for ax, (model, cfg) in zip(axes, configs.items()):
-    res = runner.run(cfg.validate(), progress=False)
+    res = app.run(cfg.validate(), progress=False)
     lr = cfg.lr
     t = res.table
     weights = np.concatenate([v.reshape(len(v), -1) for k, v in res.params.items() if k.startswith("w")], axis=1)

@@ -2,19 +2,20 @@
 import _common
 import numpy as np
 
-from jaxreg.app import _runner as runner
+import jaxreg
+from jaxreg import app
 
 args = _common.parse_args(__doc__)
 q = args.quick
-cfg = runner.SweepConfig(
+cfg = app.SweepConfig(
     model="mlp", hidden=32, n_train=200, penalties=("l2",), optimizer="adam", lr=0.01,
     steps=40 if q else 200, num_lambdas=8 if q else 256, seeds=2 if q else 5, lambda_min=1e-5, lambda_max=1.0,
     keep_params=False,
 ).validate()
-res = runner.run(cfg, progress=False)
-ds = runner.load_data(cfg)
+res = app.run(cfg, progress=False)
+ds = app.load_data(cfg)
 # λ = 0, the unregularised baseline, for the same seeds (λ = 0 cannot sit on a log grid).
-base = runner.sweep(runner.make_train_fn(ds, cfg, "l2"), [0.0], keys=list(range(cfg.seeds)))["metrics"]
+base = jaxreg.sweep(app.make_train_fn(ds, cfg, "l2"), [0.0], keys=list(range(cfg.seeds)))["metrics"]
 
 lam, tr_mean, tr_sd = res.groups("train_loss")["l2"]
 _, va_mean, va_sd = res.groups("val_loss")["l2"]

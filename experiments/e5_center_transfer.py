@@ -7,7 +7,7 @@ import optax
 
 import jaxreg
 from jaxreg import models
-from jaxreg.app import _data as data
+from jaxreg.app import load_dataset
 
 args = _common.parse_args(__doc__)
 q = args.quick
@@ -15,7 +15,7 @@ n_ft, hidden, lr = 50, 64, 0.1
 steps_pre, steps_ft = (60, 40) if q else (500, 300)
 num_lambdas, seeds = (6, 2) if q else (64, 5)
 
-ds = data.load_dataset("digits")
+ds = load_dataset("digits")
 x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
 old, new = np.asarray(ds.y_train) < 5, np.asarray(ds.y_train) >= 5
 x_pre, y_pre = x[old], y[old]

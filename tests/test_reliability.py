@@ -10,8 +10,9 @@ import time
 
 import numpy as np
 
-from jaxreg.app import _runner as runner
-from jaxreg.app._cli import main
+import jaxreg
+from jaxreg import app
+from jaxreg.app import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["sweep", "--penalty", "l2", "--penalty", "l1_prox", "--num-lambdas", "40", "--chunk-size", "4",
@@ -78,13 +79,13 @@ def test_resume_refuses_a_different_config_and_recomputes_corrupt_chunks(tmp_pat
 def test_diverged_models_are_flagged_and_isolated():
     import jax
 
-    cfg = runner.SweepConfig(penalties=("l2",), steps=60, lr=0.5).validate()
-    ds = runner.load_data(cfg)
-    train = runner.make_train_fn(ds, cfg, "l2")
+    cfg = app.SweepConfig(penalties=("l2",), steps=60, lr=0.5).validate()
+    ds = app.load_data(cfg)
+    train = app.make_train_fn(ds, cfg, "l2")
     lams = np.array([1e-4, 1e-2, 50.0, 0.1, 500.0])  # 2αλ > 2 diverges: λ = 50, 500
     good = [0, 1, 3]
-    out = jax.tree.map(np.asarray, runner.sweep(train, lams, keys=[0]))
-    only_good = runner.sweep(train, lams[good], keys=[0])
+    out = jax.tree.map(np.asarray, jaxreg.sweep(train, lams, keys=[0]))
+    only_good = jaxreg.sweep(train, lams[good], keys=[0])
     m = out["metrics"]
     np.testing.assert_array_equal(m["finite"][0], [True, True, False, True, False])
     for k in ("train_loss", "val_loss", "val_accuracy", "sparsity", "l2"):
@@ -96,12 +97,11 @@ def test_deterministic_mode_is_bit_identical_across_chunks_devices_and_neighbour
     script = textwrap.dedent(
         """
         import json, jax, numpy as np
-        from jaxreg.app import _runner as runner
-        from jaxreg.engine._sweep import sweep
+        from jaxreg import app, sweep
         assert len(jax.devices()) == 8
-        cfg = runner.SweepConfig(penalties=("l1",), steps=50, lr=0.5).validate()
-        ds = runner.load_data(cfg)
-        train = runner.make_train_fn(ds, cfg, "l1")
+        cfg = app.SweepConfig(penalties=("l1",), steps=50, lr=0.5).validate()
+        ds = app.load_data(cfg)
+        train = app.make_train_fn(ds, cfg, "l1")
         lams = np.geomspace(1e-4, 0.2, 30)
         eq = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
         run = lambda lams, **kw: sweep(train, lams, keys=[0, 1], vmap_size=1, **kw)

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from jaxreg.app import _data as data
-from jaxreg.engine._results import SweepResult
+from jaxreg import app
+from jaxreg.engine import SweepResult
 
 
 def _result():
@@ -43,13 +43,13 @@ def test_best_skips_diverged_rows_and_averages_seeds():
 
 
 def test_bundled_datasets():
-    for name in data.DATASETS:
-        ds = data.load_dataset(name)
+    for name in app.DATASETS:
+        ds = app.load_dataset(name)
         assert ds.x_train.dtype == np.float32 and ds.x_train.shape[1] == ds.x_val.shape[1]
         np.testing.assert_allclose(ds.x_train.mean(0), 0, atol=1e-5)
-    assert data.load_dataset("digits").n_classes == 10
-    assert data.load_dataset("diabetes").task == "regression"
-    assert len(data.load_dataset("digits", n_train=200).y_train) == 200
+    assert app.load_dataset("digits").n_classes == 10
+    assert app.load_dataset("diabetes").task == "regression"
+    assert len(app.load_dataset("digits", n_train=200).y_train) == 200
 
 
 def test_user_files(tmp_path):
@@ -58,8 +58,8 @@ def test_user_files(tmp_path):
     y = (x[:, 0] > 0).astype(int)
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,c,label\n" + "\n".join(",".join(map(str, [*r, t])) for r, t in zip(x, y)))
-    ds = data.load_file(str(csv))
+    ds = app.load_file(str(csv))
     assert ds.task == "classification" and ds.n_features == 3
     npz = tmp_path / "d.npz"
     np.savez(npz, x=x, y=x @ np.array([1.0, 2.0, 3.0]))
-    assert data.load_file(str(npz)).task == "regression"
+    assert app.load_file(str(npz)).task == "regression"

@@ -39,6 +39,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxreg`` argument parser; a usage error raises :class:`~jaxreg.app.ConfigError`.
+
+    Example:
+      >>> args = build_parser().parse_args(["sweep", "--num-lambdas", "20", "--penalty", "l1_prox"])
+      >>> args.num_lambdas, args.penalties
+      (20, ['l1_prox'])
+    """
     from jaxreg.app._config import SweepConfig
     from jaxreg.app._data import DATASETS
     from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES
@@ -215,7 +222,12 @@ def cmd_sweep(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``jaxreg`` command; returns the exit status (0 done, 2 a problem for the user to fix)."""
+    """The ``jaxreg`` command; returns the exit status (0 done, 2 a problem for the user to fix).
+
+    Example:
+      >>> main(["sweep", "--num-lambdas", "0"])  # prints "jaxreg: error: --num-lambdas must be ..." to stderr
+      2
+    """
     try:
         args = build_parser().parse_args(argv)
         if args.command == "sweep":

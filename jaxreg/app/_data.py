@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,8 +18,11 @@ from jaxreg.app._errors import ConfigError
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file", "make_dataset"]
 
+#: The bundled datasets (scikit-learn's, no network needed).
 DATASETS = ("digits", "diabetes", "breast_cancer", "wine")
 _TASKS = ("classification", "regression")
+#: Fewest samples :func:`make_dataset` splits: at least two each for training and validation.
+MIN_SAMPLES = 4
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,16 @@ def _sklearn_loader(name: str):
 def load_dataset(
     name: str, *, val_fraction: float = 0.25, seed: int = 0, n_train: int | None = None
 ) -> Dataset:
-    """One of scikit-learn's bundled datasets: ``digits``, ``diabetes``, ``breast_cancer``, ``wine``."""
+    """One of scikit-learn's bundled datasets (no network): ``digits``, ``diabetes``, ``breast_cancer``, ``wine``.
+
+    Split and standardised as :func:`make_dataset` does; ``n_train`` keeps a
+    seeded subset of the training split.
+
+    Example:
+      >>> ds = load_dataset("wine")
+      >>> ds.task, ds.n_classes, ds.n_features
+      ('classification', 3, 13)
+    """
     if name not in DATASETS:
         raise ConfigError.about(
             "dataset", f"must be one of {', '.join(DATASETS)}, got {name!r}; for your own data use load_file"
@@ -73,17 +86,8 @@ def _infer_task(y: np.ndarray) -> str:
     return "regression"
 
 
-def make_dataset(
-    x, y, *, task: str | None = None, name: str = "array", val_fraction: float = 0.25, seed: int = 0,
-    n_train: int | None = None,
-) -> Dataset:
-    """Check ``x``/``y``, split, standardise. ``task`` is inferred when ``None``.
-
-    A target of integers with few distinct values is a classification task;
-    pass ``task="regression"`` to override.
-    """
-    from sklearn.model_selection import train_test_split
-
+def _checked_arrays(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (samples × features) and ``y`` (one target per sample) as finite float64 arrays."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
@@ -98,21 +102,18 @@ def make_dataset(
         raise ConfigError(f"x and y must have the same number of samples, got {x.shape[0]} and {y.shape[0]}")
     if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
         raise ConfigError("data contains NaN or inf; remove or impute those rows first")
-    if x.shape[0] < 4:
-        raise ConfigError(f"need at least 4 samples to split into train and validation, got {x.shape[0]}")
-    if not 0 < val_fraction < 1:
-        raise ConfigError.about("val_fraction", f"must be in (0, 1), got {val_fraction}")
-    task = task or _infer_task(y)
-    if task not in _TASKS:
-        raise ConfigError.about("task", f"must be 'classification' or 'regression', got {task!r}")
-    n_classes = 0
-    stratify = None
-    if task == "classification":
-        classes, y = np.unique(y, return_inverse=True)
-        n_classes = int(classes.size)
-        if n_classes < 2:
-            raise ConfigError(f"classification needs at least 2 classes, the target has {n_classes}")
-        stratify = y if np.bincount(y).min() >= 2 else None
+    if x.shape[0] < MIN_SAMPLES:
+        raise ConfigError(
+            f"need at least {MIN_SAMPLES} samples to split into train and validation, got {x.shape[0]}"
+        )
+    return x, y
+
+
+def _split(x: np.ndarray, y: np.ndarray, stratify: np.ndarray | None, val_fraction: float, seed: int,
+           n_train: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The seeded train/validation split, then (with ``n_train``) a seeded subset of the training split."""
+    from sklearn.model_selection import train_test_split
+
     try:
         x_tr, x_va, y_tr, y_va = train_test_split(
             x, y, test_size=val_fraction, random_state=seed, stratify=stratify
@@ -125,17 +126,53 @@ def make_dataset(
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(y_tr), n_train, replace=False))
         x_tr, y_tr = x_tr[keep], y_tr[keep]
+    return x_tr, x_va, y_tr, y_va
+
+
+def make_dataset(
+    x, y, *, task: str | None = None, name: str = "array", val_fraction: float = 0.25, seed: int = 0,
+    n_train: int | None = None,
+) -> Dataset:
+    """Check ``x``/``y``, split, standardise. ``task`` is inferred when ``None``.
+
+    A target of integers with few distinct values is a classification task;
+    pass ``task="regression"`` to override. Features are standardised with the
+    training split's mean and standard deviation, and so is a regression target.
+
+    Raises:
+      ConfigError: data that is not numeric, finite, 2-D/1-D and of matching
+        length; fewer than 2 classes; a split scikit-learn refuses.
+
+    Example:
+      >>> import numpy as np
+      >>> ds = make_dataset(np.arange(40.0).reshape(20, 2), np.arange(20) % 2)
+      >>> ds.task, ds.n_classes, ds.x_train.shape, ds.x_val.shape
+      ('classification', 2, (15, 2), (5, 2))
+    """
+    x, y = _checked_arrays(x, y)
+    if not 0 < val_fraction < 1:
+        raise ConfigError.about("val_fraction", f"must be in (0, 1), got {val_fraction}")
+    task = task or _infer_task(y)
+    if task not in _TASKS:
+        raise ConfigError.about("task", f"must be 'classification' or 'regression', got {task!r}")
+    n_classes, stratify = 0, None
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+        n_classes = int(classes.size)
+        if n_classes < 2:
+            raise ConfigError(f"classification needs at least 2 classes, the target has {n_classes}")
+        stratify = y if np.bincount(y).min() >= 2 else None
+    x_tr, x_va, y_tr, y_va = _split(x, y, stratify, val_fraction, seed, n_train)
     mean, std = x_tr.mean(0), x_tr.std(0)
     std[std == 0] = 1.0
     x_tr, x_va = (x_tr - mean) / std, (x_va - mean) / std
     info = {"n_samples": int(x.shape[0]), "val_fraction": val_fraction, "seed": seed}
+    y_dtype = np.int32
     if task == "regression":
         y_mean, y_std = y_tr.mean(), y_tr.std() or 1.0
         y_tr, y_va = (y_tr - y_mean) / y_std, (y_va - y_mean) / y_std
         info.update(y_mean=float(y_mean), y_std=float(y_std))
         y_dtype = np.float32
-    else:
-        y_dtype = np.int32
     return Dataset(
         name=name, task=task,
         x_train=x_tr.astype(np.float32), y_train=y_tr.astype(y_dtype),
@@ -207,7 +244,21 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
 def load_file(
     path: str, *, task: str | None = None, val_fraction: float = 0.25, seed: int = 0, n_train: int | None = None
 ) -> Dataset:
-    """A user's CSV (target in the last column, optional header) or NPZ (``x``, ``y``)."""
+    r"""A user's CSV (target in the last column, optional header) or NPZ (``x``, ``y``).
+
+    Raises:
+      ConfigError: a missing, empty, ragged, non-numeric or corrupt file (or
+        data :func:`make_dataset` refuses), naming the ``data`` field.
+
+    Example:
+      >>> import os, tempfile
+      >>> path = os.path.join(tempfile.mkdtemp(), "mine.csv")
+      >>> with open(path, "w") as f:
+      ...     _ = f.write("a,b,label\n" + "\n".join(f"{i},{i % 3},{i % 2}" for i in range(12)))
+      >>> ds = load_file(path)
+      >>> ds.name, ds.task, ds.n_features, len(ds.y_train) + len(ds.y_val)
+      ('mine', 'classification', 2, 12)
+    """
     if not os.path.exists(path):
         raise ConfigError.about("data", f"file {path} does not exist")
     if os.path.isdir(path):

@@ -28,7 +28,23 @@ def _band(ax, grid, mean, spread, color, label, style="-"):
 
 
 def validation_curve(result: SweepResult, path: str, title: str = "") -> str:
-    """Train (dashed) and validation (solid) loss vs λ, one panel per penalty, mean ± sd over seeds."""
+    r"""Train (dashed) and validation (solid) loss vs λ, one panel per penalty, mean ± sd over seeds.
+
+    Returns ``path``, where the PNG was written.
+
+    Example:
+      >>> import os, tempfile
+      >>> import numpy as np
+      >>> from jaxreg.engine import SweepResult
+      >>> result = SweepResult(table={
+      ...     "penalty": np.array(["l1_prox"] * 3), "lambda": np.array([0.01, 0.1, 1.0]), "seed": np.zeros(3, int),
+      ...     "train_loss": np.array([0.1, 0.3, 0.9]), "val_loss": np.array([0.4, 0.3, 0.9]),
+      ...     "sparsity": np.array([0.0, 0.5, 1.0]), "near_zero": np.array([0.1, 0.6, 1.0]),
+      ...     "finite": np.ones(3, bool)}, params={"w": np.ones((3, 4, 2))})
+      >>> path = validation_curve(result, os.path.join(tempfile.mkdtemp(), "validation_curve.png"))
+      >>> open(path, "rb").read(4)
+      b'\x89PNG'
+    """
     plt = _plt()
     train, val = result.groups("train_loss"), result.groups("val_loss")
     pens = list(val)
@@ -54,7 +70,23 @@ def validation_curve(result: SweepResult, path: str, title: str = "") -> str:
 
 
 def sparsity_curve(result: SweepResult, path: str, title: str = "") -> str:
-    """Fraction of exact zeros (solid) and of near-zeros (dotted) vs λ for every penalty."""
+    r"""Fraction of exact zeros (solid) and of near-zeros (dotted) vs λ for every penalty.
+
+    Returns ``path``, where the PNG was written.
+
+    Example:
+      >>> import os, tempfile
+      >>> import numpy as np
+      >>> from jaxreg.engine import SweepResult
+      >>> result = SweepResult(table={
+      ...     "penalty": np.array(["l1_prox"] * 3), "lambda": np.array([0.01, 0.1, 1.0]), "seed": np.zeros(3, int),
+      ...     "train_loss": np.array([0.1, 0.3, 0.9]), "val_loss": np.array([0.4, 0.3, 0.9]),
+      ...     "sparsity": np.array([0.0, 0.5, 1.0]), "near_zero": np.array([0.1, 0.6, 1.0]),
+      ...     "finite": np.ones(3, bool)}, params={"w": np.ones((3, 4, 2))})
+      >>> path = sparsity_curve(result, os.path.join(tempfile.mkdtemp(), "sparsity.png"))
+      >>> open(path, "rb").read(4)
+      b'\x89PNG'
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     exact, near = result.groups("sparsity"), result.groups("near_zero")
@@ -78,7 +110,24 @@ def sparsity_curve(result: SweepResult, path: str, title: str = "") -> str:
 
 
 def weight_histogram(result: SweepResult, path: str, weight_keys: list[str] | None = None) -> str:
-    """Histogram of the penalised weights of the best model (by validation loss) per penalty."""
+    r"""Histogram of the penalised weights of the best model (by validation loss) per penalty.
+
+    ``weight_keys`` selects the params leaves (default: those with 2-D weights,
+    i.e. 3-D with the row axis). Returns ``path``, where the PNG was written.
+
+    Example:
+      >>> import os, tempfile
+      >>> import numpy as np
+      >>> from jaxreg.engine import SweepResult
+      >>> result = SweepResult(table={
+      ...     "penalty": np.array(["l1_prox"] * 3), "lambda": np.array([0.01, 0.1, 1.0]), "seed": np.zeros(3, int),
+      ...     "train_loss": np.array([0.1, 0.3, 0.9]), "val_loss": np.array([0.4, 0.3, 0.9]),
+      ...     "sparsity": np.array([0.0, 0.5, 1.0]), "near_zero": np.array([0.1, 0.6, 1.0]),
+      ...     "finite": np.ones(3, bool)}, params={"w": np.ones((3, 4, 2))})
+      >>> path = weight_histogram(result, os.path.join(tempfile.mkdtemp(), "weights_hist.png"))
+      >>> open(path, "rb").read(4)
+      b'\x89PNG'
+    """
     plt = _plt()
     if result.params is None:
         raise ValueError("weight_histogram needs the final params: run the sweep with keep_params=True")

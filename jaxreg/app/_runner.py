@@ -57,7 +57,12 @@ Log = Callable[[str], Any] | None
 
 
 def load_data(cfg: SweepConfig) -> Dataset:
-    """Stage 1: ``cfg.data`` (a CSV/NPZ file) or the bundled ``cfg.dataset``, split and standardised."""
+    """Stage 1: ``cfg.data`` (a CSV/NPZ file) or the bundled ``cfg.dataset``, split and standardised.
+
+    Example:
+      >>> load_data(SweepConfig(dataset="diabetes")).task
+      'regression'
+    """
     if cfg.data is not None:
         return load_file(cfg.data, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
     return load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
@@ -78,6 +83,12 @@ def lambda_grid(ds: Dataset, cfg: SweepConfig) -> tuple[np.ndarray, dict]:
 
     Returns the grid (``cfg.num_lambdas`` values, log-spaced) and what was
     derived from the data (``{"lambda_max_l1_linear": ...}`` when λ_max was).
+
+    Example:
+      >>> cfg = SweepConfig(dataset="wine", num_lambdas=5)
+      >>> lambdas, info = lambda_grid(load_data(cfg), cfg)
+      >>> lambdas.shape, bool(np.isclose(lambdas[-1], info["lambda_max_l1_linear"]))
+      ((5,), True)
     """
     info = {}
     hi = cfg.lambda_max
@@ -100,6 +111,13 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
     models of the sweep are unaffected. With ``fold_masks`` (``(folds, n)``,
     True = held out) the model of fold ``f`` trains on the rest of the
     training split and is scored on fold ``f``.
+
+    Example:
+      >>> cfg = SweepConfig(dataset="wine", steps=10)
+      >>> train = make_train_fn(load_data(cfg), cfg, "l1_prox")
+      >>> out = train(0.01, jax.random.key(0))
+      >>> sorted(out["metrics"])[:4], bool(out["metrics"]["finite"])
+      (['finite', 'l1', 'l2', 'near_zero'], True)
     """
     model = cfg.model_for(ds.task)
     models.init_params(model, jax.random.key(0), ds.n_features, ds.n_outputs, hidden=cfg.hidden, task=ds.task)
@@ -283,6 +301,12 @@ def run(
     Raises:
       ConfigError: an option that does not fit the data, or an unreadable data file.
       ResumeError: ``out_dir`` holds another sweep, or cannot be resumed with ``cfg``.
+
+    Example:
+      >>> cfg = SweepConfig(dataset="wine", penalties=("l1_prox",), num_lambdas=4, steps=20)
+      >>> result = run(cfg, log=None, progress=False)
+      >>> len(result), result.columns[:3]
+      (4, ['penalty', 'lambda', 'seed'])
     """
     cfg.validate()
     ds = load_data(cfg)
@@ -298,6 +322,13 @@ def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
     """Stage 6: ``results.csv`` (+ ``result.json``, ``params.npz``), ``summary.json`` and the figures.
 
     Returns the paths a user opens: the CSV, the summary and the PNGs.
+
+    Example:
+      >>> import tempfile
+      >>> cfg = SweepConfig(dataset="wine", penalties=("l2",), num_lambdas=3, steps=10, keep_params=False)
+      >>> paths = write_outputs(run(cfg, log=None, progress=False), tempfile.mkdtemp())
+      >>> [os.path.basename(p) for p in paths]
+      ['results.csv', 'summary.json', 'validation_curve.png', 'sparsity.png']
     """
     result.save(out_dir)
     summary_path = os.path.join(out_dir, "summary.json")

@@ -139,3 +139,31 @@ def test_api_reference_links_every_top_level_name(site):
         if not re.search(rf'(?:id="|#)jaxreg(?:\.\w+)?\.{re.escape(name)}"', page)
     ]
     assert not missing, f"the API reference's jaxreg page neither documents nor links {missing}"
+
+
+def _constant_comment(name: str) -> str | None:
+    """The ``#:`` comment above ``name = ...`` in a module of ``jaxreg/core``, or None."""
+    for path in sorted((ROOT / "jaxreg" / "core").glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if re.match(rf"{name}\s*(:[^=]*)?=", line):
+                return lines[i - 1] if i and lines[i - 1].startswith("#:") else None
+    return None
+
+
+CORE_NAMES = [f"jaxreg.core.{n}" for n in jaxreg.core.__all__] + [
+    f"jaxreg.core.prox.{n}" for n in jaxreg.core.prox.__all__
+]
+
+
+@pytest.mark.parametrize("path", CORE_NAMES)
+def test_core_names_have_a_docstring_and_an_example(path):
+    module, _, name = path.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    if callable(obj) or isinstance(obj, type) or hasattr(obj, "__path__") or type(obj).__name__ == "module":
+        doc = obj.__doc__ or ""
+        assert doc.strip(), f"{path} has no docstring"
+        if callable(obj):
+            assert ">>>" in doc, f"{path}'s docstring has no doctest example"
+    else:
+        assert _constant_comment(name), f"{path} is a constant without a `#:` comment above it"

@@ -110,13 +110,28 @@ def _ours_to_enet(k, lam, rho):
 
 
 def to_optax_weight_decay(lam: Any) -> Any:
-    """optax ``add_decayed_weights`` rate for L2 strength λ: ``wd = 2λ``."""
+    r"""optax ``add_decayed_weights`` rate for L2 strength λ: :math:`wd = 2\lambda`.
+
+    optax adds ``wd·w`` to the update; the gradient of :math:`\lambda\sum w^2` is
+    :math:`2\lambda w`, whatever the data loss.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.to_optax_weight_decay(1e-4)
+      0.0002
+    """
     check_hyperparam(lam, "lam", scalar=False)
     return 2 * lam
 
 
 def from_optax_weight_decay(weight_decay: Any) -> Any:
-    """L2 strength λ equivalent to optax ``add_decayed_weights(weight_decay)``: ``λ = wd/2``."""
+    r"""L2 strength λ equivalent to optax ``add_decayed_weights(weight_decay)``: :math:`\lambda = wd/2`.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.from_optax_weight_decay(2e-4)
+      0.0001
+    """
     check_hyperparam(weight_decay, "weight_decay", scalar=False)
     return weight_decay / 2
 
@@ -143,7 +158,16 @@ def from_sklearn_elastic_net(
 def to_sklearn_elastic_net(
     lam: Any, l1_ratio: Any, *, loss: str = "half_mse", n_samples: Any = None
 ) -> tuple[Any, Any]:
-    """Inverse of :func:`from_sklearn_elastic_net`: ``(alpha, l1_ratio)`` for sklearn."""
+    r"""Inverse of :func:`from_sklearn_elastic_net`: ``(alpha, l1_ratio)`` for sklearn.
+
+    With ``loss="half_mse"``, :math:`\rho_s = \rho/(2 - \rho)` and
+    :math:`\alpha = 2\lambda/(1 + \rho_s)`.
+
+    Example:
+      >>> from jaxreg import to_sklearn_elastic_net
+      >>> to_sklearn_elastic_net(0.75, 0.5)
+      (1.125, 0.3333333333333333)
+    """
     check_hyperparam(lam, "lam", scalar=False)
     check_ratio(l1_ratio, "l1_ratio")
     k = _ratio(loss, LOSS_SCALINGS["half_mse"], n_samples, _LEAST_SQUARES)
@@ -151,26 +175,53 @@ def to_sklearn_elastic_net(
 
 
 def from_sklearn_lasso(alpha: Any, *, loss: str = "half_mse", n_samples: Any = None) -> Any:
-    """L1 strength λ from sklearn ``Lasso(alpha)``: ``λ = α`` for ``loss="half_mse"``, ``2α`` for ``"mse"``."""
+    r"""L1 strength λ from sklearn ``Lasso(alpha)``: :math:`\lambda = \alpha` for ``loss="half_mse"``.
+
+    sklearn minimises :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\|w\|_1`; with another data
+    term the factor between the two (``2α`` for ``"mse"``) carries over to λ.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.from_sklearn_lasso(0.1), jaxreg.from_sklearn_lasso(0.1, loss="mse")
+      (0.1, 0.2)
+    """
     return from_sklearn_elastic_net(alpha, 1.0, loss=loss, n_samples=n_samples)[0]
 
 
 def to_sklearn_lasso(lam: Any, *, loss: str = "half_mse", n_samples: Any = None) -> Any:
-    """Inverse of :func:`from_sklearn_lasso`."""
+    """Inverse of :func:`from_sklearn_lasso`: sklearn's ``alpha`` for λ.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.to_sklearn_lasso(0.2, loss="mse")
+      0.1
+    """
     return to_sklearn_elastic_net(lam, 1.0, loss=loss, n_samples=n_samples)[0]
 
 
 def from_sklearn_ridge(alpha: Any, *, loss: str = "half_mse", n_samples: Any = None) -> Any:
-    """L2 strength λ from sklearn ``Ridge(alpha)`` (objective ``‖y−Xw‖² + α‖w‖²``).
+    r"""L2 strength λ from sklearn ``Ridge(alpha)`` (objective :math:`\|y - Xw\|^2 + \alpha\|w\|^2`).
 
-    ``λ = α/(2n)`` for ``loss="half_mse"``, ``α/n`` for ``"mse"``, ``α`` for ``"sse"``.
+    :math:`\lambda = \alpha/(2n)` for ``loss="half_mse"``, :math:`\alpha/n` for ``"mse"``,
+    :math:`\alpha` for ``"sse"``; ``n_samples`` is needed for the per-sample losses.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.from_sklearn_ridge(1.0, n_samples=100), jaxreg.from_sklearn_ridge(2.0, loss="sse")
+      (0.005, 2.0)
     """
     check_hyperparam(alpha, "alpha", scalar=False)
     return _ratio(loss, LOSS_SCALINGS["sse"], n_samples, _LEAST_SQUARES) * alpha
 
 
 def to_sklearn_ridge(lam: Any, *, loss: str = "half_mse", n_samples: Any = None) -> Any:
-    """Inverse of :func:`from_sklearn_ridge`."""
+    """Inverse of :func:`from_sklearn_ridge`: sklearn's ``alpha`` for λ.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.to_sklearn_ridge(0.005, n_samples=100)
+      1.0
+    """
     check_hyperparam(lam, "lam", scalar=False)
     return lam / _ratio(loss, LOSS_SCALINGS["sse"], n_samples, _LEAST_SQUARES)
 
@@ -206,6 +257,13 @@ def from_sklearn_logistic(
     accepted too. With ``loss="mean"``:
     ``"l2"`` gives ``λ = 1/(2nC)`` (ρ = 0), ``"l1"`` gives ``λ = 1/(nC)`` (ρ = 1).
     ``n_samples`` is required for ``loss="mean"``.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.from_sklearn_logistic(1.0, n_samples=100)   # L2: 1/(2nC)
+      (0.005, 0.0)
+      >>> jaxreg.from_sklearn_logistic(1.0, l1_ratio=1.0, n_samples=100)   # L1: 1/(nC)
+      (0.01, 1.0)
     """
     check_hyperparam(C, "C", scalar=False)
     if not is_traced(C):
@@ -230,6 +288,11 @@ def to_sklearn_logistic(
 
     ``penalty`` is ``"l2"`` for ρ = 0, ``"l1"`` for ρ = 1 and ``"elasticnet"``
     otherwise (ρ must then be concrete). λ must be > 0 (C = ∞ otherwise).
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.to_sklearn_logistic(0.005, n_samples=100)
+      (1.0, 'l2', 0.0)
     """
     check_hyperparam(lam, "lam", scalar=False)
     check_ratio(l1_ratio, "l1_ratio")
@@ -261,7 +324,13 @@ def from_glmnet(
 
     ``loss`` defaults to glmnet's own data term for the family (``"half_mse"``
     for gaussian, ``"mean"`` for binomial/multinomial), where ``λ`` and ρ are
-    :math:`\\lambda_g(1+\\alpha_g)/2` and :math:`2\\alpha_g/(1+\\alpha_g)`.
+    :math:`\\lambda_g(1+\\alpha_g)/2` and :math:`2\\alpha_g/(1+\\alpha_g)`
+    (glmnet's lasso, ``alpha = 1``: the same λ).
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.from_glmnet(0.1), jaxreg.from_glmnet(0.1, 0.5)
+      ((0.1, 1.0), (0.07500000000000001, 0.6666666666666666))
     """
     check_hyperparam(lambda_, "lambda_", scalar=False)
     check_ratio(alpha, "alpha")
@@ -278,7 +347,13 @@ def to_glmnet(
     loss: str | None = None,
     n_samples: Any = None,
 ) -> tuple[Any, Any]:
-    """Inverse of :func:`from_glmnet`: ``(lambda, alpha)`` for glmnet."""
+    """Inverse of :func:`from_glmnet`: ``(lambda, alpha)`` for glmnet.
+
+    Example:
+      >>> import jaxreg
+      >>> jaxreg.to_glmnet(0.1)   # the lasso: glmnet's alpha = 1
+      (0.1, 1.0)
+    """
     check_hyperparam(lam, "lam", scalar=False)
     check_ratio(l1_ratio, "l1_ratio")
     theirs, allowed = _glmnet_scale(family)

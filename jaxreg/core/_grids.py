@@ -49,7 +49,25 @@ def log_grid(lo: float, hi: float, num: int) -> np.ndarray:
 
 
 def check_grid(lambdas: Any, name: str = "lambdas") -> np.ndarray:
-    """A λ grid as a 1-D float array: non-empty, finite, ``>= 0``."""
+    """A λ grid as a 1-D float array: non-empty, finite, ``>= 0``; anything else raises naming ``name``.
+
+    Args:
+      lambdas: the grid, a list or a concrete array (not a tracer).
+      name: the argument's name, for the error message.
+
+    Raises:
+      TypeError: a traced or non-numeric grid.
+      ValueError: a grid that is not 1-D, empty, or has a negative, NaN or infinite value.
+
+    Example:
+      >>> from jaxreg.core import check_grid
+      >>> check_grid([0.1, 1])
+      array([0.1, 1. ])
+      >>> check_grid([0.1, -1.0])
+      Traceback (most recent call last):
+      ...
+      ValueError: lambdas must be finite and >= 0, got [-1.]
+    """
     if isinstance(lambdas, jax.core.Tracer):
         raise TypeError(f"{name} must be concrete (a list or array), not a traced value")
     arr = np.asarray(lambdas)

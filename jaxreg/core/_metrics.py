@@ -20,6 +20,8 @@ from jaxreg._checks import resolve_mask
 
 __all__ = ["weight_metrics", "all_finite", "NEAR_ZERO_RTOL"]
 
+#: ``near_zero`` counts the weights with ``|w| <= NEAR_ZERO_RTOL * max|w|``: within rounding of zero for a
+#: sign step's iterates, far below any weight that matters.
 NEAR_ZERO_RTOL = 1e-6
 
 
@@ -29,7 +31,29 @@ def _selected(params: Any, mask: Any) -> list[jax.Array]:
 
 
 def weight_metrics(params: Any, mask: Any = None) -> dict[str, jax.Array]:
-    """``sparsity``, ``near_zero``, ``l1``, ``l2`` of the penalised leaves."""
+    r"""``sparsity``, ``near_zero``, ``l1``, ``l2`` of the penalised leaves (the module's formulas).
+
+    .. math::
+
+       \text{sparsity} = \frac{\#\{w = 0\}}{\#w}, \quad
+       \text{near\_zero} = \frac{\#\{|w| \le 10^{-6}\max|w|\}}{\#w}, \quad
+       l_1 = \sum|w|, \quad l_2 = \sum w^2
+
+    Args:
+      params: the parameter pytree.
+      mask: optax-style mask, ``True`` = count this leaf (the penalised ones).
+
+    Returns:
+      A dict of float32 scalars (0 for every metric when nothing is selected).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import weight_metrics
+      >>> params = {"w": jnp.array([0.0, -2.0, 1e-9, 1.0]), "b": jnp.array([5.0])}
+      >>> m = weight_metrics(params, mask={"w": True, "b": False})
+      >>> {k: float(v) for k, v in m.items()}
+      {'sparsity': 0.25, 'near_zero': 0.5, 'l1': 3.0, 'l2': 5.0}
+    """
     leaves = _selected(params, mask)
     if not leaves:
         z = jnp.zeros((), jnp.float32)
@@ -45,6 +69,13 @@ def weight_metrics(params: Any, mask: Any = None) -> dict[str, jax.Array]:
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """``True`` when every leaf of ``tree`` is finite."""
+    """``True`` when every entry of every leaf of ``tree`` is finite (a traced bool; ``True`` for no leaves).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import all_finite
+      >>> bool(all_finite({"w": jnp.array([1.0, 2.0])})), bool(all_finite({"w": jnp.array([1.0, jnp.nan])}))
+      (True, False)
+    """
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

@@ -88,6 +88,12 @@ def l2_penalty(params: Any, *, mask: Any = None, center: Any = None, weights: An
 
     Its gradient is :math:`2\omega(W - C)`; see :func:`jaxreg.add_l2_decay`.
 
+    Args:
+      params: the parameter pytree.
+      mask: optax-style mask, ``True`` = penalise this leaf.
+      center: reference params :math:`c` (same structure); default 0.
+      weights: per-leaf penalty factors :math:`\omega` (0 = unpenalised).
+
     Example:
       >>> import jax.numpy as jnp, jaxreg
       >>> params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(3.0)}
@@ -104,6 +110,12 @@ def l1_penalty(params: Any, *, mask: Any = None, center: Any = None, weights: An
 
     Its gradient under ``jax.grad`` is :math:`\omega\operatorname{sign}(W - C)` with
     ``sign(0) = 0``, the subgradient :func:`jaxreg.add_l1_sign` uses.
+
+    Args:
+      params: the parameter pytree.
+      mask: optax-style mask, ``True`` = penalise this leaf.
+      center: reference params :math:`c` (same structure); default 0.
+      weights: per-leaf penalty factors :math:`\omega` (0 = unpenalised).
 
     Example:
       >>> import jax.numpy as jnp, jaxreg

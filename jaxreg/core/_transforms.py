@@ -234,6 +234,24 @@ def add_elastic_net(
        u \leftarrow u + \lambda\omega\left[\rho\operatorname{sign}(w - c) + 2(1 - \rho)(w - c)\right]
 
     with ``l1_ratio`` ρ ∈ [0, 1] (1 = :func:`add_l1_sign`, 0 = :func:`add_l2_decay`).
+
+    Args:
+      lam: λ ≥ 0 (float, array or tracer).
+      l1_ratio: ρ ∈ [0, 1] (float, array or tracer).
+      mask: optax-style mask, ``True`` = penalise this leaf.
+      center: reference params ``c``; default 0.
+      weights: per-leaf penalty factors ω (0 = unpenalised).
+
+    Returns:
+      A stateless :class:`optax.GradientTransformation`.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, jaxreg
+      >>> opt = optax.chain(jaxreg.add_elastic_net(0.5, 0.5), optax.sgd(0.1))
+      >>> w = jnp.array([10.0, -1.0, 0.0])
+      >>> u, _ = opt.update(jnp.zeros(3), opt.init(w), w)
+      >>> print(optax.apply_updates(w, u))   # W - 0.1 · 0.5 [0.5 sign(W) + W]
+      [ 9.475 -0.925  0.   ]
     """
     check_ratio(l1_ratio, "l1_ratio")
 
@@ -251,6 +269,14 @@ def add_penalty_grad(
 
     ``penalty_fn(params) -> scalar``; its gradient is taken with ``jax.grad``
     on the whole tree, then added to the leaves selected by ``mask``.
+
+    Args:
+      penalty_fn: ``R``, a differentiable function ``params -> scalar``.
+      lam: λ ≥ 0 (float, array or tracer).
+      mask: optax-style mask, ``True`` = add the gradient to this leaf.
+
+    Returns:
+      A stateless :class:`optax.GradientTransformation`.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -289,7 +315,16 @@ def add_penalty_grad(
 
 
 class ProxState(NamedTuple):
-    """State of a proximal transform whose learning rate is a schedule."""
+    """State of a proximal transform whose learning rate is a schedule: the step to read it at.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, jaxreg
+      >>> t = jaxreg.prox_l1(0.5, optax.exponential_decay(0.1, 1, 0.5))   # α_k = 0.1 · 0.5^k
+      >>> state = t.init(jnp.zeros(2))
+      >>> _, state = t.update(jnp.zeros(2), state, jnp.zeros(2))
+      >>> int(state.count)
+      1
+    """
 
     count: jax.Array  # shape=(), dtype=int32: updates applied so far (the schedule's step)
 
@@ -404,7 +439,15 @@ def prox_elastic_net(
 
     the prox of :math:`\alpha\lambda[\rho\sum|y| + (1 - \rho)\sum y^2]` (see
     :func:`jaxreg.core.prox.elastic_net`). Arguments as :func:`prox_l1`, plus
-    ``l1_ratio`` ρ ∈ [0, 1].
+    ``l1_ratio`` ρ ∈ [0, 1] (float, array or tracer).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, jaxreg
+      >>> opt = optax.chain(optax.sgd(0.5), jaxreg.prox_elastic_net(1.0, 0.5, 0.5))
+      >>> w = jnp.array([1.75, -0.2, 0.0])
+      >>> u, _ = opt.update(jnp.zeros(3), opt.init(w), w)
+      >>> print(optax.apply_updates(w, u))   # S_0.25(W) / (1 + 2 · 0.5 · 1 · 0.5)
+      [1. 0. 0.]
     """
     check_ratio(l1_ratio, "l1_ratio")
 
@@ -466,7 +509,14 @@ def prox_group_lasso(
 
 
 class FistaState(NamedTuple):
-    """State of :func:`fista`."""
+    """State of :func:`fista`: the inner transform's state, the last proximal iterate and the momentum.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxreg
+      >>> state = jaxreg.fista(jaxreg.prox_l1(0.5, 0.1)).init(jnp.ones(2))
+      >>> float(state.t), int(state.restarts)
+      (1.0, 0)
+    """
 
     inner: Any  # state of the wrapped proximal transform
     x: Any  # last proximal iterate x_k (same tree as the params)
@@ -494,6 +544,27 @@ def fista(inner: optax.GradientTransformation, *, restart: bool = True) -> optax
     have no exact zeros. For the solution, take one more plain proximal step
     (``optax.chain(optax.sgd(α), inner)``) from the final params, or read
     ``state.x``.
+
+    Args:
+      inner: a proximal transform (:func:`prox_l1`, :func:`prox_elastic_net`,
+        :func:`prox_group_lasso`) with the optimizer's learning rate.
+      restart: reset the momentum when it points uphill (adaptive restart).
+
+    Returns:
+      An :class:`optax.GradientTransformation` whose state is :class:`FistaState`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax, jaxreg
+      >>> x, y = jnp.array([[1.0, 0.0], [0.0, 2.0]]), jnp.array([2.0, 2.0])
+      >>> loss = lambda w: 0.5 * jnp.sum((x @ w - y) ** 2)
+      >>> opt = optax.chain(optax.sgd(0.2), jaxreg.fista(jaxreg.prox_l1(0.5, 0.2)))
+      >>> w = jnp.zeros(2)
+      >>> state = opt.init(w)
+      >>> for _ in range(100):
+      ...     u, state = opt.update(jax.grad(loss)(w), state, w)
+      ...     w = optax.apply_updates(w, u)
+      >>> print(state[1].x.round(4))   # the lasso solution: (1.5, 0.875)
+      [1.5   0.875]
     """
 
     def init_fn(params):

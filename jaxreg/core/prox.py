@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 __all__ = ["elastic_net", "group_lasso", "group_norm", "lasso", "ridge", "soft_threshold"]
 
+#: An axis or a tuple of axes, with NumPy's meaning: the axes a group reduces over.
 Axis = int | tuple[int, ...]
 
 
@@ -51,12 +52,44 @@ def soft_threshold(x: Any, t: Any) -> jax.Array:
 
 
 def lasso(x: Any, lam: Any, scaling: Any = 1.0) -> jax.Array:
-    r"""Prox of :math:`s\lambda\sum|y|`: :math:`S_{s\lambda}(x)`."""
+    r"""Prox of :math:`s\lambda\sum|y|`: soft thresholding at :math:`s\lambda`.
+
+    .. math::
+
+       \operatorname{prox}(x) = S_{s\lambda}(x) = \operatorname{sign}(x)\max(|x| - s\lambda, 0)
+
+    Args:
+      x: input array.
+      lam: λ ≥ 0, broadcastable to ``x``.
+      scaling: the step :math:`s` (a learning rate), ≥ 0.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import prox
+      >>> print(prox.lasso(jnp.array([-2.0, 0.3, 1.5]), 0.5))
+      [-1.5  0.   1. ]
+    """
     return soft_threshold(x, lam * scaling)
 
 
 def ridge(x: Any, lam: Any, scaling: Any = 1.0) -> jax.Array:
-    r"""Prox of :math:`s\lambda\sum y^2` (no ½): :math:`x / (1 + 2s\lambda)`."""
+    r"""Prox of :math:`s\lambda\sum y^2` (no ½): a shrinkage, never an exact zero.
+
+    .. math::
+
+       \operatorname{prox}(x) = \frac{x}{1 + 2s\lambda}
+
+    Args:
+      x: input array.
+      lam: λ ≥ 0, broadcastable to ``x``.
+      scaling: the step :math:`s`, ≥ 0.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import prox
+      >>> print(prox.ridge(jnp.array([1.0, -2.0]), 0.5))   # x / (1 + 2·0.5)
+      [ 0.5 -1. ]
+    """
     return jnp.asarray(x) / (1 + 2 * lam * scaling)
 
 
@@ -69,6 +102,18 @@ def elastic_net(x: Any, lam: Any, l1_ratio: Any, scaling: Any = 1.0) -> jax.Arra
 
     ``l1_ratio`` (ρ) may be a tracer; unlike jaxopt's ``prox_elastic_net`` no
     Python-type branch is taken, so this vmaps over ρ and λ.
+
+    Args:
+      x: input array.
+      lam: λ ≥ 0, broadcastable to ``x``.
+      l1_ratio: ρ in [0, 1]: 1 is :func:`lasso`, 0 is :func:`ridge`.
+      scaling: the step :math:`s`, ≥ 0.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import prox
+      >>> print(prox.elastic_net(jnp.array([-2.0, 0.3, 1.5]), 1.0, 0.5))   # S_0.5(x) / 2
+      [-0.75  0.    0.5 ]
     """
     return soft_threshold(x, lam * l1_ratio * scaling) / (1 + 2 * lam * (1 - l1_ratio) * scaling)
 
@@ -76,9 +121,19 @@ def elastic_net(x: Any, lam: Any, l1_ratio: Any, scaling: Any = 1.0) -> jax.Arra
 def group_norm(x: Any, axis: Axis = 0) -> jax.Array:
     r"""Euclidean norm of each group, ``keepdims=True``; gradient 0 at 0.
 
+    .. math::
+
+       \|x_g\|_2 = \sqrt{\textstyle\sum_{i \in g} x_i^2}
+
     Groups are formed by reducing over ``axis`` (NumPy's meaning): for a dense
     kernel of shape ``(in, out)``, ``axis=0`` gives one group per output
     neuron (a column). A 0-d ``x`` is its own group.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import prox
+      >>> print(prox.group_norm(jnp.array([[3.0, 0.0], [4.0, 0.0]]), axis=0))   # one norm per column
+      [[5. 0.]]
     """
     x = jnp.asarray(x)
     if x.ndim == 0:
@@ -98,6 +153,20 @@ def group_lasso(x: Any, lam: Any, scaling: Any = 1.0, axis: Axis = 0) -> jax.Arr
 
     Whole groups (neurons) whose norm is at most :math:`s\lambda` become exact
     zeros. ``lam`` may be an array broadcastable to the group norms.
+
+    Args:
+      x: input array.
+      lam: λ ≥ 0, a scalar or an array broadcastable to the group norms.
+      scaling: the step :math:`s`, ≥ 0.
+      axis: the axis or axes each group reduces over (see :func:`group_norm`).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxreg.core import prox
+      >>> kernel = jnp.array([[3.0, 0.1], [4.0, 0.1]])   # column norms 5 and 0.14
+      >>> print(prox.group_lasso(kernel, 1.0, axis=0))
+      [[2.4 0. ]
+       [3.2 0. ]]
     """
     x = jnp.asarray(x)
     norm = group_norm(x, axis)

@@ -1,5 +1,5 @@
 import sys
 
-from jaxreg.app._cli import main
+from jaxreg.app import main
 
 sys.exit(main())

@@ -75,6 +75,11 @@ class SweepConfig:
             raise ConfigError.about("val_fraction", f"must be in (0, 1), got {self.val_fraction}")
         return self
 
+    @property
+    def cv_folds(self) -> int | None:
+        """K of K-fold cross-validation, or ``None`` for the fixed validation split (``folds`` 0 or 1)."""
+        return self.folds if self.folds >= 2 else None
+
     def model_for(self, task: str) -> str:
         """The model to train for ``task``: :attr:`model`, or logistic for classes and linear for regression."""
         model = self.model or ("logistic" if task == "classification" else "linear")

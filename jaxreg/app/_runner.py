@@ -3,7 +3,8 @@
 The CLI parses arguments and prints; this module does the work, in stages that
 :func:`run` calls in order:
 
-1. :func:`load_data`: the bundled dataset or the user's file, split and standardised;
+1. :func:`load_data`: the bundled dataset or the user's file, split and standardised
+   (then ``_check_against_data``: the options that can only be checked against the data);
 2. :func:`lambda_grid`: the log grid of λ, by default anchored at λ_max of L1;
 3. :func:`make_train_fn`: ``train(lam, key[, fold])`` for one model of one penalty
    (the penalty's optax chain is :func:`~jaxreg.app.make_optimizer`'s);
@@ -72,7 +73,7 @@ def _check_against_data(ds: Dataset, cfg: SweepConfig) -> None:
     """The options that can only be checked once the data is known."""
     cfg.model_for(ds.task)
     n = len(ds.y_train)
-    if cfg.folds > n:
+    if cfg.cv_folds and cfg.cv_folds > n:
         raise ConfigError.about("folds", f"({cfg.folds}) cannot exceed the number of training samples ({n})")
     if cfg.batch_size is not None and cfg.batch_size > n:
         raise ConfigError.about("batch_size", f"({cfg.batch_size}) must be <= the number of training samples ({n})")
@@ -207,7 +208,7 @@ def _sweep_penalty(ds: Dataset, cfg: SweepConfig, penalty: str, lambdas: np.ndar
 
     t0 = time.perf_counter()
     out, stats = sweep(
-        train, lambdas, keys=list(range(cfg.seeds)), folds=cfg.folds if cfg.folds >= 2 else None,
+        train, lambdas, keys=list(range(cfg.seeds)), folds=cfg.cv_folds,
         chunk_size=chunk_size, progress=progress, on_chunk=on_chunk, load_chunk=load_chunk, return_stats=True,
         vmap_size=1 if cfg.deterministic else "auto",
     )
@@ -231,7 +232,7 @@ def _rows(penalty: str, out: dict, lambdas: np.ndarray, cfg: SweepConfig) -> _Pe
     n = int(np.prod(shape))
     columns = {"penalty": np.full(n, penalty), "lambda": lambdas[grid[-1].ravel()],
                "seed": np.arange(cfg.seeds)[grid[-2].ravel()]}
-    if cfg.folds >= 2:
+    if cfg.cv_folds:
         columns["fold"] = grid[0].ravel()
     for m in (*METRICS, "finite"):
         columns[m] = np.asarray(out["metrics"][m]).reshape(n)
@@ -278,7 +279,7 @@ def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dic
         "n_processes": jax.process_count(),
         "jax_version": jax.__version__,
     }
-    if cfg.folds >= 2:
+    if cfg.cv_folds:
         info["cv"] = _cv_choice(table, cfg, lambdas)
     return SweepResult(table=table, params=params, info=info)
 
@@ -312,7 +313,7 @@ def run(
     ds = load_data(cfg)
     _check_against_data(ds, cfg)
     lambdas, grid_info = lambda_grid(ds, cfg)
-    fold_masks = cv.kfold_masks(len(ds.y_train), cfg.folds) if cfg.folds >= 2 else None
+    fold_masks = cv.kfold_masks(len(ds.y_train), cfg.cv_folds) if cfg.cv_folds else None
     ckpt = _open_checkpoints(cfg, lambdas, out_dir, resume, log)
     rows = {pen: _sweep_penalty(ds, cfg, pen, lambdas, fold_masks, ckpt, progress, log) for pen in cfg.penalties}
     return _assemble(ds, cfg, lambdas, grid_info, rows)

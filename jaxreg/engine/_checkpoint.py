@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,12 @@ class ResumeError(ValueError):
 
 
 def config_hash(config: dict, lambdas: list[float]) -> str:
-    """sha256 of the canonical JSON of the config and the λ grid."""
+    """sha256 of the canonical JSON of the config and the λ grid.
+
+    Example:
+      >>> config_hash({"steps": 10}, [0.1, 1.0]) == config_hash({"steps": 10}, [0.1, 1])
+      True
+    """
     blob = json.dumps({"config": config, "lambdas": [float(x) for x in lambdas]}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -64,10 +70,29 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
 
 
 class ChunkStore:
-    """Reads and writes the chunk checkpoints of one output directory."""
+    """Reads and writes the chunk checkpoints of one output directory: ``manifest.json`` and ``chunks/*.npz``.
 
-    def __init__(self, directory: str, config: dict, lambdas: list[float], *, resume: bool, log=print,
-                 readonly: bool = False):
+    Args:
+      directory: the output directory.
+      config: the run's JSON-serialisable configuration; with ``lambdas``, its hash identifies the run.
+      lambdas: the λ grid.
+      resume: continue the run recorded in ``directory`` (:class:`ResumeError` when the configuration differs);
+        otherwise start one (:class:`ResumeError` when ``directory`` already holds one).
+      log: where to report a damaged chunk (``None``: nowhere).
+      readonly: read, never write (the other processes of a multi-process sweep).
+
+    Example:
+      >>> import tempfile, jaxreg
+      >>> d = tempfile.mkdtemp()
+      >>> store = ChunkStore(d, {"steps": 10}, [0.1, 1.0], resume=False)
+      >>> out = jaxreg.sweep(lambda lam: {"w": lam}, [0.1, 1.0], chunk_size=1,
+      ...                    on_chunk=lambda a, b, o: store.save("l2", a, b, o, chunk_size=1))
+      >>> ChunkStore(d, {"steps": 10}, [0.1, 1.0], resume=True).load("l2", 1, 2)["w"]
+      array([1.], dtype=float32)
+    """
+
+    def __init__(self, directory: str, config: dict, lambdas: list[float], *, resume: bool,
+                 log: Callable[[str], Any] | None = print, readonly: bool = False):
         self.directory = directory
         self.readonly = readonly  # other processes of a multi-process sweep: read, never write
         self.chunk_dir = os.path.join(directory, "chunks")

@@ -25,6 +25,11 @@ def kfold_masks(n: int, folds: int, *, seed: int = 0) -> np.ndarray:
 
     Samples are shuffled with ``seed`` and dealt into folds of sizes differing
     by at most one; every sample is held out exactly once.
+
+    Example:
+      >>> masks = kfold_masks(7, 3)
+      >>> masks.sum(axis=1).tolist(), masks.sum(axis=0).tolist()
+      ([3, 2, 2], [1, 1, 1, 1, 1, 1, 1])
     """
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(f"folds must be an int >= 2, got {folds!r}")

@@ -23,7 +23,12 @@ __all__ = ["use_cpu_cores", "cpu_core_count", "cpu_device_count_set_by_user", "d
 
 
 def cpu_core_count() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
+    """Cores this process may run on (its CPU affinity), at least 1.
+
+    Example:
+      >>> cpu_core_count() >= 1
+      True
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -67,7 +72,12 @@ def _processor() -> str:
 
 
 def cpu_device_count_set_by_user() -> bool:
-    """Whether the user already chose the CPU device count (``XLA_FLAGS`` or ``JAX_NUM_CPU_DEVICES``)."""
+    """Whether the user already chose the CPU device count (``XLA_FLAGS`` or ``JAX_NUM_CPU_DEVICES``).
+
+    Example:
+      >>> cpu_device_count_set_by_user() in (True, False)
+      True
+    """
     return ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
             or "JAX_NUM_CPU_DEVICES" in os.environ)
 
@@ -82,6 +92,11 @@ def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int | None:
     a no-op (the device count stays as it is, and that count is returned)
     instead of a ``RuntimeError``. On a GPU/TPU machine it only adds CPU
     devices; sweeps still run on the accelerator (``jax.devices()``).
+
+    Example:
+      >>> import jax, jaxreg   # a fresh process: nothing computed yet
+      >>> jaxreg.use_cpu_cores()  # doctest: +SKIP
+      2
     """
     if n is None:
         if cpu_device_count_set_by_user():

@@ -21,7 +21,12 @@ __all__ = ["initialize", "cpu_collectives_available", "is_multiprocess", "is_mai
 
 
 def cpu_collectives_available() -> bool:
-    """Whether the installed jaxlib can run cross-process collectives on CPU (gloo)."""
+    """Whether the installed jaxlib can run cross-process collectives on CPU (gloo).
+
+    Example:
+      >>> cpu_collectives_available() in (True, False)
+      True
+    """
     try:
         from jax._src.lib import _jax
 
@@ -31,10 +36,22 @@ def cpu_collectives_available() -> bool:
 
 
 def is_multiprocess() -> bool:
+    """Whether this program runs as several JAX processes (after :func:`initialize`).
+
+    Example:
+      >>> is_multiprocess()   # a plain Python process
+      False
+    """
     return jax.process_count() > 1
 
 
 def is_main_process() -> bool:
+    """Whether this is process 0, the one that writes a sweep's outputs.
+
+    Example:
+      >>> is_main_process()   # a plain Python process is process 0
+      True
+    """
     return jax.process_index() == 0
 
 
@@ -62,6 +79,10 @@ def initialize(
       initialization_timeout_s: how long to wait for every process to join.
 
     Must run before JAX's first computation.
+
+    Example:
+      >>> # process 0 of 2, before any JAX computation
+      >>> initialize("localhost:12345", num_processes=2, process_id=0, local_devices=4)  # doctest: +SKIP
     """
     if coordinator is not None and (num_processes is None or process_id is None):
         raise ValueError("--coordinator needs --num-processes and --process-id")

@@ -17,7 +17,15 @@ __all__ = ["SweepResult", "atomic_write"]
 
 
 def atomic_write(path: str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never half-written."""
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never half-written.
+
+    Example:
+      >>> import os, tempfile
+      >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+      >>> atomic_write(path, "done")
+      >>> open(path).read()
+      'done'
+    """
     directory = os.path.dirname(os.path.abspath(path))
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
@@ -62,6 +70,18 @@ class SweepResult:
         ``near_zero``, ``l1``, ``l2`` (and ``fold`` with cross-validation).
       params: leaf path -> array whose leading axis is the row, or ``None``.
       info: JSON-serialisable metadata (config, timings, device, CV summaries).
+
+    Example:
+      >>> import numpy as np
+      >>> res = SweepResult({"penalty": np.array(["l2", "l2"]), "lambda": np.array([0.1, 1.0]),
+      ...                    "seed": np.array([0, 0]), "finite": np.array([True, True]),
+      ...                    "val_loss": np.array([0.5, 0.2])})
+      >>> res.best()["l2"]["lambda"]
+      1.0
+      >>> print(res.to_csv(), end="")
+      penalty,lambda,seed,finite,val_loss
+      l2,0.1,0,True,0.5
+      l2,1.0,0,True,0.2
     """
 
     table: dict[str, np.ndarray]

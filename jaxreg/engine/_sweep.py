@@ -59,6 +59,11 @@ class SweepStats(dict):
       nothing was compiled.
     * ``n_loaded_chunks``, ``n_loaded_models``: chunks (and their models) that ``load_chunk`` returned.
     * ``device``: ``device_kind`` of this process's first device.
+
+    Example:
+      >>> _, stats = sweep(lambda lam: lam * 2, [0.1, 0.2, 0.3], chunk_size=2, return_stats=True)
+      >>> stats["n_models"], stats["chunk_size"], stats["n_chunks"], stats["n_loaded_chunks"]
+      (3, 2, 2, 0)
     """
 
 

@@ -74,10 +74,11 @@ def _code_lines(code: str) -> list[str]:
     ]
 
 
-def test_readme_first_example_is_examples_quickstart():
-    example = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
-    first = python_blocks(README)[0][1]
-    assert _code_lines(first) == _code_lines(example), "README's optax example and examples/quickstart.py differ"
+@pytest.mark.parametrize("index,script", [(0, "quickstart.py"), (1, "sweep_in_python.py")])
+def test_readme_examples_are_the_example_scripts(index, script):
+    example = (ROOT / "examples" / script).read_text(encoding="utf-8")
+    block = python_blocks(README)[index][1]
+    assert _code_lines(block) == _code_lines(example), f"README's example {index + 1} and examples/{script} differ"
 
 
 def _section(text: str, title: str) -> str:

@@ -3,14 +3,14 @@
 The per-model work is ``train_fn``, any pure function returning a pytree. A sweep
 runs in stages, each in the module named for it:
 
-1. plan the grid (:mod:`._plan`): folds × keys × λ flattened to one row per model,
+1. plan the grid (``_plan``): folds × keys × λ flattened to one row per model,
    the devices the model axis is sharded over;
-2. compile a chunk (:mod:`._program`): ``shard_map`` over the devices, vmapped
+2. compile a chunk (``_program``): ``shard_map`` over the devices, vmapped
    groups within each device's block; the chunk size is chosen here from the
    compiled program's memory (:func:`_choose_chunk`), so the number of
    compilations does not depend on the number of models (one, or two when the
    first program asks for smaller chunks);
-3. run and gather the chunks (:mod:`._chunks`): load or compute each, copy it to
+3. run and gather the chunks (``_chunks``): load or compute each, copy it to
    the host, reshape to the grid.
 
 Equality with a Python loop: every model sees exactly the inputs it would in a

@@ -4,9 +4,7 @@
 # Each step has its own time limit; one JSON line per configuration lands in $OUT/<step>.jsonl,
 # stderr in $OUT/<step>.err; a short table is printed last (benchmarks/report.py reads the files).
 # STEPS="layouts sweep_fp32" runs only those steps; T_<STEP>=seconds changes a step's limit.
-# Not yet measured on a GPU (as of 2026-11-27; ~5 min): the probe's pretransposed and 64-row two-pass configs
-# (layouts, then the best of them in sweep_fp32), while loops in CUDA graphs for the lasso (lasso_cmdbuf), and
-# elastic_net_path's device="auto" (lasso_auto: small paths on the host CPU):
+# The next device run (~5 min): the steps not yet measured on a GPU (docs/design/gpu-kernel.md says which):
 #   STEPS="layouts sweep_fp32 lasso_cmdbuf lasso_auto" SWEEP_K="1024 4096" PY=python3 bash benchmarks/gpu.sh
 set -u
 OUT=${OUT:-/tmp/jaxreg_gpu}
@@ -42,11 +40,14 @@ run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale
 FUSED_CONFIGS=${FUSED_CONFIGS:-}  # JSON list for sweep_layouts.py --fused-configs (default: its built-in grid)
 run layouts ${T_LAYOUTS:-120} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 128 --skip-stacked --small-k \
   ${FUSED_CONFIGS:+--fused-configs "$FUSED_CONFIGS"} --best-config "$OUT/fused_config.json" --hlo "$OUT/hlo"
-if [ -s "$OUT/fused_config.json" ]; then export JAXREG_FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
-echo "   JAXREG_FUSED_CONFIG=${JAXREG_FUSED_CONFIG:-}"
+# the fastest launch configuration the layouts step found (jaxreg.models.KernelConfig fields), passed explicitly
+FUSED_CONFIG=${FUSED_CONFIG:-}  # JSON object; default: the layouts step's best, else KernelConfig()'s defaults
+if [ -z "$FUSED_CONFIG" ] && [ -s "$OUT/fused_config.json" ]; then FUSED_CONFIG="$(cat "$OUT/fused_config.json")"; fi
+echo "   FUSED_CONFIG=${FUSED_CONFIG}"
 run sweep_fp32 ${T_SWEEP:-130} $PY benchmarks/sweep_throughput.py --json --k ${SWEEP_K:-1 64 1024 4096} --hidden 128 \
-  --plot "$OUT/sweep_gpu.png"
-run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 --plot "$OUT/sweep_gpu_bf16.png"
+  ${FUSED_CONFIG:+--fused-config "$FUSED_CONFIG"} --plot "$OUT/sweep_gpu.png"
+run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 \
+  ${FUSED_CONFIG:+--fused-config "$FUSED_CONFIG"} --plot "$OUT/sweep_gpu_bf16.png"
 # compile time vs K with jaxreg.sweep's own options (K = 100,000 chunking: BIG_K=100000; 100% of best on 11-26)
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 64 1024 4096 \
   --big-k ${BIG_K:-0}
@@ -63,7 +64,7 @@ case " ${STEPS:-all} " in *" all "*|*" ncu "*)
   timeout ${T_NCU:-90} ncu --kernel-name regex:'jaxreg|mlp_cross' --launch-skip 1 --launch-count 1 --section LaunchStats \
     --section Occupancy --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
-    $PY benchmarks/kernel_profile.py --k 1024 --calls 3 > "$OUT/ncu.txt" 2>&1
+    $PY benchmarks/kernel_profile.py --k 1024 --calls 3 ${FUSED_CONFIG:+--fused-config "$FUSED_CONFIG"} > "$OUT/ncu.txt" 2>&1
   echo "   rc=$?" ;;
 esac
 echo "== done (t=$(( $(date +%s) - T0 )) s)"

@@ -9,10 +9,11 @@ digits, full batch, `--steps` SGD steps of size 0.1 with L2 decay + L1 sign step
 * ``stacked_nkh`` / ``stacked_knh``: hand-written training of the stacked params with explicit einsums,
   the hidden activations laid out (samples, models, hidden) or (models, samples, hidden);
 * ``naive_vmap_bf16``: the naive vmap with bfloat16 matmuls (jaxreg.models' compute_dtype);
-* ``fused_*`` (GPU only): the naive vmap with the loss from jaxreg.fused's kernel (forward and backward in one
-  Pallas kernel, activations never in memory), one variant per launch configuration (``--fused-configs``);
-  the fastest is written to ``--best-config`` (JSON, for ``JAXREG_FUSED_CONFIG``) and also run in bf16, and
-  fused and XLA at each ``--small-k``.
+* ``fused_*`` (GPU only): the naive vmap with the loss from jaxreg.models' fused kernel (forward and backward
+  in one Pallas kernel, activations never in memory), one variant per launch configuration
+  (``--fused-configs``: jaxreg.models.KernelConfig fields); the fastest is written to ``--best-config``
+  (JSON, for sweep_throughput.py's ``--fused-config``) and also run in bf16, and fused and XLA at each
+  ``--small-k``.
 
 Per variant: models/s (best of `--repeat` runs after compilation), compile seconds, XLA's cost analysis of
 ONE training step (bytes accessed and FLOPs per model-step) and the mean training accuracy (the variants
@@ -21,6 +22,7 @@ must agree). `--hlo DIR` writes each one-step program's optimised HLO there. One
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,14 +38,12 @@ import optax  # noqa: E402
 import jaxreg  # noqa: E402
 from benchmarks.sweep_throughput import cost, digits, workload  # noqa: E402
 from jaxreg.engine._devices import device_description  # noqa: E402
+from jaxreg.models import KernelConfig  # noqa: E402
 
 LR = 0.1
 MAX_VAL_DIFF = 2e-3  # the largest relative difference of a final loss from the naive vmap's for a usable config
-# jaxreg.models._fused.CONFIG overrides (first: the defaults). Measured and dropped (benchmarks/README.md): on the H200
-# (runs 2-3) num_warps 8 and 64-row tiles with one kernel; on the H100 (runs 4-6) num_warps 2, 16-row tiles,
-# programs 2048, num_stages 1 and 3, weights per tile, two passes with 32-row tiles (and with 64-row tiles and 2
-# hidden blocks: 7% behind the one kernel). Not yet measured: two passes with 64-row tiles and one block or 8
-# warps, and xᵀ, W2ᵀ passed pre-transposed (`pretransposed`).
+# The launch configurations timed by default, as jaxreg.models.KernelConfig fields (first: the defaults): the ones
+# not yet measured on a GPU (docs/design/gpu-kernel.md lists those measured and dropped).
 FUSED_CONFIGS = [{}, {"pretransposed": True}, {"pretransposed": True, "num_stages": 3},
                  {"two_pass": True, "tile": 64}, {"two_pass": True, "tile": 64, "num_warps": 8}]
 
@@ -118,26 +118,22 @@ def time_variant(name, fn, lams, k, repeat, one_step=None, hlo_dir=None, **extra
 
 
 def fused_rows(k, h, s, lams, repeat, configs, naive_out, extra, hlo_dir):
-    """The fused kernel under each launch configuration; its results must equal the naive vmap's."""
-    from jaxreg.models import _fused as fused
-
-    rows, default = [], dict(fused.CONFIG)
-    for cfg in configs:
-        fused.CONFIG.clear()
-        fused.CONFIG.update({**default, **cfg})
-        name = "fused_" + ("_".join(f"{key}{v}" for key, v in cfg.items()) or "default")
+    """The fused kernel under each launch configuration (KernelConfig fields); its results must equal the naive
+    vmap's."""
+    rows = []
+    for fields in configs:
+        name = "fused_" + ("_".join(f"{key}{v}" for key, v in fields.items()) or "default")
         try:
-            train, one_step = workload(h, s, None, fused=True)
+            config = KernelConfig(**fields)
+            train, one_step = workload(h, s, None, fused=True, kernel_config=config)
             row, out = time_variant(name, jax.vmap(train), lams, k, repeat, jax.vmap(one_step), hlo_dir,
-                                    config=dict(fused.CONFIG), **extra)
+                                    config=dataclasses.asdict(config), **extra)
             row["val_max_rel_diff_vs_naive"] = float(np.max(np.abs(out["val"] - naive_out["val"])
                                                             / np.abs(naive_out["val"])))
-        except Exception as e:  # a configuration Triton cannot compile: say so, try the next
-            row = {"variant": name, "config": dict(fused.CONFIG), "error": f"{type(e).__name__}: {str(e)[:300]}"}
+        except Exception as e:  # a configuration KernelConfig refuses or Triton cannot compile: say so, try the next
+            row = {"variant": name, "config": fields, "error": f"{type(e).__name__}: {str(e)[:300]}"}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    fused.CONFIG.clear()
-    fused.CONFIG.update(default)
     return rows
 
 
@@ -150,7 +146,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--hlo", metavar="DIR", help="write each variant's one-step optimised HLO here")
     p.add_argument("--fused-configs", default=json.dumps(FUSED_CONFIGS),
-                   help="JSON list of jaxreg.models._fused.CONFIG overrides to time (GPU); '' for none")
+                   help="JSON list of jaxreg.models.KernelConfig fields to time (GPU), one object per "
+                        "configuration; '' for none")
     p.add_argument("--best-config", metavar="FILE", help="write the fastest fused configuration here (JSON)")
     p.add_argument("--small-k", type=int, nargs="*", default=[1, 8, 64], help="fused vs XLA at these K (GPU)")
     p.add_argument("--skip-stacked", action="store_true", help="only the naive vmap and the fused kernel")
@@ -166,26 +163,24 @@ def main() -> None:
     rows.append(row)
     print(json.dumps(rows[-1]), flush=True)
     if jax.default_backend() == "gpu" and args.fused_configs:
-        from jaxreg.models import _fused as fused
-
         frows = fused_rows(k, h, s, lams, args.repeat, json.loads(args.fused_configs), naive_out, extra, args.hlo)
         # a configuration only counts if its models' final losses agree with the naive vmap's (TF32 rounding:
         # ~5e-4 in runs 4-6); a faster wrong one would otherwise become every sweep row's configuration
         ok = [r for r in frows if "error" not in r and r["val_max_rel_diff_vs_naive"] <= MAX_VAL_DIFF]
         if ok:
             best = max(ok, key=lambda r: r["models_per_s"])
-            fused.CONFIG.update(best["config"])
+            best_config = KernelConfig(**best["config"])
             if args.best_config:
                 with open(args.best_config, "w") as f:
                     json.dump(best["config"], f)
-            train16, one16 = workload(h, s, jnp.bfloat16, fused=True)
+            train16, one16 = workload(h, s, jnp.bfloat16, fused=True, kernel_config=best_config)
             row, _ = time_variant("fused_best_bf16", jax.vmap(train16), lams, k, args.repeat, jax.vmap(one16),
                                   None, config=best["config"], **extra)
             frows.append(row)
             print(json.dumps(row), flush=True)
             for small in args.small_k:  # few models: the kernel splits each model's rows over programs
                 for fz in (False, True):
-                    t1, _ = workload(h, s, None, fused=fz)
+                    t1, _ = workload(h, s, None, fused=fz, kernel_config=best_config)
                     row, _ = time_variant(f"{'fused' if fz else 'xla'}_k{small}", jax.vmap(t1), lams[:small], small,
                                           max(args.repeat, 3), None, None, **extra)
                     frows.append(row)

@@ -8,6 +8,7 @@ ceiling. One JSON line per configuration with --json; a plot of models/s vs K.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -28,8 +29,7 @@ import optax  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from jaxreg import models  # noqa: E402
-from jaxreg.models import _fused as jaxreg_fused  # noqa: E402
-from jaxreg.models._fused import kernel_applies, kernel_hbm_bytes  # noqa: E402
+from jaxreg.models import KernelConfig, kernel_applies, kernel_hbm_bytes  # noqa: E402
 
 
 def digits():
@@ -38,10 +38,12 @@ def digits():
     return jnp.asarray((x - x.mean(0)) / (x.std(0) + 1e-8), jnp.float32), jnp.asarray(y)
 
 
-def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False, layout: str | None = None):
-    """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models._reference.data_loss (None: its fused GPU
-    kernel on a GPU, its samples-minor layout on a CPU); False: the hand-written loss (predict + optax
-    cross-entropy, as a user without jaxreg writes it) that the naive vmap and the loop use."""
+def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = False, layout: str | None = None,
+             kernel_config: KernelConfig | None = None):
+    """W1's train(λ) and one_step(λ). ``fused``: the loss from jaxreg.models.data_loss (None: its fused GPU
+    kernel on a GPU, launched as ``kernel_config`` says, its samples-minor layout on a CPU); False: the
+    hand-written loss (predict + optax cross-entropy, as a user without jaxreg writes it) that the naive
+    vmap and the loop use."""
     x, y = digits()
 
     def init():
@@ -54,7 +56,7 @@ def workload(hidden: int, steps: int, compute_dtype=None, fused: bool | None = F
     def loss(p):  # compute_dtype=bfloat16: matmuls in bf16, params and loss in float32 (jaxreg.models)
         if fused is not False:  # jaxreg's loss (logistic regression when hidden == 0)
             return models.data_loss("classification", p, x, y, compute_dtype=compute_dtype, fused=fused,
-                                    layout=layout)
+                                    layout=layout, kernel_config=kernel_config)
         h = models.predict(p, x, compute_dtype=compute_dtype)
         return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
 
@@ -138,11 +140,14 @@ def cost(fn, *args, hlo_path: str | None = None) -> tuple[float, float]:
 
 
 def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, bandwidth: float, compute_dtype=None,
-          layout: str | None = None, compiler_options: dict | None = None) -> dict:
+          layout: str | None = None, compiler_options: dict | None = None,
+          kernel_config: KernelConfig | None = None) -> dict:
+    kernel_config = kernel_config or KernelConfig()
     train, one_step = workload(hidden, steps, compute_dtype)
-    train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None, layout=layout)
-    x, _ = digits()  # does models.data_loss run the fused kernel for this shape here (jaxreg.fused's decision)?
-    fused = bool(hidden) and kernel_applies({"w2": jnp.zeros((hidden, 10))}, x)
+    train_jaxreg, one_step_jaxreg = workload(hidden, steps, compute_dtype, fused=None, layout=layout,
+                                             kernel_config=kernel_config)
+    x, _ = digits()  # does models.data_loss run the fused kernel for this shape here (jaxreg.models' decision)?
+    fused = bool(hidden) and kernel_applies({"w2": jnp.zeros((hidden, 10))}, x, kernel_config)
     lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
 
     # Each peer: best of `repeat` runs, each from a fresh compilation (3 for short runs: noise dominates).
@@ -170,9 +175,11 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, ban
     _, step_bytes_k = cost(jax.vmap(one_step), lams)
     _, jaxreg_bytes_k = cost(jax.vmap(one_step_jaxreg), lams)
     flops_per_model = step_flops * steps
-    # XLA's cost analysis does not see inside the fused kernel: its own traffic is added from jaxreg.fused, which
-    # counts x once per model; the K models of a launch share x in L2, so at least x once per launch
-    jaxreg_bytes = jaxreg_bytes_k / k + (kernel_hbm_bytes(*x.shape, hidden, 10, k, compute_dtype) if fused else 0)
+    # XLA's cost analysis does not see inside the fused kernel: its own traffic is added from
+    # jaxreg.models.kernel_hbm_bytes, which counts x once per model; the K models of a launch share x in L2, so
+    # at least x once per launch
+    kernel_bytes = kernel_hbm_bytes(*x.shape, hidden, 10, k, compute_dtype, config=kernel_config) if fused else 0
+    jaxreg_bytes = jaxreg_bytes_k / k + kernel_bytes
     x_bytes = x.shape[0] * x.shape[1] * jnp.dtype(compute_dtype or jnp.float32).itemsize
     jaxreg_min_bytes = jaxreg_bytes - (x_bytes * (1 - 1 / k) if fused else 0)
     # the roofline: a model-step takes at least its FLOPs at the matmul ceiling and its fewest bytes at the
@@ -203,7 +210,7 @@ def bench(k: int, hidden: int, steps: int, loop_subset: int, ceiling: float, ban
         "roofline_models_per_s": 1.0 / (roofline_step_s * steps),
         "jaxreg_fraction_of_roofline": jaxreg_rate * roofline_step_s * steps,
         "jaxreg_fused_kernel": fused,
-        "fused_config": dict(jaxreg_fused.CONFIG) if fused else None,
+        "fused_config": dataclasses.asdict(kernel_config) if fused else None,
         "matmul_ceiling_dtype": str(jnp.dtype(compute_dtype or jnp.float32)),
         "loop_models_measured": len(sub),
         "compute_dtype": str(jnp.dtype(compute_dtype or jnp.float32)),
@@ -279,6 +286,18 @@ def compiler_options(parser: argparse.ArgumentParser, items: list[str]) -> dict 
     return options
 
 
+def parse_kernel_config(parser: argparse.ArgumentParser, text: str | None) -> KernelConfig:
+    """``--fused-config`` (a JSON object of jaxreg.models.KernelConfig fields) as a KernelConfig; absent: the
+    defaults."""
+    try:
+        fields = json.loads(text) if text else {}
+        if not isinstance(fields, dict):
+            raise ValueError(f"a JSON object of KernelConfig fields, got {type(fields).__name__}")
+        return KernelConfig(**fields)
+    except (TypeError, ValueError) as e:  # bad JSON, an unknown field, or a value KernelConfig refuses
+        parser.error(f"--fused-config: {e}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 128])
@@ -297,9 +316,14 @@ def main() -> None:
                    help="an XLA option for jaxreg.sweep's compilation (repeatable; VALUE read as JSON if it parses, "
                         "else as text), e.g. xla_gpu_autotune_level=0; default: jaxreg.sweep's own")
     p.add_argument("--chunk-sizes", type=int, nargs="+", default=[4096, 16384])
+    p.add_argument("--fused-config", metavar="JSON",
+                   help="the fused GPU kernel's launch configuration: jaxreg.models.KernelConfig fields as a JSON "
+                        "object, e.g. '{\"tile\": 64}' (sweep_layouts.py --best-config writes one); default: "
+                        "KernelConfig()")
     p.add_argument("--plot", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_throughput.png"))
     args = p.parse_args()
     options = compiler_options(p, args.compiler_option)
+    config = parse_kernel_config(p, args.fused_config)
     if args.scale:
         scale(args.steps, args.chunk_sizes, args.big_k, args.scale_k, options)
         return
@@ -308,7 +332,7 @@ def main() -> None:
     for h in args.hidden:
         for k in args.k:
             r = bench(k, h, args.steps, args.loop_subset, ceiling, bandwidth, args.compute_dtype, args.layout,
-                      options)
+                      options, config)
             rows.append(r)
             if args.json:
                 print(json.dumps(r), flush=True)

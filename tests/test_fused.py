@@ -1,4 +1,4 @@
-"""jaxreg.fused: the MLP cross-entropy kernel equals the XLA formula (value, gradient, vmap, bf16, weights).
+"""jaxreg.models.mlp_cross_entropy: the fused kernel equals the XLA formula (value, gradient, vmap, bf16, weights).
 
 The kernel runs in Pallas' interpreter here (backend="interpret"); its Triton lowering is checked by lowering
 for CUDA on this CPU machine. Speed is measured on a GPU by benchmarks/ (sweep_layouts.py, gpu.sh).
@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from jaxreg import models
-from jaxreg.models import _fused as fused
-from jaxreg.models._fused import mlp_cross_entropy
+from jaxreg.models import KernelConfig, _fused as fused, mlp_cross_entropy
 
 # shapes that are not powers of two and not multiples of the row tile: padding must add nothing
 N, D, H, C = 45, 5, 12, 3
@@ -26,8 +25,8 @@ def _xla(p, x=X, w=None, dt=None):
     return models.data_loss("classification", p, x, Y, w, compute_dtype=dt, fused=False)
 
 
-def _kern(p, x=X, w=None, dt=None):
-    return mlp_cross_entropy(p, x, Y, w, compute_dtype=dt, backend="interpret")
+def _kern(p, x=X, w=None, dt=None, config=None):
+    return mlp_cross_entropy(p, x, Y, w, compute_dtype=dt, backend="interpret", config=config)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -86,10 +85,11 @@ def test_training_with_the_kernel_equals_training_with_xla():
 
 
 def test_programs_per_model_follow_the_models_in_flight():
-    n_tiles = -(-1797 // fused.CONFIG["tile"])  # W1: 57 tiles of 32 rows
-    assert fused._programs_per_model(1, n_tiles) == n_tiles  # one model: every tile its own program
-    assert fused._programs_per_model(64, n_tiles) == 8  # 512 programs in all
-    assert fused._programs_per_model(1024, n_tiles) == 1  # many models: one program each
+    config = KernelConfig()
+    n_tiles = -(-1797 // config.tile)  # W1: 57 tiles of 32 rows
+    assert fused._programs_per_model(1, n_tiles, config) == n_tiles  # one model: every tile its own program
+    assert fused._programs_per_model(64, n_tiles, config) == 8  # 512 programs in all
+    assert fused._programs_per_model(1024, n_tiles, config) == 1  # many models: one program each
     # the bytes one model moves: x and targets once, params and partial gradients once per program
     assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) == 4 * (1797 * 80 + 2 * (64 * 128 + 128 + 128 * 16 + 16)
                                                                   + 16)
@@ -99,10 +99,10 @@ def test_programs_per_model_follow_the_models_in_flight():
         fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - 2 * (1797 * 64 + weights))
 
 
-def test_pretransposed_reads_xt_and_w2t_once_more(monkeypatch):
+def test_pretransposed_reads_xt_and_w2t_once_more():
     one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
-    monkeypatch.setitem(fused.CONFIG, "pretransposed", True)
-    assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 4 * (1797 * 64 + 128 * 16)
+    pre = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024, config=KernelConfig(pretransposed=True))
+    assert pre - one == 4 * (1797 * 64 + 128 * 16)
 
 
 def _pallas_operands(closed) -> list[int]:
@@ -125,73 +125,88 @@ def _pallas_operands(closed) -> list[int]:
 
 @pytest.mark.parametrize("weights_once, pretransposed, dt", [(True, False, None), (False, True, None),
                                                              (True, True, jnp.bfloat16)])  # (interpreter: slow)
-def test_launch_options_give_the_same_loss_and_gradient(monkeypatch, weights_once, pretransposed, dt):
-    """CONFIG["weights_once"] (params held across the tile loop) and CONFIG["pretransposed"] (xᵀ and W2ᵀ read as
+def test_launch_options_give_the_same_loss_and_gradient(weights_once, pretransposed, dt):
+    """KernelConfig.weights_once (params held across the tile loop) and .pretransposed (xᵀ and W2ᵀ read as
     stored) change where loads happen, not the result; several tiles per program (tile 16 on 45 rows) so the held
     weights serve more than one tile."""
-    monkeypatch.setitem(fused.CONFIG, "tile", 16)
-    monkeypatch.setitem(fused.CONFIG, "weights_once", False)
-    monkeypatch.setitem(fused.CONFIG, "pretransposed", False)
-    want = jax.value_and_grad(_kern)(P, dt=dt)
-    monkeypatch.setitem(fused.CONFIG, "weights_once", weights_once)
-    monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
-    chex.assert_trees_all_close(jax.value_and_grad(_kern)(P, dt=dt), want, rtol=1e-6, atol=1e-8)
+    base = KernelConfig(tile=16, weights_once=False, pretransposed=False)
+    want = jax.value_and_grad(_kern)(P, dt=dt, config=base)
+    config = KernelConfig(tile=16, weights_once=weights_once, pretransposed=pretransposed)
+    chex.assert_trees_all_close(jax.value_and_grad(_kern)(P, dt=dt, config=config), want, rtol=1e-6, atol=1e-8)
     # the option took effect: with pretransposed the kernel takes xᵀ and W2ᵀ as two more operands
-    assert _pallas_operands(jax.make_jaxpr(jax.grad(_kern))(P)) == [8 if pretransposed else 6]
+    grad = jax.grad(lambda q: _kern(q, config=config))
+    assert _pallas_operands(jax.make_jaxpr(grad)(P)) == [8 if pretransposed else 6]
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a]), P)
-    chex.assert_trees_all_close(jax.vmap(jax.grad(_kern))(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(jax.vmap(grad)(ps), jax.vmap(jax.grad(_xla))(ps), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("hidden_blocks, dt", [(1, None), (2, jnp.bfloat16), (4, None)])
-def test_two_pass_kernels_give_the_same_loss_and_gradient(monkeypatch, hidden_blocks, dt):
-    """CONFIG["two_pass"]: dz through memory and W1's gradient by hidden blocks; hidden 40 (padded to 64) so that
+def test_two_pass_kernels_give_the_same_loss_and_gradient(hidden_blocks, dt):
+    """KernelConfig.two_pass: dz through memory and W1's gradient by hidden blocks; hidden 40 (padded to 64) so that
     2 and 4 blocks of 32 and 16 columns exist; tile 16 so a program walks several tiles (and under vmap a model's
     rows are split over programs, each writing its own rows of dz)."""
     p = models.init_params("mlp", jax.random.key(3), D, C, hidden=40)
-    monkeypatch.setitem(fused.CONFIG, "tile", 16)
-    monkeypatch.setitem(fused.CONFIG, "two_pass", True)
-    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", hidden_blocks)
+    config = KernelConfig(tile=16, two_pass=True, hidden_blocks=hidden_blocks)
     want_l, want_g = jax.value_and_grad(_xla)(p, dt=dt)
-    got_l, got_g = jax.value_and_grad(_kern)(p, dt=dt)
+    got_l, got_g = jax.value_and_grad(_kern)(p, dt=dt, config=config)
     tol = (1e-6, 1e-5, 1e-7) if dt is None else (1e-2, 0.05, 5e-3)
     np.testing.assert_allclose(got_l, want_l, rtol=tol[0])
     chex.assert_trees_all_close(got_g, want_g, rtol=tol[1], atol=tol[2])
     ps = jax.tree.map(lambda a: jnp.stack([a, 1.1 * a, 0.9 * a]), p)
-    chex.assert_trees_all_close(jax.jit(jax.vmap(jax.grad(lambda q: _kern(q, dt=dt))))(ps),
+    chex.assert_trees_all_close(jax.jit(jax.vmap(jax.grad(lambda q: _kern(q, dt=dt, config=config))))(ps),
                                 jax.vmap(jax.grad(lambda q: _xla(q, dt=dt)))(ps), rtol=tol[1], atol=tol[2])
-    assert _pallas_operands(jax.make_jaxpr(jax.grad(_kern))(p)) == [6, 5]  # two kernels
-    for bad, match in (({"hidden_blocks": 3}, "power of two"), ({"pretransposed": True}, "one-kernel mode"),
-                       ({"two_pass": False, "hidden_blocks": 2}, "two-pass kernels only")):
-        with monkeypatch.context() as m:
-            for key, value in bad.items():
-                m.setitem(fused.CONFIG, key, value)
-            with pytest.raises(ValueError, match=match):  # an option that would be ignored is an error
-                jax.grad(_kern)(p)  # (the value alone is the XLA formula's; the gradient runs the kernels)
+    assert _pallas_operands(jax.make_jaxpr(jax.grad(lambda q: _kern(q, config=config)))(p)) == [6, 5]  # two kernels
     # the bytes two passes add: dz written once; x and dz read once per hidden block; W1, b1, W2 once more
-    monkeypatch.setitem(fused.CONFIG, "two_pass", False)
-    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 1)
-    one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024)
-    monkeypatch.setitem(fused.CONFIG, "two_pass", True)
+    one = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024, config=KernelConfig())
     for blocks in (1, 2):
-        monkeypatch.setitem(fused.CONFIG, "hidden_blocks", blocks)
-        assert fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024) - one == 1797 * 4 * 16 + blocks * 1797 * (
-            4 * 64 + 4 * 16) + 4 * (64 * 128 + 128 * 16 + 128)
+        two = fused.kernel_hbm_bytes(1797, 64, 128, 10, 1024, config=KernelConfig(two_pass=True, hidden_blocks=blocks))
+        assert two - one == 1797 * 4 * 16 + blocks * 1797 * (4 * 64 + 4 * 16) + 4 * (64 * 128 + 128 * 16 + 128)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"two_pass": True, "hidden_blocks": 3}, "hidden_blocks must be a power of two"),
+    ({"two_pass": True, "pretransposed": True}, "pretransposed applies to the one-kernel mode"),
+    ({"hidden_blocks": 2}, "hidden_blocks=2 applies to the two-pass kernels only"),
+    ({"tile": 24}, "tile must be a power of two ≥ 16"), ({"tile": 8}, "tile must be a power of two ≥ 16"),
+    ({"num_warps": 3}, "num_warps must be a power of two"), ({"programs": 0}, "programs must be an int ≥ 1"),
+    ({"num_stages": 2.0}, "num_stages must be an int"), ({"hidden_blocks": True}, "hidden_blocks must be an int"),
+    ({"weights_once": 1}, "weights_once must be True or False"),
+])
+def test_kernel_config_refuses_options_that_would_be_ignored_or_cannot_launch(bad, match):
+    with pytest.raises(ValueError, match=match):  # at construction, naming the field
+        KernelConfig(**bad)
+
+
+def test_kernel_config_is_a_frozen_hashable_value_passed_explicitly():
+    config = KernelConfig(tile=64)
+    with pytest.raises(AttributeError):
+        config.tile = 16  # type: ignore[misc]
+    assert config == KernelConfig(tile=64) and hash(config) == hash(KernelConfig(tile=64))
+    for bad in ({"tile": 64}, "tile=64"):  # the dict that used to be jaxreg.models._fused.CONFIG is refused
+        with pytest.raises(ValueError, match="config must be None .* or a jaxreg.models.KernelConfig"):
+            mlp_cross_entropy(P, X, Y, config=bad)
+        with pytest.raises(ValueError, match="kernel_config must be None"):
+            models.data_loss("classification", P, X, Y, kernel_config=bad)
+        with pytest.raises(ValueError, match="config must be None"):
+            fused.kernel_hbm_bytes(1797, 64, 128, 10, config=bad)
+    assert not hasattr(fused, "CONFIG")  # nothing global left to patch
+    # jit keys its cache on the configuration: a different tile is a different kernel
+    lowered = [str(jax.make_jaxpr(jax.grad(lambda q, t=t: _kern(q, config=KernelConfig(tile=t))))(P)) for t in (16, 32)]
+    assert lowered[0] != lowered[1]
 
 
 @pytest.mark.parametrize("weights_once, pretransposed, two_pass, dt", [
     (False, False, False, None), (True, False, False, None), (True, False, False, jnp.bfloat16),
     (True, True, False, None), (False, True, False, jnp.bfloat16), (True, False, True, None),
     (False, False, True, jnp.bfloat16)])
-def test_kernel_lowers_to_triton_for_a_gpu(monkeypatch, weights_once, pretransposed, two_pass, dt):
+def test_kernel_lowers_to_triton_for_a_gpu(weights_once, pretransposed, two_pass, dt):
     """The Pallas → Triton lowering runs here (no GPU needed); compiling Triton needs one (benchmarks/gpu.sh)."""
-    monkeypatch.setitem(fused.CONFIG, "pretransposed", pretransposed)
-    monkeypatch.setitem(fused.CONFIG, "two_pass", two_pass)
-    monkeypatch.setitem(fused.CONFIG, "hidden_blocks", 2 if two_pass else 1)
     ps = jax.tree.map(lambda a: jnp.stack([a] * 4), models.init_params("mlp", jax.random.key(3), D, C, hidden=40))
 
     def lowered(held):
-        monkeypatch.setitem(fused.CONFIG, "weights_once", held)
-        f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt))))
+        config = KernelConfig(pretransposed=pretransposed, two_pass=two_pass, hidden_blocks=2 if two_pass else 1,
+                              weights_once=held)
+        f = jax.jit(jax.vmap(jax.grad(lambda p: fused._fused_loss(p, X, Y, None, False, dt, config))))
         return f.trace(ps).lower(lowering_platforms=("cuda",)).as_text()
 
     try:
@@ -243,3 +258,5 @@ def test_the_kernel_is_used_on_recent_cuda_gpus_for_the_measured_sizes(monkeypat
     monkeypatch.setattr(jax, "devices", lambda *a: [Gpu()])
     p = models.init_params("mlp", jax.random.key(0), d, classes, hidden=hidden)
     assert fused.kernel_applies(p, jnp.zeros((7, d))) is expected
+    if (cc, d, hidden, classes) == ("9.0", 64, 512, 10):  # the limits are the configuration's
+        assert fused.kernel_applies(p, jnp.zeros((7, d)), KernelConfig(max_weight_words=64 * 512 + 512 * 16))

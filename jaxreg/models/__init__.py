@@ -12,6 +12,7 @@ from jaxreg.models._fused import (
     kernel_hbm_bytes as kernel_hbm_bytes,
     mlp_cross_entropy as mlp_cross_entropy,
 )
+from jaxreg.models._kernel_config import KernelConfig as KernelConfig
 from jaxreg.models._loss import data_loss as data_loss
 from jaxreg.models._reference import (
     COMPUTE_DTYPES as COMPUTE_DTYPES,
@@ -29,4 +30,5 @@ __all__ = [
     "MODELS", "COMPUTE_DTYPES", "LAYOUTS", "check_compute_dtype", "init_params", "predict", "weight_mask",
     "data_loss", "reference_loss", "accuracy",
     "mlp_cross_entropy", "kernel_available", "kernel_applies", "kernel_hbm_bytes", "BACKENDS",
+    "KernelConfig",
 ]

@@ -13,7 +13,17 @@ The package is layered, each layer importing only the ones before it:
 * :mod:`jaxreg.models`: tiny reference models and their kernels;
 * :mod:`jaxreg.app`: the ``jaxreg`` command.
 
-This module is the public API: every name below is listed once in ``__all__``.
+This module is the public API: every name below is listed once in ``__all__``; names that
+only a layer exports are reached as ``jaxreg.<layer>.<name>``. The README is the five-minute
+tour; ``docs/`` holds the user guides, the design notes and the API reference (``make docs``).
+
+Example:
+  >>> import jax.numpy as jnp, optax, jaxreg
+  >>> opt = optax.chain(optax.sgd(0.1), jaxreg.prox_l1(0.5, 0.1))   # ISTA: exact zeros
+  >>> w = jnp.array([1.0, -0.03])
+  >>> u, _ = opt.update(jnp.zeros(2), opt.init(w), w)
+  >>> print(optax.apply_updates(w, u))
+  [0.95 0.  ]
 """
 
 from jaxreg import app as app, core as core, engine as engine, models as models, solvers as solvers

@@ -31,7 +31,7 @@ to ``x``, regression targets ``y`` and ``sample_weight`` are computed only when 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -61,7 +61,36 @@ def _weights(sample_weight: Any, n: int) -> tuple[Any, jax.Array | None]:
     return sample_weight / s, s
 
 
-def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> dict:
+class _Forward(NamedTuple):
+    """The forward pass, samples on the minor axis (``m``: the output layer's inputs, ``k``: outputs)."""
+
+    hidden: jax.Array | None  # (hidden, n) relu(W1ᵀ xᵀ + b1), MLP only
+    inputs: jax.Array  # (m, n) the output layer's input: xᵀ or ``hidden``
+    per: jax.Array  # (n,) ℓ_i
+    dper: jax.Array  # (k, n) ∂ℓ_i/∂out_{:,i}
+    bad: Any  # () True when a label is outside the classes (the loss is NaN, as the usual formula's)
+
+
+def _classification_terms(out: jax.Array, y: jax.Array):
+    """ℓ_i = logsumexp(out_{:,i}) − out_{y_i,i}, ∂ℓ_i/∂out = softmax − onehot, and whether a label is bad."""
+    m = out.max(axis=0)
+    e = jnp.exp(out - m)
+    s = e.sum(axis=0)
+    c = out.shape[0]
+    label = jnp.where(y < 0, y + c, y)  # as optax's take_along_axis: −1 is the last class, ≥ c gives NaN
+    onehot = jnp.arange(c)[:, None] == label[None, :]
+    per = jnp.log(s) + m - jnp.where(onehot, out, 0.0).sum(axis=0)
+    bad = jnp.any((label < 0) | (label >= c))
+    return per, e / s - onehot.astype(out.dtype), bad
+
+
+def _regression_terms(out: jax.Array, y: jax.Array):
+    """ℓ_i = ½ (out_{0,i} − y_i)², ∂ℓ_i/∂out_0 = out_{0,i} − y_i; no label can be bad."""
+    r = out[0] - y
+    return 0.5 * r * r, r[None, :], False
+
+
+def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> _Forward:
     """Activations and per-sample losses, samples on the minor axis."""
     xt = _barrier(x.T)  # (d, n); loop-invariant in a training scan, so XLA hoists it out of the steps
     if "w1" in params:
@@ -70,29 +99,15 @@ def _forward(task: str, params: dict, x: jax.Array, y: jax.Array) -> dict:
     else:
         hidden = None
         w_out, b_out = params["w"], params["b"]
-    inputs = xt if hidden is None else hidden  # the output layer's input, (features or hidden, n)
+    inputs = xt if hidden is None else hidden
     out = _barrier(w_out.T) @ inputs + b_out[:, None]  # (n_outputs, n)
-    if task == "classification":
-        m = out.max(axis=0)
-        e = jnp.exp(out - m)
-        s = e.sum(axis=0)
-        c = out.shape[0]
-        label = jnp.where(y < 0, y + c, y)  # as optax's take_along_axis: −1 is the last class, ≥ c gives NaN
-        onehot = jnp.arange(c)[:, None] == label[None, :]
-        per = jnp.log(s) + m - jnp.where(onehot, out, 0.0).sum(axis=0)
-        bad = jnp.any((label < 0) | (label >= c))  # one scalar: the loss is NaN, as the usual formula's
-        dper = e / s - onehot.astype(out.dtype)  # ∂ℓ_i/∂out
-    else:
-        r = out[0] - y
-        per = 0.5 * r * r
-        dper = r[None, :]
-        bad = False
-    return {"hidden": hidden, "inputs": inputs, "per": per, "dper": dper, "bad": bad}
+    terms = _classification_terms if task == "classification" else _regression_terms
+    return _Forward(hidden, inputs, *terms(out, y))
 
 
-def _mean(f: dict, a) -> jax.Array:
+def _mean(f: _Forward, a) -> jax.Array:
     """L = Σ_i a_i ℓ_i (NaN for a label outside the classes)."""
-    return jnp.where(f["bad"], jnp.nan, jnp.sum(f["per"] * a))
+    return jnp.where(f.bad, jnp.nan, jnp.sum(f.per * a))
 
 
 def _value(task, params, x, y, sample_weight):
@@ -104,11 +119,11 @@ def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bo
     f = _forward(task, params, x, y)
     a, s = _weights(sample_weight, x.shape[0])
     loss = _mean(f, a)
-    dout = f["dper"] * a  # (n_outputs, n)
+    dout = f.dper * a  # (n_outputs, n)
     mlp = "w1" in params
-    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, f["inputs"])).T, ("b2" if mlp else "b"): _row_sums(dout)}
+    grads = {("w2" if mlp else "w"): _barrier(_mt(dout, f.inputs)).T, ("b2" if mlp else "b"): _row_sums(dout)}
     if mlp:
-        dh = jnp.where(f["hidden"] > 0, params["w2"] @ dout, 0.0)  # (hidden, n)
+        dh = jnp.where(f.hidden > 0, params["w2"] @ dout, 0.0)  # (hidden, n)
         grads["w1"] = _barrier(dh @ x).T
         grads["b1"] = _row_sums(dh)
     extra = {}
@@ -117,7 +132,7 @@ def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bo
     if need_y:  # regression targets: ∂ℓ_i/∂y_i = −(out_i − y_i)
         extra["y"] = -dout[0]
     if need_w:  # L = Σ w_i ℓ_i / S: ∂L/∂w_j = (ℓ_j − L [Σ w > 1e-12]) / S  (S > 1e-12 ⇔ Σ w > 1e-12)
-        extra["w"] = (f["per"] - jnp.where(s > 1e-12, loss, 0.0)) / s
+        extra["w"] = (f.per - jnp.where(s > 1e-12, loss, 0.0)) / s
     return loss, grads, extra
 
 

@@ -24,6 +24,11 @@ _LINK = re.compile(r"(\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))|(^\s*\[[^\]]+\]:\s*)(
 #: Fenced code blocks, whose text is not Markdown.
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 
+#: A table row, and a code span in it: GitHub needs ``\\|`` for a pipe in a cell's code, which
+#: Python-Markdown shows verbatim (it does not split cells on pipes inside backticks).
+_TABLE_ROW = re.compile(r"^\|.*\|[ \t]*$", re.M)
+_CODE = re.compile(r"`[^`\n]+`")
+
 _included: dict[str, str] = {}  # site src_uri -> path in the repository, for files added here
 
 
@@ -123,4 +128,4 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         edits.append((m.start(group), m.end(group), new))
     for start, end, new in reversed(edits):
         markdown = markdown[:start] + new + markdown[end:]
-    return markdown
+    return _TABLE_ROW.sub(lambda row: _CODE.sub(lambda c: c.group(0).replace("\\|", "|"), row.group(0)), markdown)

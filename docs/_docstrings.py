@@ -9,6 +9,8 @@ documenting constants. This extension rewrites them for the site:
   documents it (``jaxreg.add_l2_decay`` -> ``jaxreg.core.add_l2_decay``); a name that resolves to
   nothing is left as a reference, so the strict build fails on it; private and other packages'
   names become code;
+* a reST literal block (``text::`` then an indented block) keeps its text with one colon, the block
+  becoming Markdown's indented code;
 * reST simple tables (``=====  =====`` borders) become Markdown tables;
 * an ``Example:`` section (napoleon's spelling) is read as griffe's ``Examples:``, doctests as code;
 * ``a, b: description`` in an Args section (napoleon's grouped parameters) becomes one item per name;
@@ -32,6 +34,7 @@ _MATH_ROLE = re.compile(r":math:`([^`]+)`")
 _SECTION = re.compile(r"^(?P<indent>[ \t]*)(?:Args|Arguments|Parameters|Attributes):[ \t]*$")
 _GROUPED = re.compile(r"^(?P<indent>[ \t]+)(?P<names>\w+(?:,[ \t]*\w+)+)(?P<rest>[ \t]*(?:\([^)]*\))?:.*)$")
 _EXAMPLE = re.compile(r"^([ \t]*)Example:[ \t]*$", re.M)
+_LITERAL = re.compile(r"(?<=\S)::[ \t]*$", re.M)
 _BORDER = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
 _MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*\n(?P<body>(?:(?:(?P=indent)[ \t]+\S.*)?\n)+)", re.M)
 
@@ -168,6 +171,7 @@ class RestToMarkdown(griffe.Extension):
         text = _split_grouped_parameters(text)
         text = _simple_tables(text)
         text = _MATH_BLOCK.sub(block, text)
+        text = _LITERAL.sub(":", text)
         text = _MATH_ROLE.sub(lambda m: f"${m.group(1)}$", text)
         return _ROLE.sub(lambda m: self._reference(m.group(2), module), text)
 

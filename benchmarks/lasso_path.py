@@ -4,9 +4,9 @@ Same 100-α grid (scikit-learn's: α_max down to 1e-3 α_max). The figure of mer
 wall time to reach a maximum relative duality gap ≤ 1e-6 over the whole path; the gap is
 computed here, by the benchmark, for both solvers' coefficients (elastic net via the
 augmented-lasso dual). jaxreg runs `elastic_net_path(tol=1e-6)` (tightened if the
-benchmark's gap disagrees): by default the active-set Newton solver (jaxreg.active_set: λ
+benchmark's gap disagrees): by default the active-set Newton solver (jaxreg.solvers.ActiveSet: λ
 large → small, each warm-started and stopped at its own duality gap); `--solver fista` or
-`admm` runs the vmapped blocks of λ instead. scikit-learn tightens its `tol` until its path
+`admm` runs the vmapped blocks of λ instead (jaxreg.solvers.Fista, Admm). scikit-learn tightens its `tol` until its path
 meets the gap. jaxreg's time is a whole call (Gram matrix and set-up included) minus what it
 compiled; the first call's compilation is reported separately. Both: best of `--repeat` runs
 (3; jaxreg's after its first call) — single runs on the shared 2-core CPU drift by ±30%. `--dtype float32`
@@ -37,7 +37,8 @@ from sklearn.linear_model import enet_path, lasso_path  # noqa: E402
 
 import jaxreg  # noqa: E402
 from jaxreg.engine._devices import device_description  # noqa: E402
-from jaxreg.solvers import elastic_net_path  # noqa: E402
+from jaxreg.solvers import ActiveSet, Admm, Fista, elastic_net_path  # noqa: E402
+from jaxreg.solvers._paths import auto_solver  # noqa: E402
 
 TARGET = 1e-6
 
@@ -99,6 +100,14 @@ def sklearn_time(x, y, alphas, l1_ratio, repeat: int):
     return min([t] + [run(tol)[0] for _ in range(repeat - 1)]), gap, tol
 
 
+def path_solver(name: str, tol: float, l1_ratio: float, shape: tuple, max_steps: int, block: int):
+    """The option object for `--solver` (`auto`: the one elastic_net_path's `solver="auto"` picks) with this
+    `tol`, at most `max_steps` iterations (per λ, or per block of `block` λ)."""
+    kind = type(auto_solver(tol, l1_ratio, *shape)) if name == "auto" else {"active_set": ActiveSet, "fista": Fista,
+                                                                            "admm": Admm}[name]
+    return kind(tol=tol, max_iter=max_steps) if kind is ActiveSet else kind(tol=tol, max_iter=max_steps, block=block)
+
+
 def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str, repeat: int, dtype=np.float64,
                 device: str = "auto"):
     """jaxreg's path in `tol` mode: wall time of the whole call (Gram matrix, set-up, every λ), best of the
@@ -112,8 +121,8 @@ def jaxreg_time(x, y, alphas, l1_ratio, max_steps: int, block: int, solver: str,
         compiles, walls = [], []
         for _ in range(1 + repeat):
             t0 = time.perf_counter()
-            coefs, st = elastic_net_path(xd, yd, lam, l1_ratio=rho, tol=tol, steps=max_steps, block=block,
-                                         solver=solver, device=device, return_stats=True)
+            options = path_solver(solver, tol, rho, xd.shape, max_steps, block)
+            coefs, st = elastic_net_path(xd, yd, lam, l1_ratio=rho, solver=options, device=device, return_stats=True)
             walls.append(time.perf_counter() - t0 - st["compile_s"])
             compiles.append(st["compile_s"])
         gap = max_relative_gap(x, y, np.asarray(coefs, np.float64), alphas, l1_ratio)
@@ -139,7 +148,7 @@ def main() -> None:
     p.add_argument("--data", nargs="+", metavar="NAME", help="only these designs (diabetes, breast_cancer, gaussian, "
                    "toeplitz0.9)")
     p.add_argument("--device", default="auto", help="elastic_net_path's device: auto (small paths on the CPU when the "
-                   "default device is an accelerator: jaxreg.solvers._paths.AUTO_CPU_MAX_ENTRIES), cpu, gpu")
+                   "default device is an accelerator: jaxreg.solvers.AUTO_CPU_MAX_ENTRIES), cpu, gpu")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     cases = [("diabetes", 0, 0, 0.0), ("breast_cancer", 0, 0, 0.0), ("gaussian", 2000, 500, 0.0),

@@ -12,7 +12,7 @@ from sklearn.linear_model import Ridge, enet_path, lasso_path  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import jaxreg  # noqa: E402
-from jaxreg.solvers import elastic_net_path, least_squares_objective  # noqa: E402
+from jaxreg.solvers import FixedSteps, elastic_net_path, least_squares_objective  # noqa: E402
 
 args = _common.parse_args(__doc__)
 n_alphas = 12 if args.quick else 100
@@ -34,7 +34,7 @@ for label, r in (("lasso", 1.0), ("elastic net (l1_ratio 0.5)", 0.5)):
     lam, rho = jaxreg.from_sklearn_elastic_net(alphas, r)
     rho = float(np.ravel(rho)[0])
     t0 = time.perf_counter()
-    ours = elastic_net_path(x, y, lam, l1_ratio=rho, steps=3000)
+    ours = elastic_net_path(x, y, lam, l1_ratio=rho, solver=FixedSteps(steps=3000))
     t_ours = time.perf_counter() - t0
     runs[label] = (alphas, lam, rho, sk.T, ours, t_sk, t_ours)
 # ridge: sklearn Ridge (unnormalised objective) on a log grid, one fit per α
@@ -44,7 +44,7 @@ sk = np.stack([Ridge(alpha=a, fit_intercept=False, tol=1e-14).fit(x, y).coef_ fo
 t_sk = time.perf_counter() - t0
 lam = jaxreg.from_sklearn_ridge(alphas, n_samples=n)
 t0 = time.perf_counter()
-ours = elastic_net_path(x, y, lam, l1_ratio=0.0, steps=3000)
+ours = elastic_net_path(x, y, lam, l1_ratio=0.0, solver=FixedSteps(steps=3000))
 runs["ridge"] = (alphas, lam, 0.0, sk, ours, t_sk, time.perf_counter() - t0)
 
 measured = {}

@@ -1,4 +1,5 @@
-"""The active-set Newton path solver (jaxreg.active_set): closed forms, KKT, sklearn, its guards."""
+"""The active-set Newton path solver (jaxreg.solvers.ActiveSet): closed forms, KKT, sklearn, its guards; the BLAS
+thread limits and the row-block Gram matrix (jaxreg.solvers._blas); the device choice."""
 
 import json
 import os
@@ -14,8 +15,15 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import ElasticNet, Lasso
 
 import jaxreg
-from jaxreg.solvers import elastic_net_path, least_squares_objective, relative_duality_gap
-from jaxreg.solvers._active_set import active_set_path
+from jaxreg.solvers import (
+    ActiveSet,
+    FixedSteps,
+    elastic_net_path,
+    least_squares_objective,
+    relative_duality_gap,
+)
+from jaxreg.solvers._active_set import ProgramCache, active_set_path
+from jaxreg.solvers._paths import solve_path
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +56,7 @@ def test_orthogonal_design_is_soft_thresholding():
     b = x.T @ y / n
     lams = np.geomspace(np.abs(b).max(), 1e-3 * np.abs(b).max(), 15)
     for rho in (1.0, 0.5):
-        w = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-12, solver="active_set")
+        w = elastic_net_path(x, y, lams, l1_ratio=rho, solver=ActiveSet(tol=1e-12))
         expected = np.sign(b) * np.maximum(np.abs(b) - lams[:, None] * rho, 0) / (1 + 2 * lams[:, None] * (1 - rho))
         np.testing.assert_allclose(w, expected, atol=1e-12)
         assert np.all((w == 0) == (expected == 0))  # exact zeros, not small numbers
@@ -68,7 +76,10 @@ def test_path_meets_kkt_and_gap_on_correlated_data(rho, gram):
     x, y = _centred(x, y)
     lam_max = np.abs(x.T @ y).max() / (n * rho)
     lams = np.geomspace(lam_max, 1e-3 * lam_max, 30)
-    w, st = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-10, gram=gram, return_stats=True)
+    if gram is None:
+        w, st = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-10, return_stats=True)
+    else:  # the data layout although n > d (elastic_net_path's ActiveSet takes the Gram matrix there)
+        w, st = solve_path(x, y, lams, ActiveSet(tol=1e-10), l1_ratio=rho, return_stats=True, gram=gram)
     assert st["solver"] == "active_set" and st["converged"] and st["max_gap"] <= 1e-10
     assert max(st["iterations"]) <= 10  # exact Newton steps: a handful per λ, not thousands
     assert np.all(w[0] == 0)  # λ_max: all zero
@@ -87,7 +98,7 @@ def test_wide_design_matches_sklearn_and_stays_within_the_rank():
     alpha_max = np.abs(x.T @ y).max() / n
     alphas = np.geomspace(alpha_max, 1e-3 * alpha_max, 40)
     lam, _ = jaxreg.from_sklearn_elastic_net(alphas, 1.0)
-    w, st = elastic_net_path(x, y, lam, tol=1e-9, steps=500, return_stats=True)
+    w, st = elastic_net_path(x, y, lam, solver=ActiveSet(tol=1e-9, max_iter=500), return_stats=True)
     assert st["solver"] == "active_set" and st["converged"]
     assert (w != 0).sum(1).max() <= n - 1
     for i in (5, 20, 39):
@@ -153,18 +164,16 @@ def test_first_guess_extrapolated_along_the_path_saves_newton_iterations():
             assert _kkt_violation(x, y, w[i], lams[i], rho) <= 1e-6 * lams[i]
 
 
-def test_unknown_compiler_options_fall_back_to_the_defaults(monkeypatch):
-    from jaxreg.solvers import _active_set as active_set
-
+def test_unknown_compiler_options_fall_back_to_the_defaults():
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)
     n = len(y)
     data = {"gram": jnp.asarray(x.T @ x / n), "xty": jnp.asarray(x.T @ y / n), "yy": jnp.asarray(y @ y / n)}
     lams = np.geomspace(np.abs(x.T @ y).max() / n, 1e-3, 10)
     tuned, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
-    monkeypatch.setattr(active_set, "_PROGRAMS", {})
-    monkeypatch.setattr(active_set, "SOLVER_CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option": True})  # a future XLA
-    plain, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100)
+    cache = ProgramCache(cpu_compiler_options={"xla_cpu_no_such_option": True})  # a future XLA
+    plain, _ = active_set_path(lams, data, l1_ratio=1.0, tol=1e-12, max_iter=100, cache=cache)
+    assert len(cache) == 2  # (the step constant's program and the path's, compiled with XLA's defaults)
     np.testing.assert_allclose(plain, tuned, rtol=1e-9, atol=1e-12)
 
 
@@ -197,7 +206,7 @@ def test_float32_path_is_accurate_and_stops_at_its_floor():
     with jax.enable_x64(False):
         with pytest.warns(RuntimeWarning, match="relative duality gap"):
             w32, st = elastic_net_path(x.astype(np.float32), y.astype(np.float32), lams, tol=1e-9, return_stats=True)
-    assert max(st["iterations"]) < 20  # not steps=2000 per λ
+    assert max(st["iterations"]) < 20  # not max_iter=2000 per λ
     np.testing.assert_allclose(w32, w64, atol=1e-4 * np.abs(w64).max())
 
 
@@ -205,7 +214,7 @@ def test_it_warns_when_it_stops_before_tol():
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)
     with pytest.warns(RuntimeWarning, match="relative duality gap") as caught:
-        _, st = elastic_net_path(x, y, [10.0, 0.01], tol=1e-12, steps=1, solver="active_set", return_stats=True)
+        _, st = elastic_net_path(x, y, [10.0, 0.01], solver=ActiveSet(tol=1e-12, max_iter=1), return_stats=True)
     assert not st["converged"] and st["iterations"][1] == 1
     assert caught[0].filename == __file__  # the warning points at the caller's line, not into jaxreg
 
@@ -223,19 +232,19 @@ def _blas_threads_or_skip():
 
 
 def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
-    """paths._gram_numpy: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
+    """_blas.row_block_gram: XᵀX as a sum over row blocks (one per core, a Python thread each, BLAS held to one thread
     there) equals one product to rounding, for uneven blocks too; BLAS threads are restored afterwards; with a BLAS
     that cannot be limited it is one product."""
-    from jaxreg.solvers import _paths as paths
+    from jaxreg.solvers import _blas as blas
 
     blas_threads = _blas_threads_or_skip()
     before = blas_threads()
     x = np.random.default_rng(0).standard_normal((1001, 37))
     want = x.T @ x
-    monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
-    monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(3)), raising=False)
+    monkeypatch.setattr(blas, "GRAM_BLOCKS_FROM", 1.0)
+    monkeypatch.setattr(blas.os, "sched_getaffinity", lambda _: set(range(3)), raising=False)
     calls, inside = [], []
-    real_pool = paths._gram_pool
+    real_pool = blas.gram_pool
 
     class Spy:  # the pool, recording the BLAS threads each block's product runs with
         def __init__(self, workers):
@@ -245,13 +254,13 @@ def test_gram_matrix_by_row_blocks_on_one_blas_thread_each(monkeypatch):
         def map(self, fn, items):
             return self.pool.map(lambda item: inside.append(blas_threads()) or fn(item), items)
 
-    monkeypatch.setattr(paths, "_gram_pool", Spy)
-    np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
+    monkeypatch.setattr(blas, "gram_pool", Spy)
+    np.testing.assert_allclose(blas.row_block_gram(x), want, rtol=1e-12, atol=1e-10)
     assert calls == [3] and len(inside) == 3  # three row blocks of 333-334 rows, on three threads
     assert all(t == 1 for threads in inside for t in threads)
     assert blas_threads() == before
-    monkeypatch.setattr(paths, "_blas_limitable", lambda: False)  # BLAS threads not controllable: one product
-    np.testing.assert_allclose(paths._gram_numpy(x), want, rtol=1e-12, atol=1e-10)
+    monkeypatch.setattr(blas, "blas_limitable", lambda: False)  # BLAS threads not controllable: one product
+    np.testing.assert_allclose(blas.row_block_gram(x), want, rtol=1e-12, atol=1e-10)
     assert calls == [3]
 
 
@@ -262,21 +271,21 @@ def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
     import time
     import warnings
 
-    from jaxreg.solvers import _paths as paths
+    from jaxreg.solvers import _blas as blas
 
-    monkeypatch.setattr(paths, "GRAM_BLOCKS_FROM", 1.0)
-    monkeypatch.setattr(paths.os, "sched_getaffinity", lambda _: set(range(2)), raising=False)
-    monkeypatch.setattr(paths, "_blas_limitable", lambda: True)
+    monkeypatch.setattr(blas, "GRAM_BLOCKS_FROM", 1.0)
+    monkeypatch.setattr(blas.os, "sched_getaffinity", lambda _: set(range(2)), raising=False)
+    monkeypatch.setattr(blas, "blas_limitable", lambda: True)
     x = np.random.default_rng(1).standard_normal((300, 20))
     for _ in range(3):  # the parent's pool exists now, both threads started
-        paths._gram_numpy(x)
+        blas.row_block_gram(x)
     time.sleep(0.3)  # ... and idle: a child that reused the pool would queue its blocks for threads it lacks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (fork of a multi-threaded process)
         pid = os.fork()
     if pid == 0:  # child: exit 0 only if the blocked Gram matrix comes back right
         try:
-            os._exit(0 if np.allclose(paths._gram_numpy(x), x.T @ x) else 1)
+            os._exit(0 if np.allclose(blas.row_block_gram(x), x.T @ x) else 1)
         finally:
             os._exit(2)
     deadline = time.time() + 20
@@ -294,21 +303,21 @@ def test_gram_matrix_in_a_forked_child_does_not_hang(monkeypatch):
 def test_blas_on_one_thread_for_small_products_and_the_solve(monkeypatch):
     """OpenBLAS's idle workers spin and take the cores from XLA: small NumPy products and the CPU solve run with one
     BLAS thread (restored afterwards); large products keep every thread; without threadpoolctl nothing changes."""
-    from jaxreg.solvers import _paths as paths
+    from jaxreg.solvers import _blas as blas
 
     blas_threads = _blas_threads_or_skip()
     before = blas_threads()
-    with paths._one_blas_thread(2000 * 500 * 500 / 2):
+    with blas.one_blas_thread(2000 * 500 * 500 / 2):
         assert blas_threads() and all(t == 1 for t in blas_threads())
     assert blas_threads() == before
-    with paths._one_blas_thread(20000 * 2000 * 2000 / 2):
+    with blas.one_blas_thread(20000 * 2000 * 2000 / 2):
         assert blas_threads() == before
     x, y = load_diabetes(return_X_y=True)
     x, y = _centred(x, y)
     lams = np.geomspace(np.abs(x.T @ y).max() / len(y), 1e-2, 10)
     w = elastic_net_path(x, y, lams, tol=1e-10)
     assert blas_threads() == before
-    monkeypatch.setattr(paths, "_blas_controller", lambda: None)
+    monkeypatch.setattr(blas, "blas_controller", lambda: None)
     np.testing.assert_allclose(elastic_net_path(x, y, lams, tol=1e-10), w, rtol=1e-9, atol=1e-12)  # (BLAS order)
 
 
@@ -320,8 +329,9 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     assert st["device"].startswith("cpu: ")  # where it ran (jaxreg.engine._devices.device_description)
     for device in ("cpu", cpu):  # a platform name, a device; x as a JAX array committed to the device
         np.testing.assert_array_equal(elastic_net_path(jax.device_put(x, cpu), y, lam, tol=1e-10, device=device), ref)
-    sweep_ref = elastic_net_path(x, y, lam[:2], steps=50)  # steps mode: the sweep on the chosen devices
-    np.testing.assert_allclose(elastic_net_path(x, y, lam[:2], steps=50, device=cpu), sweep_ref, rtol=1e-12)
+    sweep_ref = elastic_net_path(x, y, lam[:2], solver=FixedSteps(steps=50))  # the sweep on the chosen devices
+    np.testing.assert_allclose(elastic_net_path(x, y, lam[:2], solver=FixedSteps(steps=50), device=cpu), sweep_ref,
+                               rtol=1e-12)
 
     # "auto" with an accelerator as the default device: small tol-mode paths on the CPU, the rest where JAX puts them
     class Accelerator:
@@ -331,9 +341,9 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
     monkeypatch.setattr(jax, "local_devices", lambda backend=None: [cpu] if backend == "cpu" else [gpu])
     small, large = 442 * 10, 20000 * 2000
     assert jaxreg.solvers.path_device("auto", small, 1e-6) is cpu
-    assert jaxreg.solvers.path_device("auto", jaxreg.solvers._paths.AUTO_CPU_MAX_ENTRIES, 1e-6) is cpu
+    assert jaxreg.solvers.path_device("auto", jaxreg.solvers.AUTO_CPU_MAX_ENTRIES, 1e-6) is cpu
     assert jaxreg.solvers.path_device("auto", large, 1e-6) is gpu
-    assert jaxreg.solvers.path_device("auto", small, None) is gpu  # steps mode: a vmapped sweep, the accelerator's
+    assert jaxreg.solvers.path_device("auto", small, None) is gpu  # FixedSteps: a vmapped sweep, the accelerator's
     assert jaxreg.solvers.path_device("gpu", small, 1e-6) is gpu
 
     def no_cpu_backend(backend=None):  # JAX_PLATFORMS=cuda: "auto" keeps the accelerator
@@ -353,26 +363,26 @@ def test_device_choice_same_path_and_auto_puts_small_paths_on_the_cpu(monkeypatc
 
 
 def test_device_choice_with_two_cpu_devices():
-    """x and y committed to another device than the one asked for; steps mode shards over the devices asked for."""
+    """x and y committed to another device than the one asked for; FixedSteps shards over the devices asked for."""
     script = textwrap.dedent(
         """
         import json, jax, numpy as np
         jax.config.update("jax_num_cpu_devices", 2)
         jax.config.update("jax_enable_x64", True)
         from sklearn.datasets import load_diabetes
-        from jaxreg.solvers import elastic_net_path
+        from jaxreg.solvers import ActiveSet, Fista, FixedSteps, elastic_net_path
         x, y = load_diabetes(return_X_y=True)
         x, y = x - x.mean(0), y - y.mean()
         lam = np.geomspace(1.0, 1e-3, 6)
         cpu0, cpu1 = jax.devices()
         ref = elastic_net_path(x, y, lam, tol=1e-10)
         out = {}
-        for solver in ("active_set", "fista"):
-            got = elastic_net_path(jax.device_put(x, cpu0), jax.device_put(y, cpu1), lam, tol=1e-10, device=cpu1,
-                                   solver=solver, steps=20000)
-            out[solver] = float(np.abs(got - ref).max() / np.abs(ref).max())  # relative
+        for name, solver in (("active_set", ActiveSet), ("fista", Fista)):
+            got = elastic_net_path(jax.device_put(x, cpu0), jax.device_put(y, cpu1), lam, device=cpu1,
+                                   solver=solver(tol=1e-10, max_iter=20000))
+            out[name] = float(np.abs(got - ref).max() / np.abs(ref).max())  # relative
         for name, device in (("auto", "auto"), ("cpu", "cpu"), ("device", cpu1)):
-            _, st = elastic_net_path(x, y, lam, steps=20, device=device, return_stats=True)
+            _, st = elastic_net_path(x, y, lam, solver=FixedSteps(steps=20), device=device, return_stats=True)
             out[name] = st["n_devices"]
         print(json.dumps(out))
         """

@@ -1,0 +1,67 @@
+"""The design as the path solvers take it: placed on the device, one float dtype, and its moments.
+
+A solver receives the data as a dict of arrays, passed to its compiled programs as arguments (not closure
+constants: a large Gram matrix baked into a program makes compilation take seconds), in one of two layouts:
+
+* ``{"gram", "xty", "yy"}``: ``XᵀX/n`` ``(d, d)``, ``Xᵀy/n`` ``(d,)``, ``yᵀy/n`` ``()`` (gradients in
+  ``O(d²)``, for ``n > d``);
+* ``{"x", "y"}``: the data itself, ``(n, d)`` and ``(n,)``, with ``xty`` and ``yy`` too where a solver asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxreg.solvers._blas import one_blas_thread, row_block_gram
+
+__all__ = ["place", "design_data"]
+
+
+def place(x: Any, y: Any, dev: jax.Device) -> tuple[Any, jax.Array]:
+    """``x`` and ``y`` in one float dtype on ``dev``; shapes checked.
+
+    On a CPU ``x`` stays a NumPy array until a solver needs it in JAX: NumPy's BLAS computes the Gram matrix and
+    ``Xᵀy`` faster than XLA, and a copy into JAX that the Gram solvers never use would cost time.
+    """
+    dtype = jnp.result_type(x, y, float)  # one float dtype for both (ints and mixed precisions alike)
+    x, y = (jax.device_put(a, dev) if isinstance(a, jax.Array) and a.devices() != {dev} else a for a in (x, y))
+    x = np.asarray(x, dtype) if dev.platform == "cpu" and not isinstance(x, jax.Array) else jnp.asarray(x, dtype)
+    y = jnp.asarray(y, dtype)
+    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x must be (n, d) and y (n,), got {x.shape} and {y.shape}")
+    return x, y
+
+
+def _moments(x: Any, y: jax.Array, cpu: bool) -> tuple[jax.Array, jax.Array]:
+    """``Xᵀy/n`` and ``yᵀy/n`` (on a CPU from NumPy's BLAS, on one thread for a small product)."""
+    n, d = x.shape
+    if not cpu:
+        return x.T @ y / n, jnp.dot(y, y) / n
+    xn, yn = np.asarray(x), np.asarray(y)
+    with one_blas_thread(n * d):
+        xty, yy = xn.T @ yn / n, yn @ yn / n
+    return jnp.asarray(xty), jnp.asarray(yy)
+
+
+def design_data(x: Any, y: jax.Array, *, gram: bool, cpu: bool, with_moments: bool = False) -> dict:
+    """The solvers' data (module docstring): the Gram layout if ``gram``, else the data layout, with ``xty`` and
+    ``yy`` there too if ``with_moments``. ``cpu``: ``x`` is a host array and NumPy computes the products.
+
+    Example:
+      >>> data = design_data(np.eye(2), jnp.array([1.0, 2.0]), gram=True, cpu=True)
+      >>> sorted(data), data["xty"].tolist()
+      (['gram', 'xty', 'yy'], [0.5, 1.0])
+    """
+    n = x.shape[0]
+    data = {}
+    if gram:
+        data["gram"] = jnp.asarray(row_block_gram(np.asarray(x)) / n) if cpu else x.T @ x / n
+    if gram or with_moments:
+        data["xty"], data["yy"] = _moments(x, y, cpu)
+    if not gram:
+        data["x"], data["y"] = jnp.asarray(x), y
+    return data

@@ -73,6 +73,10 @@ from jaxreg.engine import (
     use_cpu_cores as use_cpu_cores,
 )
 from jaxreg.solvers import (
+    ActiveSet as ActiveSet,
+    Admm as Admm,
+    FixedSteps as FixedSteps,
+    Fista as Fista,
     elastic_net_path as elastic_net_path,
     path_device as path_device,
     relative_duality_gap as relative_duality_gap,
@@ -97,5 +101,5 @@ __all__ = [
     "fit", "FitResult", "sweep", "SweepStats", "SweepResult", "cv_summary", "kfold_masks",
     "use_cpu_cores", "device_description", "initialize_distributed",
     # regularization paths
-    "elastic_net_path", "path_device", "relative_duality_gap",
+    "elastic_net_path", "path_device", "relative_duality_gap", "ActiveSet", "Fista", "Admm", "FixedSteps",
 ]

@@ -395,3 +395,27 @@ def test_device_choice_with_two_cpu_devices():
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["active_set"] < 1e-9 and out["fista"] < 1e-6, out
     assert (out["auto"], out["cpu"], out["device"]) == (2, 2, 1), out
+
+
+@pytest.mark.parametrize("solver", [None, "fixed"])
+@pytest.mark.parametrize("where", ["x", "y"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_is_a_clear_error(solver, where, bad):
+    """NaN or inf in x or y: a ValueError naming it (it gave all-zero coefficients, or LinAlgError)."""
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    x, y = x.copy(), y.copy()
+    (x if where == "x" else y)[3, ...] = bad
+    kw = {"solver": jaxreg.FixedSteps(steps=5)} if solver == "fixed" else {"tol": 1e-6}
+    with pytest.raises(ValueError, match=f"^{where} has NaN or infinite values"):
+        elastic_net_path(x, y, [1.0, 0.1], **kw)
+
+
+def test_empty_design_and_zero_lambda_are_clear_errors():
+    with pytest.raises(ValueError, match="at least one sample and one feature"):
+        elastic_net_path(np.zeros((5, 0)), np.zeros(5), [1.0], tol=1e-6)
+    x, y = load_diabetes(return_X_y=True)
+    x, y = _centred(x, y)
+    with pytest.raises(ValueError, match="lambdas must be > 0 for a certified path"):
+        elastic_net_path(x, y, [1.0, 0.0], tol=1e-6)
+    elastic_net_path(x, y, [1.0, 0.0], solver=jaxreg.FixedSteps(steps=5))  # fixed steps: λ = 0 is plain descent

@@ -33,6 +33,13 @@ def place(x: Any, y: Any, dev: jax.Device) -> tuple[Any, jax.Array]:
     y = jnp.asarray(y, dtype)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x must be (n, d) and y (n,), got {x.shape} and {y.shape}")
+    if 0 in x.shape:
+        raise ValueError(f"x must have at least one sample and one feature, got shape {x.shape}")
+    for name, a in (("x", x), ("y", y)):
+        finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else bool(jnp.isfinite(a).all())
+        if not finite:
+            raise ValueError(f"{name} has NaN or infinite values: drop or impute them before the path "
+                             "(a solver would otherwise return zeros or fail deep inside)")
     return x, y
 
 

@@ -240,6 +240,9 @@ def _fixed_steps(x, y, lambdas, solver: FixedSteps, l1_ratio, dev, devices, retu
 def _descending(lambdas, dtype):
     """Certified paths solve λ from large to small (each warm-starts the next): the sorted grid and its order."""
     lam_host = check_grid(lambdas).astype(np.dtype(dtype))
+    if not (lam_host > 0).all():
+        raise ValueError(f"lambdas must be > 0 for a certified path, got {lam_host.min():g}: λ = 0 (unpenalised "
+                         "least squares) has no duality-gap certificate here; drop it, or use solver=FixedSteps()")
     order = np.argsort(-lam_host, kind="stable")
     return lam_host[order], order
 

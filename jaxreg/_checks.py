@@ -47,6 +47,8 @@ def _concrete_array(x: Any, name: str) -> np.ndarray:
         arr = np.asarray(x)
     except Exception as e:
         raise TypeError(f"{name} must be a real number or array, got {type(x).__name__}") from e
+    if arr.dtype.kind == "V" and jnp.issubdtype(arr.dtype, jnp.floating):  # bfloat16 (a NumPy extension dtype)
+        arr = arr.astype(np.float32)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must be a real number, got a value of dtype {arr.dtype}; "

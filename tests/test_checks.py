@@ -79,3 +79,11 @@ def test_a_plain_function_is_still_a_mask_function():
     np.testing.assert_allclose(u["w"], params["w"])  # 2λw with λ = 0.5
     np.testing.assert_array_equal(u["b"], 0.0)
 
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+def test_low_precision_lambda_is_a_real_number(dtype):
+    """A bfloat16 λ (a NumPy extension dtype) is checked like float16: accepted when valid, named when not."""
+    jaxreg.add_l2_decay(jnp.asarray(0.1, dtype))
+    with pytest.raises(ValueError, match="lam must be >= 0"):
+        jaxreg.add_l2_decay(jnp.asarray(-0.1, dtype))

@@ -26,15 +26,15 @@ run() {  # run the step if STEPS names it (default: every step)
 # Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): the lasso steps
 # (solver changed since the last GPU run), compile growth, then the sweeps.
 run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2 --device gpu
-# elastic_net_path's default device="auto": the small designs (n·d ≤ jaxreg.paths.AUTO_CPU_MAX_ENTRIES) on the host's
-# CPU, where run 4 measured the GPU at ~0.28 ms per λ (scikit-learn runs on the same CPU)
+# elastic_net_path's default device="auto": the small designs (n·d ≤ jaxreg.solvers.AUTO_CPU_MAX_ENTRIES) on the
+# host's CPU, where a GPU pays a loop latency per λ (scikit-learn runs on the same CPU)
 run lasso_auto ${T_AUTO:-60} $PY benchmarks/lasso_path.py --json --repeat 2
-# the same designs with XLA's while loops and conditionals inside CUDA graphs: on the H100 (run 4) each λ of a
-# small path costs ~0.3 ms, likely loop latency (by default XLA:GPU reads each while-loop predicate on the host)
+# the same designs with XLA's while loops and conditionals inside CUDA graphs: is a small path's cost per λ loop
+# latency (by default XLA:GPU reads each while-loop predicate on the host)?
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL" \
   run lasso_cmdbuf ${T_CMDBUF:-60} $PY benchmarks/lasso_path.py --json --repeat 2 --l1-ratios 1.0 --device gpu
 run lasso_large_f64 ${T_LARGE:-50} $PY benchmarks/lasso_path.py --json --large --only 20000 --l1-ratios 1.0 --repeat 1
-# compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K (1.56× on 11-26)?
+# compile time K=1 vs K=4096 with XLA's GEMM autotuning off: is the autotuner what grows with K?
 run scale_autotune0 ${T_AUTOTUNE:-40} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 4096 \
   --big-k 0 --compiler-option xla_gpu_autotune_level=0
 FUSED_CONFIGS=${FUSED_CONFIGS:-}  # JSON list for sweep_layouts.py --fused-configs (default: its built-in grid)
@@ -48,11 +48,11 @@ run sweep_fp32 ${T_SWEEP:-130} $PY benchmarks/sweep_throughput.py --json --k ${S
   ${FUSED_CONFIG:+--fused-config "$FUSED_CONFIG"} --plot "$OUT/sweep_gpu.png"
 run sweep_bf16 ${T_BF16:-50} $PY benchmarks/sweep_throughput.py --json --k 1024 4096 --hidden 128 --compute-dtype bfloat16 \
   ${FUSED_CONFIG:+--fused-config "$FUSED_CONFIG"} --plot "$OUT/sweep_gpu_bf16.png"
-# compile time vs K with jaxreg.sweep's own options (K = 100,000 chunking: BIG_K=100000; 100% of best on 11-26)
+# compile time vs K with jaxreg.sweep's own options (K = 100,000 chunking: BIG_K=100000)
 run scale ${T_SCALE:-100} $PY benchmarks/sweep_throughput.py --scale --steps 200 --scale-k 1 64 1024 4096 \
   --big-k ${BIG_K:-0}
 # models.data_loss's samples-minor layout (the CPU default) on the GPU, where the fused kernel does not apply:
-# logistic regression (hidden 0) and hidden 512, K=1024 (not yet measured on a GPU)
+# logistic regression (hidden 0) and hidden 512, K=1024
 run layout_minor ${T_MINOR:-60} $PY benchmarks/sweep_throughput.py --json --k 1024 --hidden 0 512 --layout samples_minor \
   --plot "$OUT/sweep_gpu_minor.png"
 run layouts_h512 ${T_L512:-45} $PY benchmarks/sweep_layouts.py --k 1024 --hidden 512 --skip-stacked --fused-configs '[{}]'

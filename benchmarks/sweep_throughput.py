@@ -90,8 +90,8 @@ def timed(f, *args, repeat: int = 1):
 def timed_fresh(fn, arg, calls, repeat: int = 1) -> tuple[float, float]:
     """(best run seconds, compile seconds): compile `fn` anew, then time `calls` as a user's first runs.
 
-    A freshly compiled executable's first run is ~15% slower than later ones on this CPU (warm-up), and
-    jaxreg.sweep's run time includes it; timing every peer from a fresh compilation keeps them comparable.
+    A freshly compiled executable's first run is slower than later ones (warm-up), and jaxreg.sweep's run
+    time includes it; timing every peer from a fresh compilation keeps them comparable.
     """
     best, comp = float("inf"), float("inf")
     for _ in range(repeat):

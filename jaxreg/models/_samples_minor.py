@@ -18,9 +18,7 @@ formula contracts matrices along their major axis, which its fast matmul library
 not take either. Here every matmul is a plain row-major product (the small transposes are
 materialised behind ``optimization_barrier`` so XLA cannot fold them back into the
 products) and every elementwise op and reduction runs along the long sample axis.
-Measured on the 2-core CPU, W1 (digits 1797 × 64, hidden 8), one model's training step:
-517 µs (``jax.grad`` of the usual formula, unbatched) → 225–250 µs, batched or not
-(``benchmarks/sweep_throughput.py`` has the sweeps).
+``docs/design/cpu-layout.md`` has what was measured.
 
 :func:`data_loss` is a ``jax.custom_jvp`` function whose tangent rule computes the loss and
 its gradient together (the formulas above, in plain ``jax.numpy``): reverse mode (``grad``),
@@ -37,6 +35,8 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+from jaxreg.models._reference import WEIGHT_SUM_FLOOR
+
 __all__ = ["data_loss"]
 
 _barrier = jax.lax.optimization_barrier  # keeps a transpose a materialised array (XLA would fold it into a dot)
@@ -49,15 +49,15 @@ def _mt(a: jax.Array, b: jax.Array) -> jax.Array:
 
 def _row_sums(a: jax.Array) -> jax.Array:
     """``Σ_i a_{:,i}`` as a product with a vector of ones: XLA's CPU matmul library sums the long minor
-    axis faster than XLA's own reduction does (W1 hidden 8, vmap groups of 4: 2–6% of a training step)."""
+    axis faster than XLA's own reduction does."""
     return a @ jnp.ones(a.shape[-1], a.dtype)
 
 
 def _weights(sample_weight: Any, n: int) -> tuple[Any, jax.Array | None]:
-    """Per-sample factors ``a_i`` of the loss and the normaliser ``S = max(Σ w, 1e-12)`` (no weights: 1/n)."""
+    """Per-sample factors ``a_i`` of the loss and the normaliser ``S = max(Σ w, floor)`` (no weights: 1/n)."""
     if sample_weight is None:
         return 1.0 / n, None
-    s = jnp.maximum(jnp.sum(sample_weight), 1e-12)
+    s = jnp.maximum(jnp.sum(sample_weight), WEIGHT_SUM_FLOOR)
     return sample_weight / s, s
 
 
@@ -131,8 +131,8 @@ def _value_and_grads(task, params, x, y, sample_weight, need_x: bool, need_y: bo
         extra["x"] = (params["w1"] @ dh).T if mlp else (params["w"] @ dout).T
     if need_y:  # regression targets: ∂ℓ_i/∂y_i = −(out_i − y_i)
         extra["y"] = -dout[0]
-    if need_w:  # L = Σ w_i ℓ_i / S: ∂L/∂w_j = (ℓ_j − L [Σ w > 1e-12]) / S  (S > 1e-12 ⇔ Σ w > 1e-12)
-        extra["w"] = (f.per - jnp.where(s > 1e-12, loss, 0.0)) / s
+    if need_w:  # L = Σ w_i ℓ_i / S: ∂L/∂w_j = (ℓ_j − L [Σ w > floor]) / S  (S > floor ⇔ Σ w > floor)
+        extra["w"] = (f.per - jnp.where(s > WEIGHT_SUM_FLOOR, loss, 0.0)) / s
     return loss, grads, extra
 
 
@@ -167,7 +167,7 @@ def _loss_jvp(task, primals, tangents):
 
 
 def data_loss(task: str, params: dict, x: Any, y: Any, sample_weight: Any = None) -> jax.Array:
-    """:func:`jaxreg.models._reference.data_loss` (``compute_dtype=None``) in the samples-minor layout, formulas above.
+    """:func:`jaxreg.models.reference_loss` (``compute_dtype=None``) in the samples-minor layout, formulas above.
 
     Args:
       task: ``"classification"`` (integer labels ``y``, mean cross-entropy) or ``"regression"``

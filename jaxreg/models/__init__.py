@@ -1,8 +1,21 @@
 """Tiny reference models (linear, logistic, MLP) and the kernels that compute their loss faster.
 
-Params are plain dicts; :func:`data_loss` dispatches to the GPU kernel
-(:func:`mlp_cross_entropy`), the CPU samples-minor layout, or the formula
-(:func:`reference_loss`), which the kernels are tested against.
+Params are plain dicts (:func:`init_params`; weight matrices ``w*``, biases ``b*``);
+:func:`data_loss` dispatches to the GPU kernel (:func:`mlp_cross_entropy`, launched as a
+:class:`KernelConfig` says), the CPU samples-minor layout, or the formula
+(:func:`reference_loss`), which the kernels are tested against. Design notes:
+``docs/design/gpu-kernel.md`` and ``docs/design/cpu-layout.md``.
+
+Example:
+  >>> import jax, jax.numpy as jnp
+  >>> from jaxreg import models
+  >>> models.MODELS, models.LAYOUTS
+  (('linear', 'logistic', 'mlp'), ('samples_major', 'samples_minor'))
+  >>> p = models.init_params("mlp", jax.random.key(0), 4, 3, hidden=8)
+  >>> x, y = jax.random.normal(jax.random.key(1), (6, 4)), jnp.array([0, 1, 2, 0, 1, 2])
+  >>> bool(jnp.allclose(models.data_loss("classification", p, x, y),
+  ...                   models.reference_loss("classification", p, x, y)))
+  True
 """
 
 from jaxreg.models._fused import (

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from jaxreg.models._kernel_config import MIN_BLOCK, KernelConfig, resolve_config
-from jaxreg.models._reference import reference_loss
+from jaxreg.models._reference import WEIGHT_SUM_FLOOR, reference_loss
 
 __all__ = ["mlp_cross_entropy", "kernel_available", "kernel_applies", "kernel_hbm_bytes", "BACKENDS"]
 
@@ -47,8 +47,6 @@ BACKENDS = ("auto", "xla", "pallas", "interpret")
 _NEG = -1e30
 #: The least CUDA compute capability ``"auto"`` runs the kernel on: TF32 matmuls, as XLA's float32 default there.
 _MIN_COMPUTE_CAPABILITY = 8.0
-#: The floor of Σ sample_weight (as the reference formula's), so all-zero weights give 0, not NaN.
-_TINY = 1e-12
 
 
 def kernel_available() -> bool:
@@ -108,7 +106,7 @@ def _weights(sample_weight, n):
     if sample_weight is None:
         return jnp.full((n,), 1.0 / n, jnp.float32)
     w = jnp.asarray(sample_weight, jnp.float32)
-    return w / jnp.maximum(jnp.sum(w), _TINY)
+    return w / jnp.maximum(jnp.sum(w), WEIGHT_SUM_FLOOR)
 
 
 def _xla_loss(params, x, y, sample_weight, dtype):

@@ -31,6 +31,7 @@ from jaxreg._train import FitResult as FitResult, fit as fit
 from jaxreg.core import (
     FistaState as FistaState,
     ProxState as ProxState,
+    UnitGroup as UnitGroup,
     add_elastic_net as add_elastic_net,
     add_l1_sign as add_l1_sign,
     add_l2_decay as add_l2_decay,
@@ -52,6 +53,7 @@ from jaxreg.core import (
     prox_elastic_net as prox_elastic_net,
     prox_group_lasso as prox_group_lasso,
     prox_l1 as prox_l1,
+    prox_unit_group_lasso as prox_unit_group_lasso,
     proximal_sgd as proximal_sgd,
     soft_threshold as soft_threshold,
     to_glmnet as to_glmnet,
@@ -60,6 +62,8 @@ from jaxreg.core import (
     to_sklearn_lasso as to_sklearn_lasso,
     to_sklearn_logistic as to_sklearn_logistic,
     to_sklearn_ridge as to_sklearn_ridge,
+    unit_group_lasso_penalty as unit_group_lasso_penalty,
+    unit_norms as unit_norms,
     weights_mask as weights_mask,
 )
 from jaxreg.engine import (
@@ -75,8 +79,8 @@ from jaxreg.engine import (
 from jaxreg.solvers import (
     ActiveSet as ActiveSet,
     Admm as Admm,
-    FixedSteps as FixedSteps,
     Fista as Fista,
+    FixedSteps as FixedSteps,
     elastic_net_path as elastic_net_path,
     path_device as path_device,
     relative_duality_gap as relative_duality_gap,
@@ -91,7 +95,9 @@ __all__ = [
     "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
     # optax transforms
     "add_l2_decay", "add_l1_sign", "add_elastic_net", "add_penalty_grad",
-    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState", "weights_mask", "proximal_sgd",
+    "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState",
+    "weights_mask", "proximal_sgd",
+    "UnitGroup", "prox_unit_group_lasso", "unit_group_lasso_penalty", "unit_norms",
     # λ grids and conventions
     "log_grid", "lambda_max_l1",
     "to_optax_weight_decay", "from_optax_weight_decay", "from_sklearn_lasso", "to_sklearn_lasso",

@@ -45,9 +45,19 @@ from jaxreg.core._transforms import (
     prox_group_lasso as prox_group_lasso,
     prox_l1 as prox_l1,
 )
+from jaxreg.core._unit_groups import (
+    UnitGroup as UnitGroup,
+    prox_unit_group_lasso as prox_unit_group_lasso,
+    unit_group_lasso_penalty as unit_group_lasso_penalty,
+    unit_norms as unit_norms,
+)
 from jaxreg.core.prox import soft_threshold as soft_threshold
 
 __all__ = [
+    "UnitGroup",
+    "prox_unit_group_lasso",
+    "unit_group_lasso_penalty",
+    "unit_norms",
     "proximal_sgd",
     "weights_mask",
     "WEIGHT_MIN_NDIM",

@@ -540,8 +540,11 @@ def fista(inner: optax.GradientTransformation, *, restart: bool = True) -> optax
     With ``restart=True`` the momentum resets (:math:`t = 1`) whenever
     :math:`\langle y_k - x_{k+1}, x_{k+1} - x_k\rangle > 0` (O'Donoghue &
     Candès' gradient scheme), which keeps the objective from oscillating on
-    ill-conditioned problems. The params are :math:`y`, not :math:`x`: they
-    have no exact zeros. For the solution, take one more plain proximal step
+    ill-conditioned problems. The params are :math:`y`, not :math:`x`: a
+    coordinate of :math:`y` is an exact zero only when the last two proximal
+    iterates both are (which near convergence is most of them), so the zeros
+    of :math:`y` are not guaranteed to be the solution's. For the solution's
+    exact zeros, take one more plain proximal step
     (``optax.chain(optax.sgd(α), inner)``) from the final params, or read
     ``state.x``.
 

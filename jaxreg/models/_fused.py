@@ -139,6 +139,7 @@ class _Sums(NamedTuple):
 
 def _zero_sums(d: int, h: int, c: int, *, output: bool = True, hidden: bool = True) -> _Sums:
     """Zeros for the output layer's terms (L, ∂W2, ∂b2) and/or the hidden layer's (∂W1, ∂b1)."""
+
     def zeros(*shape):
         return jnp.zeros(shape, jnp.float32)
 

@@ -3,6 +3,7 @@ import datetime
 import json
 import os
 import re
+import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,16 +77,18 @@ def h100_section() -> list[str]:
     r0 = fp[0]
     out = [f"## GPU ({r0['device']}, 2026-11-27, `benchmarks/gpu.sh`; JSON in `gpu/run4_*` … `gpu/run6_*`)", "",
            "W1 as above; jaxreg.sweep's loss runs the MLP's forward and backward in one Pallas kernel "
-           "(`jaxreg.fused`, activations in registers), the naive vmap and the loop use the XLA formula. Three "
+           "(`jaxreg.models.mlp_cross_entropy`, activations in registers), the naive vmap and the loop use the XLA "
+           "formula. Three "
            "device calls: run 4 (every step) and run 5 (the probe again with other launch configurations, "
            "K=1024 and 4096, Nsight Compute) on one machine, run 6 (the probe) on a fresh one. Each sweep row "
-           f"ran with the configuration its run's probe found fastest, which gpu.sh exports as JAXREG_FUSED_CONFIG "
+           f"ran with the configuration its run's probe found fastest, which gpu.sh passed to the benchmark "
+           f"(JAXREG_FUSED_CONFIG then, `--fused-config` now) "
            f"(run 4: {_cfg_text(cfg4)}; run 5: {_cfg_text(cfg5)}; these rows did not record it, the benchmark's "
            "rows now do). Ceilings measured in the "
            f"same run: a 4096² float32 (TF32) matmul, {r0['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s, and `a + 1` "
            f"over 256 MiB (bytes read + written), {r0['bandwidth_ceiling_bytes_per_s'] / 1e12:.2f} TB/s (each row "
            "uses its own run's ceilings: 2.77-2.86 TB/s). Bytes per model-step: XLA's cost analysis plus the "
-           "kernel's own traffic as `jaxreg.models._fused.kernel_hbm_bytes` counts it (x once per model), and the fewest: x "
+           "kernel's own traffic as `jaxreg.models.kernel_hbm_bytes` counts it (x once per model), and the fewest: x "
            "once per launch (the models share it in L2; Nsight Compute saw device memory 1.6% busy); the 5-pass "
            "floor is issue 5's ≈ 5 passes over one model's (n, hidden) float32 activation. Share of bandwidth: the "
            "fewest bytes. Roofline = min(FLOP ceiling / FLOPs, bandwidth / fewest bytes) per model-step; FLOPs from "
@@ -183,10 +186,11 @@ def gpu_section() -> list[str]:
     if not tp:
         return []
     out = [f"## GPU ({tp[0]['device']}, 2026-11-26, `benchmarks/gpu.sh`; JSON in `gpu/run1_*` … `gpu/run3_*`)", "",
-           "W1 as above. jaxreg.sweep's loss is `jaxreg.models._reference.data_loss`, which on a GPU runs the MLP's "
-           "forward and backward in one Pallas kernel (`jaxreg.fused`: activations stay in registers); the naive "
+           "W1 as above. jaxreg.sweep's loss is `jaxreg.models.data_loss`, which on a GPU runs the MLP's "
+           "forward and backward in one Pallas kernel (`jaxreg.models.mlp_cross_entropy`: activations stay in "
+           "registers); the naive "
            "vmap and the loop use the XLA formula. Bytes per model-step: XLA's cost analysis, plus for jaxreg the "
-           "kernel's own traffic (`jaxreg.models._fused.kernel_hbm_bytes`, which XLA cannot see; it counts x as read from "
+           "kernel's own traffic (`jaxreg.models.kernel_hbm_bytes`, which XLA cannot see; it counts x as read from "
            "memory once per model, though the models share it in L2). FLOP ceiling: a 4096² float32 (TF32) matmul "
            f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e12:.0f} TFLOP/s). These sweep rows ran with the "
            "launch configuration the probe below found fastest in that run (`num_stages` 2).", "",
@@ -262,11 +266,26 @@ def earlier_cpu_section() -> list[str]:
     return out + [""]
 
 
+def _measured_on(name: str) -> str:
+    """The date a results file was last written: its last commit's date (a fresh clone's mtimes are the clone's),
+    or its mtime when it has uncommitted changes or no history."""
+    path = os.path.join(HERE, name)
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", path], cwd=HERE, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        committed = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path], cwd=HERE, capture_output=True,
+                                   text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        dirty, committed = "?", ""
+    if committed and not dirty:
+        return committed
+    return str(datetime.datetime.fromtimestamp(os.path.getmtime(path)).date())
+
+
 def render() -> str:
     tp, sc = _load("sweep_throughput.jsonl"), _load("sweep_scale.jsonl")
     lp = _load("lasso_path.jsonl") + _load("lasso_path_large.jsonl")  # the second: `lasso_path.py --large`
-    stamp = datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(HERE, "sweep_throughput.jsonl"))).date() \
-        if tp else "n/a"
+    stamp = _measured_on("sweep_throughput.jsonl") if tp else "n/a"
     out = ["# Benchmarks", "",
            "Not timed tests: `make bench` runs both scripts, saves one JSON line per configuration",
            "(`*.jsonl`) and `python benchmarks/report.py` rewrites this page from them. Every peer is",
@@ -279,12 +298,12 @@ def render() -> str:
                 "analysis of one training step × steps × models/s; the ceiling is a 2048² float32 matmul measured "
                 f"in the same run ({tp[0]['matmul_ceiling_flops'] / 1e9:.0f} GFLOP/s). jaxreg.sweep runs on "
                 f"{max(r.get('n_devices', 1) for r in tp)} CPU device(s), one per core "
-                "(`jaxreg.engine._devices.use_cpu_cores`); the naive "
+                "(`jaxreg.use_cpu_cores`); the naive "
                 "vmap and the loop run on the default device with XLA's intra-op threads. Every peer's time starts "
                 "from a freshly compiled executable (its first run is ~15% slower than later ones).", "",
                 "The naive vmap and the loop use the loss as a user without jaxreg writes it (`models.predict` → "
-                "optax cross-entropy, `jax.grad`); jaxreg.sweep trains with `jaxreg.models._reference.data_loss`, which on a "
-                "CPU runs in the samples-minor layout with a hand-written gradient (`jaxreg.samples_minor`), and "
+                "optax cross-entropy, `jax.grad`); jaxreg.sweep trains with `jaxreg.models.data_loss`, which on a "
+                "CPU runs in the samples-minor layout with a hand-written gradient, and "
                 "compiles with `jaxreg.engine.SWEEP_CPU_COMPILER_OPTIONS` "
                 f"({_options_text(tp)}; the naive vmap and the loops compile with `jax.jit`'s defaults). The "
                 "column 'loop, jaxreg's loss' is the loop with that loss: what the sweep adds beyond the faster "
@@ -330,9 +349,10 @@ def render() -> str:
         out += [f"## Lasso / elastic-net paths ({lp[0]['device']}, {lp[0]['dtype']})", "",
                 "100 α on scikit-learn's grid (α_max … 1e-3 α_max). Time to reach a maximum relative duality gap ≤ "
                 "1e-6 over the path, the gap computed by the benchmark for both. jaxreg: "
-                "`elastic_net_path(tol=1e-6)`, by default the active-set Newton solver (`jaxreg.active_set`): λ "
+                "`elastic_net_path(tol=1e-6)`, by default the active-set Newton solver (`jaxreg.ActiveSet`): λ "
                 "from large to small, each warm-started from the previous one and stopped at its own duality gap, "
-                "sign-constrained Newton steps on the active coordinates only (`solver=\"fista\"`/`\"admm\"`: "
+                "sign-constrained Newton steps on the active coordinates only "
+                "(`solver=jaxreg.Fista(...)`/`jaxreg.Admm(...)`: "
                 "vmapped blocks of 25 λ). Its time is a whole call (Gram matrix and set-up included) minus what that "
                 "call compiled, best of the calls after the first; the compile column is the first call's (the "
                 "active set keeps its compiled programs for the next path of the same shapes). scikit-learn: "

@@ -3,18 +3,59 @@
 ``fit`` has no host round-trips and no Python branches on values, so it can be
 ``jit``-compiled and ``vmap``-ped over λ, PRNG keys and CV folds (that is what
 :func:`jaxreg.sweep` does).
+
+``loss_fn``'s calling convention follows from three explicit arguments of
+:func:`fit` (no signature sniffing): its arguments are ``params``, then
+``state`` (with ``state=``), ``batch`` (with ``data=``) and ``key`` (with
+``pass_key=True``), in that order; it returns
+
+==================  ========================  ===============================
+``state=``          ``has_aux=``              ``loss_fn`` returns
+==================  ========================  ===============================
+``None``            ``False``                 ``loss``
+``None``            ``True``                  ``(loss, aux)``
+a pytree            ``False``                 ``(loss, new_state)``
+a pytree            ``True``                  ``(loss, (new_state, aux))``
+==================  ========================  ===============================
+
+as with ``jax.value_and_grad(..., has_aux=True)``, whose auxiliary output is
+``new_state``, ``aux`` or the pair. The gradient is taken with respect to
+``params`` only; ``new_state`` (e.g. flax linen's ``{"batch_stats": ...}``)
+is carried to the next step; ``aux`` is a dict of arrays recorded in the
+history. A flax linen model with BatchNorm and Dropout is written as::
+
+    def loss_fn(params, state, batch, key):
+        x, y = batch
+        logits, new_state = model.apply({"params": params, **state}, x, train=True,
+                                        rngs={"dropout": key}, mutable=list(state))
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), new_state
+
+Example (a running count as the state, the parameter's distance as aux):
+  >>> import jax.numpy as jnp, optax, jaxreg
+  >>> def loss_fn(w, count):
+  ...     return jnp.sum((w - 3.0) ** 2), (count + 1, {"gap": jnp.abs(w - 3.0)})
+  >>> out = jaxreg.fit(loss_fn, jnp.zeros(()), optax.sgd(0.25), steps=8, log_every=4,
+  ...                  state=jnp.zeros((), jnp.int32), has_aux=True)
+  >>> int(out.state), out.history["gap"].tolist()   # gap halves each step: 3 / 2**t
+  (8, [0.1875, 0.01171875])
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 __all__ = ["fit", "FitResult"]
+
+#: The history's own entries; ``aux`` and ``metrics_fn`` names must differ from them.
+_HISTORY_NAMES = ("step", "loss")
+#: Int seeds are read as 32 bits, so a larger one would alias a smaller one (2**32 is 0).
+_SEED_LIMIT = 2**32
 
 
 class FitResult(NamedTuple):
@@ -22,7 +63,8 @@ class FitResult(NamedTuple):
 
     params: Any  # final parameters, same tree as the initial ones
     opt_state: Any  # final optimizer state
-    history: dict[str, jax.Array]  # each of shape (steps // log_every,): "step", "loss", metrics
+    history: dict[str, jax.Array]  # each of shape (steps // log_every,): "step", "loss", aux, metrics
+    state: Any = None  # final model state (the tree of state=); None without state=
 
 
 class _FitCarry(NamedTuple):
@@ -30,6 +72,7 @@ class _FitCarry(NamedTuple):
 
     params: Any  # current parameters, the tree of the initial ones
     opt_state: Any  # current optimizer state
+    state: Any  # current model state, the tree of state=; None without it
 
 
 class _BlockCarry(NamedTuple):
@@ -39,44 +82,129 @@ class _BlockCarry(NamedTuple):
     key: jax.Array | None  # the next block's step keys are split from it; None without a key
 
 
+class _Loss(NamedTuple):
+    """``loss_fn`` under its calling convention (module docstring), as ``(loss, (new_state, aux))``."""
+
+    fn: Callable[..., Any]
+    with_state: bool  # loss_fn takes the model state and returns the new one
+    with_data: bool  # loss_fn takes a batch
+    has_aux: bool  # loss_fn returns a dict of arrays to record
+    pass_key: bool  # loss_fn takes a PRNG key
+
+    def __call__(self, params: Any, state: Any, batch: Any, key: jax.Array | None) -> tuple[jax.Array, Any]:
+        args = [params]
+        if self.with_state:
+            args.append(state)
+        if self.with_data:
+            args.append(batch)
+        if self.pass_key:
+            args.append(key)
+        out = self.fn(*args)
+        if not (self.with_state or self.has_aux):
+            return _check_loss(out, self.fn), (state, {})
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"loss_fn must return {self.returns()}, got {type(out).__name__}")
+        loss, extra = out
+        if self.with_state and self.has_aux:
+            if not (isinstance(extra, tuple) and len(extra) == 2):
+                raise TypeError(f"loss_fn must return {self.returns()}, got a second element of type "
+                                f"{type(extra).__name__}")
+            new_state, aux = extra
+        else:
+            new_state, aux = (extra, {}) if self.with_state else (state, extra)
+        if self.with_state:
+            _check_new_state(state, new_state)
+        if not isinstance(aux, Mapping):
+            raise TypeError(f"with has_aux=True, loss_fn's aux must be a dict of arrays to record, "
+                            f"got {type(aux).__name__}")
+        return _check_loss(loss, self.fn), (new_state, dict(aux))
+
+    def returns(self) -> str:
+        """What ``loss_fn`` must return, for error messages."""
+        extra = {(True, True): "(new_state, aux)", (True, False): "new_state", (False, True): "aux"}
+        return f"(loss, {extra[self.with_state, self.has_aux]})"
+
+
 class _Training(NamedTuple):
     """What stays fixed while one model trains."""
 
-    loss_fn: Callable[..., jax.Array]  # loss_fn(params[, batch]) -> scalar data loss
+    loss: _Loss
     optimizer: optax.GradientTransformation
     data: Any  # pytree of arrays sharing a leading axis of n samples, or None
     batch_size: int | None  # minibatch size; None: the full data every step
     log_every: int  # steps per logged block
-    metrics_fn: Callable[[Any], dict[str, jax.Array]] | None  # params -> extra history entries
-
-    def data_loss(self, params: Any, batch: Any) -> jax.Array:
-        return self.loss_fn(params) if self.data is None else self.loss_fn(params, batch)
+    metrics_fn: Callable[..., dict[str, jax.Array]] | None  # params[, state] -> extra history entries
 
     def step(self, carry: _FitCarry, step_key: jax.Array | None) -> tuple[_FitCarry, None]:
-        """One optimizer step, on a minibatch drawn with ``step_key`` when ``batch_size`` is below n."""
+        """One optimizer step, on a minibatch drawn with ``step_key`` when ``batch_size`` is below n; with
+        ``pass_key``, ``loss_fn`` gets its own key split from ``step_key`` (distinct from the minibatch's)."""
+        batch_key, model_key = step_key, None
+        if self.loss.pass_key:
+            batch_key, model_key = jax.random.split(step_key) if self.batch_size is not None else (None, step_key)
         batch = self.data
         if self.batch_size is not None:
             n = jax.tree.leaves(self.data)[0].shape[0]
             if self.batch_size < n:
-                idx = _draw_batch(step_key, n, self.batch_size)
+                idx = _draw_batch(batch_key, n, self.batch_size)
                 batch = jax.tree.map(lambda a: a[idx], self.data)
-        grads = jax.grad(self.data_loss)(carry.params, batch)
+        grads, (state, _) = jax.grad(self.loss, has_aux=True)(carry.params, carry.state, batch, model_key)
         updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
-        return _FitCarry(optax.apply_updates(carry.params, updates), opt_state), None
+        return _FitCarry(optax.apply_updates(carry.params, updates), opt_state, state), None
 
     def run(self, carry: _FitCarry, length: int, key: jax.Array | None) -> _FitCarry:
-        """``length`` steps in a ``lax.scan``, each with its own key split from ``key`` (minibatches only)."""
-        keys = jax.random.split(key, length) if self.batch_size is not None else None
+        """``length`` steps in a ``lax.scan``, each with its own key split from ``key`` (minibatches, ``pass_key``)."""
+        keyed = self.batch_size is not None or self.loss.pass_key
+        keys = jax.random.split(key, length) if keyed else None
         return jax.lax.scan(self.step, carry, keys, length=length)[0]
 
     def logged_block(self, carry: _BlockCarry, block: jax.Array) -> tuple[_BlockCarry, dict[str, jax.Array]]:
-        """``log_every`` steps, then the history record: step count, data loss on the full data, metrics."""
-        key, sub = jax.random.split(carry.key) if carry.key is not None else (None, None)
+        """``log_every`` steps, then the history record: step count, then the loss and aux of ``loss_fn`` on the
+        full data (with its own key under ``pass_key``), then the metrics."""
+        key = sub = eval_key = None
+        if self.loss.pass_key:
+            key, sub, eval_key = jax.random.split(carry.key, 3)
+        elif carry.key is not None:
+            key, sub = jax.random.split(carry.key)
         fit = self.run(carry.fit, self.log_every, sub)
-        record = {"step": (block + 1) * self.log_every, "loss": self.data_loss(fit.params, self.data)}
+        loss, (_, aux) = self.loss(fit.params, fit.state, self.data, eval_key)
+        record = {"step": (block + 1) * self.log_every, "loss": loss}
+        _add_entries(record, aux, "loss_fn's aux")
         if self.metrics_fn is not None:
-            record.update(self.metrics_fn(fit.params))
+            metrics = self.metrics_fn(fit.params, fit.state) if self.loss.with_state else self.metrics_fn(fit.params)
+            _add_entries(record, metrics, "metrics_fn")
         return _BlockCarry(fit, key), record
+
+
+def _add_entries(record: dict[str, jax.Array], entries: Mapping[str, jax.Array], source: str) -> None:
+    """Add ``entries`` to a history record, refusing a name it already has."""
+    clash = sorted(set(entries) & set(record))
+    if clash:
+        raise ValueError(f"{source} returned {clash}, names the history already uses "
+                         f"({', '.join(record)}): rename them")
+    record.update(entries)
+
+
+def _check_loss(loss: Any, fn: Callable[..., Any]) -> Any:
+    """The loss, checked to be one number (JAX's own error names neither ``has_aux`` nor ``state``)."""
+    if isinstance(loss, (tuple, list, dict)):
+        raise TypeError(f"loss_fn {getattr(fn, '__name__', fn)} returned a {type(loss).__name__}; a loss_fn that "
+                        "returns (loss, aux) needs has_aux=True, one that returns (loss, new_state) needs state=")
+    if jnp.ndim(loss) != 0:
+        raise TypeError(f"loss_fn must return a scalar loss, got shape {jnp.shape(loss)}; reduce it (e.g. .mean())")
+    return loss
+
+
+def _check_new_state(state: Any, new_state: Any) -> None:
+    """``new_state`` must be carried in place of ``state``: same tree, shapes and dtypes."""
+    def spec(tree: Any) -> tuple[Any, list[tuple[tuple[int, ...], Any]]]:
+        return jax.tree.structure(tree), [(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(tree)]
+
+    if spec(state) != spec(new_state):
+        raise ValueError(
+            "loss_fn's new state must have the tree, shapes and dtypes of state= so it can be carried; got "
+            f"{jax.tree.structure(new_state)} for state= {jax.tree.structure(state)}. With flax linen, pass "
+            "state={'batch_stats': ...} and apply(..., mutable=list(state))"
+        )
 
 
 def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
@@ -89,24 +217,27 @@ def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
 
 
 def fit(
-    loss_fn: Callable[..., jax.Array],
+    loss_fn: Callable[..., Any],
     params: Any,
     optimizer: optax.GradientTransformation,
     *,
     steps: int,
     data: Any = None,
     batch_size: int | None = None,
-    key: jax.Array | None = None,
+    key: Any = None,
     log_every: int | None = None,
-    metrics_fn: Callable[[Any], dict[str, jax.Array]] | None = None,
+    metrics_fn: Callable[..., dict[str, jax.Array]] | None = None,
+    state: Any = None,
+    has_aux: bool = False,
+    pass_key: bool = False,
 ) -> FitResult:
     """Train one model: ``steps`` optimizer steps on ``loss_fn`` inside one ``lax.scan``.
 
     Args:
-      loss_fn: ``loss_fn(params, batch) -> scalar`` when ``data`` is given,
-        ``loss_fn(params) -> scalar`` otherwise. The regularizer belongs in
-        ``optimizer`` (jaxreg transforms), not here, so the recorded loss is
-        the data loss.
+      loss_fn: ``loss_fn(params[, state][, batch][, key])``; it returns the scalar data
+        loss, or a pair with ``state=`` / ``has_aux=`` (table in :mod:`jaxreg._train`'s
+        docstring). The regularizer belongs in ``optimizer`` (jaxreg transforms), not
+        here, so the recorded loss is the data loss.
       params: initial parameters (any pytree of float arrays).
       optimizer: an ``optax.GradientTransformation``, e.g.
         ``optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr))``.
@@ -114,16 +245,25 @@ def fit(
       data: a pytree of arrays sharing a leading axis of n samples.
       batch_size: minibatch size; ``None`` = full batch. Each step draws
         ``batch_size`` distinct samples with a key split from ``key``.
-      key: PRNG key, required for minibatches.
+      key: PRNG key: an int seed, a ``jax.random.key`` or a legacy
+        ``jax.random.PRNGKey``; required for minibatches and ``pass_key``.
       log_every: record the history every this many steps (default: once, at
         the end). ``steps`` need not be a multiple: the remainder runs after
         the last record.
-      metrics_fn: optional ``params -> dict of scalars`` recorded in the history.
+      metrics_fn: optional ``params -> dict`` (``(params, state) -> dict`` with
+        ``state=``) recorded in the history.
+      state: initial model state carried from step to step (e.g. flax linen's
+        ``{"batch_stats": ...}``), not differentiated; ``None``: no state.
+      has_aux: ``loss_fn`` also returns a dict of arrays to record.
+      pass_key: ``loss_fn`` takes a PRNG key (dropout): each step gets a fresh
+        one split from ``key``, distinct from the minibatch key.
 
     Returns:
-      :class:`FitResult` with the final params, optimizer state and a history
-      whose entries have shape ``(steps // log_every,)``: ``"step"``, ``"loss"``
-      (data loss on the full ``data``) and the ``metrics_fn`` entries.
+      :class:`FitResult` with the final params, optimizer state, history and
+      model state. The history's entries have shape ``(steps // log_every,)``:
+      ``"step"``, then ``"loss"`` and the aux entries, both from one call of
+      ``loss_fn`` on the full ``data`` after the logged step (the values of that
+      model, not a running average), then the ``metrics_fn`` entries.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -133,16 +273,20 @@ def fit(
       >>> round(float(out.params), 4)   # argmin (w-3)² + w² = 1.5
       1.5
     """
-    steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, key, log_every)
-    training = _Training(loss_fn, optimizer, data, batch_size, log_every, metrics_fn)
+    steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, log_every)
+    has_aux, pass_key = _check_flag(has_aux, "has_aux"), _check_flag(pass_key, "pass_key")
+    key = _check_key(key, needed_by=[name for name, needs in (("minibatches", batch_size is not None),
+                                                              ("pass_key=True", pass_key)) if needs])
+    loss = _Loss(loss_fn, state is not None, data is not None, has_aux, pass_key)
+    training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn)
     n_logs, rest = divmod(steps, log_every)
-    start = _BlockCarry(_FitCarry(params, optimizer.init(params)), key)
+    start = _BlockCarry(_FitCarry(params, optimizer.init(params), state), key)
     end, history = jax.lax.scan(training.logged_block, start, jnp.arange(n_logs))
     fit = training.run(end.fit, rest, end.key) if rest else end.fit
-    return FitResult(params=fit.params, opt_state=fit.opt_state, history=history)
+    return FitResult(params=fit.params, opt_state=fit.opt_state, history=history, state=fit.state)
 
 
-def _check_fit_arguments(loss_fn: Any, optimizer: Any, steps: Any, data: Any, batch_size: Any, key: Any,
+def _check_fit_arguments(loss_fn: Any, optimizer: Any, steps: Any, data: Any, batch_size: Any,
                          log_every: Any) -> tuple[int, int, int | None]:
     """Raise for a bad argument of :func:`fit`, naming it; returns ``steps``, ``log_every`` (default: ``steps``)
     and ``batch_size`` as Python ints."""
@@ -154,16 +298,72 @@ def _check_fit_arguments(loss_fn: Any, optimizer: Any, steps: Any, data: Any, ba
     log_every = steps if log_every is None else _check_positive_int(log_every, "log_every")
     if log_every > steps:
         raise ValueError(f"log_every ({log_every}) must be <= steps ({steps})")
+    n = None if data is None else _check_data(data)
     if batch_size is not None:
         if data is None:
             raise ValueError("batch_size needs data=: minibatches are drawn from it")
         batch_size = _check_positive_int(batch_size, "batch_size")
-        n = jax.tree.leaves(data)[0].shape[0]
         if batch_size > n:
             raise ValueError(f"batch_size ({batch_size}) must be <= the number of samples ({n})")
-        if key is None:
-            raise ValueError("key is required for minibatches: pass key=jax.random.key(seed)")
     return steps, log_every, batch_size
+
+
+def _check_data(data: Any) -> int:
+    """The number of samples: the first dimension that every leaf of ``data`` shares."""
+    leaves = jax.tree_util.tree_flatten_with_path(data)[0]
+    if not leaves:
+        raise ValueError("data has no arrays: pass a pytree of arrays with a leading axis of samples, or data=None")
+    shapes = {jax.tree_util.keystr(path) or "data": jnp.shape(leaf) for path, leaf in leaves}
+    if any(len(shape) == 0 for shape in shapes.values()) or len({s[0] for s in shapes.values()}) > 1:
+        listed = ", ".join(f"{name}: {shape}" for name, shape in shapes.items())
+        raise ValueError(f"data's arrays must share their first dimension (the samples), got {listed}; "
+                         "put constants in loss_fn's closure")
+    return next(iter(shapes.values()))[0]
+
+
+def _check_key(key: Any, needed_by: list[str]) -> jax.Array | None:
+    """``key`` as a new-style PRNG key (it may be traced); ``needed_by`` names what requires one."""
+    if key is None:
+        if needed_by:
+            raise ValueError(f"key is required for {' and '.join(needed_by)}: pass key=0 (an int seed) "
+                             "or key=jax.random.key(seed)")
+        return None
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.ndim(key) != 0:
+            raise ValueError(f"key must be one PRNG key, got a batch of shape {jnp.shape(key)}; to train one model "
+                             "per key, use jaxreg.sweep(keys=...) or jax.vmap over the keys")
+        return key
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if not 0 <= key < _SEED_LIMIT:
+            raise ValueError(f"key as an int seed must be in [0, 2**32), got {key}: seeds are read as 32 bits, so "
+                             "one outside that range would alias one inside it")
+        return jax.random.key(key)
+    if dtype is not None and not jnp.issubdtype(dtype, jnp.bool_):
+        if jnp.issubdtype(dtype, jnp.integer) and jnp.ndim(key) == 0:
+            # an int seed as an array: checked like an int when concrete, used as it is when traced (vmap over seeds)
+            return jax.random.key(key) if isinstance(key, jax.core.Tracer) else _check_key(int(key), needed_by)
+        if dtype == jnp.uint32 and jnp.ndim(key) == 1:
+            return _check_key(_wrap_legacy_key(key), needed_by)
+    raise ValueError(
+        f"key must be an int seed, a jax.random.key(seed) or a legacy jax.random.PRNGKey(seed), got "
+        f"{type(key).__name__}" + (f" of dtype {dtype} and shape {jnp.shape(key)}" if dtype is not None else "")
+    )
+
+
+def _wrap_legacy_key(key: Any) -> jax.Array:
+    """A legacy raw key (``uint32[2]`` for threefry) as a new-style key with the same random bits."""
+    try:
+        return jax.random.wrap_key_data(key)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"key of dtype uint32 and shape {jnp.shape(key)} is not a legacy PRNG key of the default "
+                         "implementation; pass an int seed or jax.random.key(seed)") from e
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _check_positive_int(value: Any, name: str) -> int:

@@ -274,3 +274,105 @@ def test_device_description_names_the_processor_or_the_accelerator():
         platform, device_kind = "gpu", "NVIDIA H100 80GB HBM3"
 
     assert device_description(Accelerator()) == "NVIDIA H100 80GB HBM3"
+
+
+def test_identical_call_reuses_the_compiled_program():
+    from jaxreg.engine import SweepProgramCache
+
+    cache = SweepProgramCache()
+    traces = []
+
+    def f(lam, key):
+        traces.append(1)
+        return train(lam, key)
+
+    first, s1 = jaxreg.sweep(f, LAMS, keys=[0, 1], return_stats=True, program_cache=cache)
+    again, s2 = jaxreg.sweep(f, LAMS, keys=[0, 1], return_stats=True, program_cache=cache)
+    assert len(traces) == 1 and s1["n_compiled"] == 1 and s1["compile_s"] > 0
+    assert s2["n_compiled"] == 0 and s2["compile_s"] == 0.0 and len(cache) == 1
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again)):
+        np.testing.assert_array_equal(a, b)  # the same program: bit for bit
+    # other λ values of the same shape: the same program
+    assert jaxreg.sweep(f, LAMS * 2, keys=[0, 1], return_stats=True, program_cache=cache)[1]["n_compiled"] == 0
+    # a different grid size, another train_fn, other options, another chunk size: compiled
+    assert jaxreg.sweep(f, LAMS[:10], keys=[0, 1], return_stats=True, program_cache=cache)[1]["n_compiled"] == 1
+    g = lambda lam, key: train(lam, key)  # noqa: E731
+    assert jaxreg.sweep(g, LAMS, keys=[0, 1], return_stats=True, program_cache=cache)[1]["n_compiled"] == 1
+    assert jaxreg.sweep(f, LAMS, keys=[0, 1], return_stats=True, program_cache=cache,
+                        compiler_options={})[1]["n_compiled"] == 1
+    assert jaxreg.sweep(f, LAMS, keys=[0, 1], return_stats=True, program_cache=cache,
+                        chunk_size=30)[1]["n_compiled"] == 1
+    assert len(traces) == 4
+    # without a cache, every call compiles
+    assert jaxreg.sweep(f, LAMS, keys=[0, 1], return_stats=True, program_cache=None)[1]["n_compiled"] == 1
+    cache.clear()
+    assert len(cache) == 0
+    with pytest.raises(TypeError, match="program_cache must be"):
+        jaxreg.sweep(f, LAMS, program_cache={})
+
+
+def test_program_cache_sees_rebound_globals_and_forgets_collected_functions():
+    import gc
+
+    from jaxreg.engine import SweepProgramCache
+
+    cache = SweepProgramCache(max_programs=2)
+    scale = {"value": jnp.float32(2.0)}
+    namespace = {"jnp": jnp, "SCALE": scale["value"]}
+    exec("def f(lam):\n    return lam * SCALE\n", namespace)  # a module-level function reading a global
+    f = namespace["f"]
+    np.testing.assert_allclose(jaxreg.sweep(f, [1.0, 2.0], program_cache=cache), [2.0, 4.0])
+    namespace["SCALE"] = jnp.float32(3.0)  # rebinding the global: the old value is baked into the program
+    out, st = jaxreg.sweep(f, [1.0, 2.0], return_stats=True, program_cache=cache)
+    assert st["n_compiled"] == 1
+    np.testing.assert_allclose(out, [3.0, 6.0])
+    assert len(cache) == 1  # the entry was replaced, not added
+    # closures over other values, defaults: different programs
+    outs = [jaxreg.sweep(lambda lam, c=c: lam + c, [1.0], return_stats=True, program_cache=cache) for c in (1.0, 5.0)]
+    assert [o[0][0] for o in outs] == [2.0, 6.0]
+    assert len(cache) <= 2  # bounded
+    del f, namespace, outs
+    gc.collect()
+    assert len(cache) == 0  # every function it held is gone
+
+
+def test_run_s_excludes_compilation_whatever_the_chunking():
+    import time
+
+    def slow_to_trace(lam):
+        time.sleep(0.3)  # runs while tracing only: compilation takes at least this long
+        return lam * 2
+
+    for chunk_size in (None, 2):  # compiled before the first chunk, or lazily at it
+        t0 = time.perf_counter()
+        _, st = jaxreg.sweep(slow_to_trace, np.arange(5.0), chunk_size=chunk_size, return_stats=True,
+                             program_cache=None)
+        wall = time.perf_counter() - t0
+        assert st["compile_s"] >= 0.3 and st["n_compiled"] == 1
+        # disjoint intervals within the call (compilation inside run_s would count 0.3 s twice)
+        assert 0 <= st["run_s"] and st["run_s"] + st["compile_s"] <= wall, (chunk_size, st, wall)
+
+
+def test_seeds_and_folds_that_would_be_misread_are_refused():
+    f = lambda lam, key: lam  # noqa: E731
+    with pytest.raises(ValueError, match=r"keys=.*ambiguous.*jax\.random\.split\(key, n\)"):
+        jaxreg.sweep(f, [0.1], keys=jax.random.PRNGKey(42))  # a legacy uint32[2] key, not seeds 0 and 42
+    with pytest.raises(ValueError, match=r"keys must be a 1-D array of PRNG keys.*split"):
+        jaxreg.sweep(f, [0.1], keys=jax.random.key(42))
+    for seeds in ([0, 2**32], [-1], np.array([2**40], np.uint64)):  # would alias seeds in [0, 2**32)
+        with pytest.raises(ValueError, match=r"keys: seeds must be in \[0, 2\*\*32\)"):
+            jaxreg.sweep(f, [0.1], keys=seeds)
+    # the fixes the messages name work, and the extreme seeds are distinct keys
+    one = jaxreg.sweep(lambda lam, key: jax.random.key_data(key), [0.1], keys=jax.random.PRNGKey(42)[None])
+    np.testing.assert_array_equal(one[0, 0], jax.random.PRNGKey(42))
+    assert jaxreg.sweep(f, [0.1], keys=jax.random.split(jax.random.PRNGKey(42), 3)).shape == (3, 1)
+    edge = jaxreg.sweep(lambda lam, key: jax.random.key_data(key), [0.1], keys=[0, 2**32 - 1])
+    assert not np.array_equal(edge[0, 0], edge[1, 0])
+    g = lambda lam, fold: lam  # noqa: E731
+    for bad in (True, False, np.bool_(True)):
+        with pytest.raises(ValueError, match="folds must be a number of folds.*not a bool"):
+            jaxreg.sweep(g, [0.1], folds=bad)
+    for one_fold in (1, np.int64(1)):
+        with pytest.raises(ValueError, match=r"folds=1 .*no cross-validation.*folds >= 2.*folds=None"):
+            jaxreg.sweep(g, [0.1], folds=one_fold)
+    assert jaxreg.sweep(g, [0.1], folds=[3]).shape == (1, 1)  # one chosen fold id: allowed

@@ -8,7 +8,10 @@ result object and cross-validation. Design notes: ``docs/design/engine.md``.
 from jaxreg.engine._checkpoint import ChunkStore as ChunkStore, ResumeError as ResumeError, config_hash as config_hash
 from jaxreg.engine._compile import (
     SWEEP_CPU_COMPILER_OPTIONS as SWEEP_CPU_COMPILER_OPTIONS,
+    SWEEP_PROGRAMS as SWEEP_PROGRAMS,
+    SweepProgramCache as SweepProgramCache,
     compile_with_options as compile_with_options,
+    enable_compilation_cache as enable_compilation_cache,
 )
 from jaxreg.engine._cv import cv_summary as cv_summary, kfold_masks as kfold_masks
 from jaxreg.engine._devices import (
@@ -31,6 +34,9 @@ from jaxreg.engine._sweep import SweepStats as SweepStats, sweep as sweep
 __all__ = [
     "SWEEP_CPU_COMPILER_OPTIONS",
     "compile_with_options",
+    "SweepProgramCache",
+    "SWEEP_PROGRAMS",
+    "enable_compilation_cache",
     "sweep",
     "SweepStats",
     "available_memory_bytes",

@@ -24,6 +24,13 @@ __all__ = ["SweepPlan", "plan_grid", "MODEL_AXIS"]
 #: Name of the mesh axis the models are sharded along.
 MODEL_AXIS = "models"
 
+#: Int seeds are in ``[0, MAX_SEED)``: ``jax.random.key`` keeps 32 bits of a seed, so ``2**32`` and ``0``
+#: (or ``-1`` and ``2**32 - 1``) would be the same key.
+MAX_SEED = 2**32
+
+#: uint32 words of a raw (legacy, ``jax.random.PRNGKey``) threefry key.
+RAW_KEY_WORDS = 2
+
 
 class SweepPlan(NamedTuple):
     """The models of one sweep and where they run."""
@@ -115,23 +122,42 @@ def _check_devices(devices: Sequence[jax.Device] | None) -> tuple[list[jax.Devic
 
 
 def _fold_ids(folds: int | Sequence[int]) -> np.ndarray:
+    """Fold ids ``0..F-1`` for ``folds=F`` (``F >= 2``), or the given 1-D list of ids."""
+    if isinstance(folds, (bool, np.bool_)):
+        raise ValueError(f"folds must be a number of folds (>= 2) or a list of fold ids, not a bool ({folds!r}); "
+                         "folds=None trains without folds")
+    if isinstance(folds, (int, np.integer)) and folds == 1:
+        raise ValueError("folds=1 would run a single fold, which is no cross-validation: pass folds >= 2, "
+                         "folds=None to train without folds, or folds=[0] to run fold 0 of a split alone")
     fold_ids = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
     if fold_ids.ndim != 1 or fold_ids.size == 0 or fold_ids.dtype.kind not in "iu":
-        raise ValueError(f"folds must be a positive int or a 1-D list of fold ids, got {folds!r}")
+        raise ValueError(f"folds must be a number of folds (>= 2) or a 1-D list of fold ids, got {folds!r}")
     return fold_ids.astype(np.int32)
 
 
 def _as_keys(keys: Any) -> jax.Array:
+    """``keys`` as a 1-D array of typed PRNG keys: typed keys, raw ``(n, 2)`` uint32 key data, or int seeds."""
     if isinstance(keys, jax.Array) and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         if keys.ndim != 1:
-            raise ValueError(f"keys must be a 1-D array of PRNG keys, got shape {keys.shape}")
+            raise ValueError(f"keys must be a 1-D array of PRNG keys, got shape {keys.shape}: for one key, pass "
+                             "jax.random.split(key, n) (n seeds) or keys[None] (one seed)")
         return keys
     arr = np.asarray(keys)
+    if arr.dtype == np.uint32 and arr.shape == (RAW_KEY_WORDS,):
+        raise ValueError(
+            f"keys={keys!r} is ambiguous: one raw PRNG key (jax.random.PRNGKey(s)) or {RAW_KEY_WORDS} seeds? "
+            "Pass jax.random.split(key, n) for n keys made from it, key[None] for that key alone, or a list of "
+            "int seeds such as [0, 1]"
+        )
     if arr.dtype == np.uint32 and arr.ndim == 2:
         return jax.random.wrap_key_data(jnp.asarray(arr))
     if arr.dtype.kind in "iu" and arr.ndim == 1:
         if arr.size == 0:
             raise ValueError("keys is empty: pass at least one seed")
+        bad = arr[(arr < 0) | (arr >= MAX_SEED)] if arr.dtype.kind == "i" else arr[arr >= MAX_SEED]
+        if bad.size:
+            raise ValueError(f"keys: seeds must be in [0, 2**32), got {bad[0]}: larger or negative seeds would "
+                             "give the same keys as seeds in that range (jax.random.key keeps 32 bits)")
         return jnp.stack([jax.random.key(int(s)) for s in arr])
     raise ValueError(
         "keys must be a 1-D array of PRNG keys (jax.random.split(key, n)), raw uint32 keys of "

@@ -13,7 +13,9 @@ Within its block a device runs the models
 
 :class:`ChunkCompiler` decides the group size *before* it builds the program
 (from one trace of the training function), so the size it used comes back in
-the :class:`Program` rather than from inside the trace.
+the :class:`Program` rather than from inside the trace. It keeps its programs in a
+:class:`~jaxreg.engine.SweepProgramCache`, so an identical sweep later in the process
+compiles nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import jax.numpy as jnp
 from jax.extend import core as jcore
 from jax.sharding import NamedSharding
 
-from jaxreg.engine._compile import compile_with_options
+from jaxreg.engine._compile import SweepProgramCache, compile_with_options
 from jaxreg.engine._memory import compiled_memory_bytes, jaxpr_step_bytes
 from jaxreg.engine._plan import SweepPlan
 
@@ -46,8 +48,9 @@ class Program(NamedTuple):
     chunk_size: int  # models per call, a multiple of the device count
     vmap_size: int | None  # models vectorised together on a device; None: the whole block at once
     compiler_options: dict  # the XLA options it compiled with ({}: XLA's defaults)
-    compile_s: float  # seconds to trace, lower and compile it
+    compile_s: float  # seconds to trace, lower and compile it (0.0: found in the program cache)
     memory_bytes: int | None  # arguments + outputs + temporaries (XLA), None where the backend does not say
+    cached: bool = False  # found in the program cache rather than compiled by this sweep
 
 
 class _TracedModel(NamedTuple):
@@ -64,18 +67,36 @@ class ChunkCompiler:
       vmap_size: ``"auto"``, ``None`` or a positive int (see :func:`jaxreg.sweep`).
       compiler_options: XLA options to compile with.
       strict: an option XLA rejects raises (the caller's options) instead of falling back to XLA's defaults.
+      cache: programs kept from earlier sweeps, looked up before compiling (``None``: compile every time).
     """
 
     def __init__(self, train_fn: Callable[..., Any], plan: SweepPlan, *, vmap_size: int | str | None,
-                 compiler_options: dict, strict: bool):
+                 compiler_options: dict, strict: bool, cache: SweepProgramCache | None = None):
+        self.train_fn = train_fn
         self.model = _model_function(train_fn, plan.key_impl)
         self.plan = plan
         self.vmap_size = vmap_size
         self.compiler_options = compiler_options
         self.strict = strict
+        self.cache = cache
 
     def compile(self, size: int) -> Program:
-        """The program for chunks of ``size`` models (a multiple of the device count)."""
+        """The program for chunks of ``size`` models (a multiple of the device count): the cache's, or compiled."""
+        if self.cache is None:
+            return self._compile(size)
+        program, kept = self.cache.get(self.train_fn, (*self._key, size), lambda: self._compile(size))
+        return program._replace(compile_s=0.0, cached=True) if kept else program
+
+    @functools.cached_property
+    def _key(self) -> tuple:
+        """Everything but the training function and the chunk size that determines the program."""
+        plan = self.plan
+        inputs = tuple((x.shape[1:], x.dtype.str) for x in plan.inputs)
+        options = tuple(sorted((k, repr(v)) for k, v in self.compiler_options.items()))
+        return (inputs, plan.key_impl, plan.devices, self.vmap_size, options, self.strict,
+                jax.config.jax_default_matmul_precision)
+
+    def _compile(self, size: int) -> Program:
         t0 = time.perf_counter()
         block_fn, group = self._block_function(size // self.plan.n_devices)
         sharding = self.plan.sharding

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from jaxreg.engine._chunks import ChunkRun, run_chunks
-from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS
+from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, SWEEP_PROGRAMS, SweepProgramCache
 from jaxreg.engine._memory import available_memory_bytes
 from jaxreg.engine._plan import SweepPlan, plan_grid
 from jaxreg.engine._program import ChunkCompiler, Program
@@ -49,8 +49,11 @@ class SweepStats(dict):
     * ``n_devices``: devices the model axis was sharded over.
     * ``n_processes``: processes those devices belong to.
     * ``compile_s``: seconds spent tracing, lowering and compiling (``0.0`` when nothing was compiled).
-    * ``run_s``: seconds from the first chunk until the last one's outputs were on the host (a compilation
-      deferred to the first computed chunk, with an explicit ``chunk_size``, included).
+    * ``n_compiled``: programs this call compiled; ``0`` when every chunk loaded or the programs came from the
+      program cache (``program_cache``).
+    * ``run_s``: seconds from the first chunk until the last one's outputs were on the host, compilation
+      excluded (with an explicit ``chunk_size`` the program compiles at the first computed chunk; that time
+      counts in ``compile_s`` alone), so ``n_models / run_s`` means the same whatever the chunking.
     * ``memory_per_chunk_bytes``: arguments + outputs + temporaries of the last compiled program (XLA's
       ``memory_analysis``); ``None`` when the backend does not report it or nothing was compiled.
     * ``vmap_size``: models vectorised together on a device (``None``: the whole block at once); when nothing
@@ -89,6 +92,7 @@ def sweep(
     load_chunk: Callable[[int, int], Any] | None = None,
     return_stats: bool = False,
     compiler_options: dict[str, Any] | None = None,
+    program_cache: SweepProgramCache | None = SWEEP_PROGRAMS,
 ) -> Any:
     """Train one model per λ (× key × fold) in one compiled, vmapped, sharded call.
 
@@ -121,6 +125,11 @@ def sweep(
       compiler_options: XLA options for the compilation (``Lowered.compile``'s ``compiler_options``, e.g.
         ``{"xla_gpu_autotune_level": 0}``). ``None``: :data:`jaxreg.engine.SWEEP_CPU_COMPILER_OPTIONS` on a CPU
         (XLA's defaults where this jaxlib does not know them), XLA's defaults elsewhere; ``{}``: XLA's defaults.
+      program_cache: where compiled programs are kept between calls: a second call with the same ``train_fn``
+        object (reading the same objects by name), grid shapes and dtypes, devices and options compiles nothing
+        (:class:`jaxreg.engine.SweepProgramCache` says what counts as the same). Default: the process's
+        :data:`jaxreg.engine.SWEEP_PROGRAMS`; ``None``: compile every time. Across processes:
+        :func:`jaxreg.engine.enable_compilation_cache`.
 
     Returns:
       ``train_fn``'s pytree with NumPy leaves of leading shape ``(K,)``, ``(S, K)`` with keys, ``(F, K)`` with
@@ -134,12 +143,12 @@ def sweep(
       >>> jaxreg.sweep(train, [0.0, 1.0, 2.0]).round(3)   # 3 / (1 + λ)
       array([3. , 1.5, 1. ], dtype=float32)
     """
-    vmap_size = _check_arguments(train_fn, chunk_size, vmap_size, compiler_options, memory_fraction)
+    vmap_size = _check_arguments(train_fn, chunk_size, vmap_size, compiler_options, memory_fraction, program_cache)
     plan = plan_grid(lambdas, keys=keys, folds=folds, devices=devices)
     explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
     default_options = SWEEP_CPU_COMPILER_OPTIONS if plan.platform == "cpu" else {}
-    compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size,
-                             compiler_options=compiler_options if explicit else default_options, strict=explicit)
+    compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size, strict=explicit, cache=program_cache,
+                             compiler_options=compiler_options if explicit else default_options)
     choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction)
     run = run_chunks(plan, choice.size, choice.programs[-1] if choice.programs else None, compiler.compile,
                      progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
@@ -150,7 +159,7 @@ def sweep(
 
 
 def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_options: Any,
-                     memory_fraction: Any) -> int | str | None:
+                     memory_fraction: Any, program_cache: Any) -> int | str | None:
     """Raise for a bad argument of :func:`sweep`, naming it; returns ``vmap_size`` (an int as a Python int)."""
     if not callable(train_fn):
         raise TypeError(f"train_fn must be callable, got {train_fn!r}")
@@ -174,6 +183,9 @@ def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_op
         )
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
+    if program_cache is not None and not isinstance(program_cache, SweepProgramCache):
+        raise TypeError("program_cache must be a jaxreg.engine.SweepProgramCache (default: the process's "
+                        f"SWEEP_PROGRAMS) or None (compile every time), got {program_cache!r}")
     return vmap_size
 
 
@@ -214,6 +226,7 @@ def _stats(plan: SweepPlan, size: int, run: ChunkRun, programs: tuple[Program, .
         n_chunks=run.n_chunks,
         n_devices=plan.n_devices,
         compile_s=float(sum(p.compile_s for p in programs)),
+        n_compiled=sum(not p.cached for p in programs),
         run_s=run.run_s,
         memory_per_chunk_bytes=last.memory_bytes if last else None,
         n_loaded_chunks=run.n_loaded_chunks,

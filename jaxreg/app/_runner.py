@@ -42,7 +42,7 @@ from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES, make_optimizer
 from jaxreg.core._grids import lambda_max_l1, log_grid
 from jaxreg.core._metrics import all_finite, weight_metrics
 from jaxreg.engine import _cv as cv
-from jaxreg.engine._checkpoint import ChunkStore
+from jaxreg.engine._checkpoint import ChunkStore, device_fingerprint
 from jaxreg.engine._results import SweepResult
 from jaxreg.engine._sweep import sweep
 
@@ -99,6 +99,10 @@ def lambda_grid(ds: Dataset, cfg: SweepConfig) -> tuple[np.ndarray, dict]:
         x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
         # intercept at its optimum for the zero model would be exact; the zero intercept is close enough
         hi = float(lambda_max_l1(lambda p: models.data_loss(ds.task, p, x, y), p0, mask=models.weight_mask(p0)))
+        if not hi > 0:  # no feature correlates with the target: nothing to anchor a log grid at
+            raise ConfigError(f"λ_max of L1 is {hi:g} on this data (constant features or target, or too few "
+                              "training samples: see {n_train}); set {lambda_max} (and {lambda_min}) explicitly",
+                              "n_train", "lambda_max", "lambda_min")
         info["lambda_max_l1_linear"] = hi
     lo = cfg.lambda_min if cfg.lambda_min is not None else LAMBDA_MIN_RATIO * hi
     check_lambda_order(lo, hi)
@@ -175,12 +179,15 @@ class _Checkpoints(NamedTuple):
 
 
 def _open_checkpoints(cfg: SweepConfig, lambdas: np.ndarray, out_dir: str | None, resume: bool,
-                      log: Log) -> _Checkpoints:
+                      log: Log, ds: Dataset) -> _Checkpoints:
     main_process = jax.process_index() == 0
     if out_dir is None or not (main_process or resume):
         return _Checkpoints(None, False, False)
     # Process 0 writes; with resume the other processes of a multi-process job read the same directory.
-    store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log, readonly=not main_process)
+    # A resume is refused unless the data and devices are the same too (with one model at a time, any count).
+    inputs = {"data": ds.info.get("sha256"), "devices": device_fingerprint(count_matters=not cfg.deterministic)}
+    store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log, readonly=not main_process,
+                       inputs=inputs)
     return _Checkpoints(store, main_process, resume)
 
 
@@ -314,7 +321,7 @@ def run(
     _check_against_data(ds, cfg)
     lambdas, grid_info = lambda_grid(ds, cfg)
     fold_masks = cv.kfold_masks(len(ds.y_train), cfg.cv_folds) if cfg.cv_folds else None
-    ckpt = _open_checkpoints(cfg, lambdas, out_dir, resume, log)
+    ckpt = _open_checkpoints(cfg, lambdas, out_dir, resume, log, ds)
     rows = {pen: _sweep_penalty(ds, cfg, pen, lambdas, fold_masks, ckpt, progress, log) for pen in cfg.penalties}
     return _assemble(ds, cfg, lambdas, grid_info, rows)
 

@@ -1,34 +1,27 @@
-"""Figures of a :class:`~jaxreg.engine._results.SweepResult` (matplotlib, Agg backend)."""
+"""The command's figures: the engine's plots (:mod:`jaxreg.engine._plots`) written to PNG files."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from jaxreg.engine._plots import PENALTY_COLORS, plot_sparsity, plot_validation_curve, plot_weight_histogram
 from jaxreg.engine._results import SweepResult
 
 __all__ = ["validation_curve", "sparsity_curve", "weight_histogram", "COLORS"]
 
-COLORS = {"l2": "tab:blue", "l1": "tab:orange", "l1_prox": "tab:green", "elastic_net": "tab:purple",
-          "group": "tab:brown"}
+#: Line colour of each penalty (the engine's :data:`~jaxreg.engine.PENALTY_COLORS`).
+COLORS = PENALTY_COLORS
+#: Resolution of the PNG files.
+DPI = 110
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _band(ax, grid, mean, spread, color, label, style="-"):
-    ax.plot(grid, mean, style, color=color, label=label, lw=1.6)
-    if np.any(spread > 0):
-        ax.fill_between(grid, mean - spread, mean + spread, color=color, alpha=0.15, lw=0)
+def _save(fig, path: str) -> str:
+    fig.savefig(path, dpi=DPI)
+    return path
 
 
 def validation_curve(result: SweepResult, path: str, title: str = "") -> str:
-    r"""Train (dashed) and validation (solid) loss vs λ, one panel per penalty, mean ± sd over seeds.
+    r"""Train (dashed) and validation (solid) loss vs λ, one panel per penalty: mean ± standard error.
+
+    Diverged models are left out of the curves and marked on the λ axis.
 
     Returns ``path``, where the PNG was written.
 
@@ -45,28 +38,7 @@ def validation_curve(result: SweepResult, path: str, title: str = "") -> str:
       >>> open(path, "rb").read(4)
       b'\x89PNG'
     """
-    plt = _plt()
-    train, val = result.groups("train_loss"), result.groups("val_loss")
-    pens = list(val)
-    fig, axes = plt.subplots(1, len(pens), figsize=(4.2 * len(pens), 3.6), squeeze=False, sharey=True)
-    best = result.best("val_loss")
-    for ax, pen in zip(axes[0], pens):
-        c = COLORS.get(pen, "k")
-        _band(ax, *train[pen], c, "train", "--")
-        _band(ax, *val[pen], c, "validation")
-        if best[pen]["lambda"] is not None:
-            ax.axvline(best[pen]["lambda"], color="grey", lw=0.8, ls=":", label=f"best λ={best[pen]['lambda']:.2g}")
-        ax.set_xscale("log")
-        ax.set_xlabel("λ")
-        ax.set_title(pen)
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("data loss")
-    fig.suptitle(title or "Validation curve")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plot_validation_curve(result, "val_loss", title=title or "Validation curve"), path)
 
 
 def sparsity_curve(result: SweepResult, path: str, title: str = "") -> str:
@@ -87,26 +59,7 @@ def sparsity_curve(result: SweepResult, path: str, title: str = "") -> str:
       >>> open(path, "rb").read(4)
       b'\x89PNG'
     """
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    exact, near = result.groups("sparsity"), result.groups("near_zero")
-    for pen in exact:
-        c = COLORS.get(pen, "k")
-        g, m, _ = exact[pen]
-        ax.plot(g, m, "-", color=c, lw=1.8, label=f"{pen}: exact zeros")
-        g, m, _ = near[pen]
-        ax.plot(g, m, ":", color=c, lw=1.4, label=f"{pen}: |w| ≤ 1e-6·max|w|")
-    ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("λ")
-    ax.set_ylabel("fraction of penalised weights")
-    ax.set_title(title or "Sparsity vs λ")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plot_sparsity(result, title=title or "Sparsity vs λ"), path)
 
 
 def weight_histogram(result: SweepResult, path: str, weight_keys: list[str] | None = None) -> str:
@@ -128,28 +81,4 @@ def weight_histogram(result: SweepResult, path: str, weight_keys: list[str] | No
       >>> open(path, "rb").read(4)
       b'\x89PNG'
     """
-    plt = _plt()
-    if result.params is None:
-        raise ValueError("weight_histogram needs the final params: run the sweep with keep_params=True")
-    keys = weight_keys or [k for k, v in result.params.items() if v.ndim >= 3]
-    best = result.best("val_loss")
-    pens = list(best)
-    fig, axes = plt.subplots(1, len(pens), figsize=(4.2 * len(pens), 3.4), squeeze=False)
-    for ax, pen in zip(axes[0], pens):
-        lam = best[pen]["lambda"]
-        ax.set_title(f"{pen}, λ={lam:.2g}" if lam is not None else f"{pen}: diverged")
-        if lam is None:
-            continue
-        rows = np.flatnonzero((result.table["penalty"] == pen) & (result.table["lambda"] == lam))
-        w = np.concatenate([result.params[k][rows[0]].ravel() for k in keys])
-        zeros = int(np.sum(w == 0))
-        ax.hist(w[w != 0], bins=60, color=COLORS.get(pen, "k"), alpha=0.8)
-        ax.set_yscale("log")
-        ax.set_xlabel(f"weight ({zeros}/{w.size} exact zeros not shown)")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("count")
-    fig.suptitle("Weights at the best λ")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plot_weight_histogram(result, weight_keys=weight_keys), path)

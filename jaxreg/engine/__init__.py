@@ -2,7 +2,8 @@
 
 :func:`sweep` plans the grid (``_plan``), compiles a chunk (``_program``, sized with ``_memory``)
 and runs and gathers the chunks (``_chunks``); around it: devices, processes, checkpoints, the
-result object and cross-validation. Design notes: ``docs/design/engine.md``.
+result object, choosing λ safely (``_select``), its figures (``_plots``) and cross-validation.
+Design notes: ``docs/design/engine.md``; choosing λ: ``docs/guide-selection.md``.
 """
 
 from jaxreg.engine._checkpoint import ChunkStore as ChunkStore, ResumeError as ResumeError, config_hash as config_hash
@@ -27,8 +28,20 @@ from jaxreg.engine._distributed import (
     is_multiprocess as is_multiprocess,
 )
 from jaxreg.engine._memory import available_memory_bytes as available_memory_bytes, step_bytes as step_bytes
+from jaxreg.engine._plots import (
+    PENALTY_COLORS as PENALTY_COLORS,
+    plot_coefficient_path as plot_coefficient_path,
+    plot_sparsity as plot_sparsity,
+    plot_validation_curve as plot_validation_curve,
+    plot_weight_histogram as plot_weight_histogram,
+)
 from jaxreg.engine._program import CPU_GROUP_BYTES as CPU_GROUP_BYTES
 from jaxreg.engine._results import SweepResult as SweepResult, atomic_write as atomic_write
+from jaxreg.engine._select import (
+    DIVERGENCE_FACTOR as DIVERGENCE_FACTOR,
+    Curve as Curve,
+    diverged_models as diverged_models,
+)
 from jaxreg.engine._sweep import SweepStats as SweepStats, sweep as sweep
 
 __all__ = [
@@ -54,6 +67,14 @@ __all__ = [
     "config_hash",
     "ResumeError",
     "SweepResult",
+    "Curve",
+    "DIVERGENCE_FACTOR",
+    "diverged_models",
+    "plot_validation_curve",
+    "plot_sparsity",
+    "plot_coefficient_path",
+    "plot_weight_histogram",
+    "PENALTY_COLORS",
     "atomic_write",
     "kfold_masks",
     "cv_summary",

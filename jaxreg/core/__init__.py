@@ -26,6 +26,16 @@ from jaxreg.core._metrics import (
     all_finite as all_finite,
     weight_metrics as weight_metrics,
 )
+from jaxreg.core._nonconvex import (
+    add_mcp_grad as add_mcp_grad,
+    add_scad_grad as add_scad_grad,
+    mcp_derivative as mcp_derivative,
+    mcp_penalty as mcp_penalty,
+    prox_mcp as prox_mcp,
+    prox_scad as prox_scad,
+    scad_derivative as scad_derivative,
+    scad_penalty as scad_penalty,
+)
 from jaxreg.core._penalties import (
     elastic_net_penalty as elastic_net_penalty,
     group_lasso_penalty as group_lasso_penalty,
@@ -96,4 +106,12 @@ __all__ = [
     "weight_metrics",
     "all_finite",
     "NEAR_ZERO_RTOL",
+    "mcp_penalty",
+    "scad_penalty",
+    "mcp_derivative",
+    "scad_derivative",
+    "add_mcp_grad",
+    "add_scad_grad",
+    "prox_mcp",
+    "prox_scad",
 ]

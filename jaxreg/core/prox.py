@@ -21,7 +21,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["elastic_net", "group_lasso", "group_norm", "lasso", "ridge", "soft_threshold"]
+from jaxreg.core._nonconvex_prox import mcp as mcp, scad as scad  # MCP and SCAD: λ inside the penalty
+
+__all__ = ["elastic_net", "group_lasso", "group_norm", "lasso", "mcp", "ridge", "scad", "soft_threshold"]
 
 #: An axis or a tuple of axes, with NumPy's meaning: the axes a group reduces over.
 Axis = int | tuple[int, ...]

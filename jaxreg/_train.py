@@ -52,8 +52,6 @@ import optax
 
 __all__ = ["fit", "FitResult"]
 
-#: The history's own entries; ``aux`` and ``metrics_fn`` names must differ from them.
-_HISTORY_NAMES = ("step", "loss")
 #: Int seeds are read as 32 bits, so a larger one would alias a smaller one (2**32 is 0).
 _SEED_LIMIT = 2**32
 
@@ -234,10 +232,11 @@ def fit(
     """Train one model: ``steps`` optimizer steps on ``loss_fn`` inside one ``lax.scan``.
 
     Args:
-      loss_fn: ``loss_fn(params[, state][, batch][, key])``; it returns the scalar data
-        loss, or a pair with ``state=`` / ``has_aux=`` (table in :mod:`jaxreg._train`'s
-        docstring). The regularizer belongs in ``optimizer`` (jaxreg transforms), not
-        here, so the recorded loss is the data loss.
+      loss_fn: ``loss_fn(params[, state][, batch][, key])``: ``state`` with ``state=``,
+        ``batch`` with ``data=``, ``key`` with ``pass_key=True``. It returns the scalar
+        data loss; ``(loss, aux)`` with ``has_aux=True``; ``(loss, new_state)`` with
+        ``state=``; ``(loss, (new_state, aux))`` with both. The regularizer belongs in
+        ``optimizer`` (jaxreg transforms), not here, so the recorded loss is the data loss.
       params: initial parameters (any pytree of float arrays).
       optimizer: an ``optax.GradientTransformation``, e.g.
         ``optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr))``.

@@ -21,3 +21,23 @@ def test_equinox_unit_pruning_prunes_units_at_large_lambda(tmp_path):
     pruned = [int(k) for k in re.findall(r"(\d+)/32 hidden units pruned", out)]
     assert len(pruned) == 6 and pruned[0] == 0 and pruned[-1] > 0, out
     assert (tmp_path / "units.png").stat().st_size > 0
+
+
+def _cv_lines(out: str) -> tuple[int, float, float]:
+    lines = re.findall(r"CV loss ([0-9.]+) ± ([0-9.]+)", out)
+    m = re.search(r"lambda_min ([0-9.e-]+), lambda_1se ([0-9.e-]+)", out)
+    assert lines and m, out
+    assert re.search(r"0 of \d+ models diverged", out), out
+    return len(lines), float(m.group(1)), float(m.group(2))
+
+
+def test_flax_nnx_mlp_cv_picks_lambda_min_and_1se():
+    pytest.importorskip("flax.nnx")
+    n, lam_min, lam_1se = _cv_lines(_run("flax_nnx_mlp_cv.py"))
+    assert n == 4 and 0 < lam_min <= lam_1se
+
+
+def test_flax_linen_cnn_with_batchnorm_and_dropout_cv():
+    pytest.importorskip("flax.linen")
+    n, lam_min, lam_1se = _cv_lines(_run("flax_linen_cnn_cv.py"))
+    assert n == 3 and 0 < lam_min <= lam_1se

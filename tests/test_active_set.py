@@ -419,3 +419,30 @@ def test_empty_design_and_zero_lambda_are_clear_errors():
     with pytest.raises(ValueError, match="lambdas must be > 0 for a certified path"):
         elastic_net_path(x, y, [1.0, 0.0], tol=1e-6)
     elastic_net_path(x, y, [1.0, 0.0], solver=jaxreg.FixedSteps(steps=5))  # fixed steps: λ = 0 is plain descent
+
+
+def test_sparse_design_keeps_the_data_layout_and_its_rank_bound():
+    """n ≪ d, scipy.sparse: the solver gets a SparseDesign (products O(nnz), active columns gathered densely);
+    the rank bound comes from its stored entries as from the dense array (n, or n − 1 for centred columns);
+    the path is the dense data layout's."""
+    import scipy.sparse
+
+    from jaxreg.solvers._active_set import _rank_bound
+    from jaxreg.solvers._design import design_data
+    from jaxreg.solvers._sparse import SparseDesign
+
+    rng = np.random.default_rng(11)
+    n, d = 30, 200
+    x = scipy.sparse.random(n, d, density=0.2, format="csc", random_state=11, data_rvs=rng.standard_normal)
+    y = jnp.asarray(x[:, :3] @ np.array([1.0, -2.0, 1.5]) + 0.1 * rng.standard_normal(n))
+    sparse = design_data(x, y, gram=False, cpu=True, with_moments=True)
+    dense = design_data(x.toarray(), y, gram=False, cpu=True, with_moments=True)
+    assert isinstance(sparse["x"], SparseDesign) and _rank_bound(sparse, d) == _rank_bound(dense, d) == n
+    pairs = scipy.sparse.vstack([x[: n // 2], -x[: n // 2]]).tocsc()  # every column sums to 0: rank ≤ n − 1
+    assert _rank_bound(design_data(pairs, y, gram=False, cpu=True), d) == n - 1
+    lams = np.abs(x.T @ np.asarray(y)).max() / n * np.geomspace(1, 1e-3, 25)
+    for rho in (1.0, 0.5):
+        w, st = active_set_path(lams, sparse, l1_ratio=rho, tol=1e-8, max_iter=200)
+        w_dense, _ = active_set_path(lams, dense, l1_ratio=rho, tol=1e-8, max_iter=200)
+        assert st["max_gap"] <= 1e-8
+        np.testing.assert_allclose(w, w_dense, rtol=1e-6, atol=1e-9)

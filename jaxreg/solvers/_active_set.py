@@ -63,6 +63,7 @@ import numpy as np
 from jaxreg.core.prox import soft_threshold
 from jaxreg.engine._compile import compile_with_options
 from jaxreg.solvers._objective import _relative_gap
+from jaxreg.solvers._sparse import SparseDesign, column_sq_norms, matvec, rmatvec
 
 __all__ = ["active_set_path", "ProgramCache", "PROGRAMS", "SOLVER_CPU_COMPILER_OPTIONS"]
 
@@ -88,9 +89,13 @@ MAX_PROGRAMS = 64
 SOLVER_CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 
 
-def _columns(data, idx):
-    """What an active set needs of the design: rows ``G[idx]`` (``(p, d)``) or columns ``X[:, idx]``."""
-    return data["gram"][idx] if "gram" in data else data["x"][:, idx]
+def _columns(data, idx, mask):
+    """What an active set needs of the design: rows ``G[idx]`` (``(p, d)``) or columns ``X[:, idx]`` (gathered
+    densely from a sparse ``x``, 0 outside ``mask``)."""
+    if "gram" in data:
+        return data["gram"][idx]
+    x = data["x"]
+    return x.columns(idx, mask) if isinstance(x, SparseDesign) else x[:, idx]
 
 
 def _sub_gram(data, cols, idx):
@@ -106,7 +111,7 @@ def _residual_terms(data, cols, idx, wa):
         return data["xty"] - gw, data["yy"] - 2 * wc + jnp.dot(wa, gw[idx]), data["yy"] - wc
     r = data["y"] - cols @ wa
     n = r.shape[0]
-    return data["x"].T @ r / n, jnp.dot(r, r) / n, jnp.dot(r, data["y"]) / n
+    return rmatvec(data["x"], r) / n, jnp.dot(r, r) / n, jnp.dot(r, data["y"]) / n
 
 
 def _residual_terms_gram(data, w):
@@ -139,7 +144,7 @@ class _Setup:
 
 def _setup(data, w0, tol, *, capacity, max_iter, rank) -> _Setup:
     p, d, dtype = capacity, w0.shape[0], w0.dtype
-    diag = jnp.diagonal(data["gram"]) if "gram" in data else jnp.sum(data["x"] ** 2, 0) / data["x"].shape[0]
+    diag = jnp.diagonal(data["gram"]) if "gram" in data else column_sq_norms(data["x"]) / data["x"].shape[0]
     n_rows = data["x"].shape[0] if "x" in data else None
     return _Setup(
         data=data, capacity=p, d=d, dtype=dtype, rank=rank, tol=tol, max_iter=max_iter, slots=jnp.arange(p),
@@ -237,7 +242,7 @@ def _terms_at(ctx: _Setup, w):
     if ctx.whole_gram:
         return _residual_terms_gram(ctx.data, w)
     idx, mask, _ = _support(ctx, w != 0)
-    return _residual_terms(ctx.data, _columns(ctx.data, idx), idx, jnp.where(mask, w[idx], 0))
+    return _residual_terms(ctx.data, _columns(ctx.data, idx, mask), idx, jnp.where(mask, w[idx], 0))
 
 
 def _support_guess(ctx: _Setup, a1, a2, pred, c: _Iteration):
@@ -456,7 +461,7 @@ def _iterate(ctx: _Setup, a1, a2, pred, c: _Iteration) -> _Iteration:
     grad, v, guess = _support_guess(ctx, a1, a2, pred, c)
     idx, mask, count = _support(ctx, guess | (w != 0))  # slots: the guess and the current support
     block = jnp.sum(jnp.asarray(ctx.sizes[:-1]) < count)
-    slots = _Slots(idx, mask, count, block, None if ctx.whole_gram else _columns(ctx.data, idx))
+    slots = _Slots(idx, mask, count, block, None if ctx.whole_gram else _columns(ctx.data, idx, mask))
     wa = jnp.where(mask, w[idx], 0)
     ba = jnp.where(mask, ctx.data["xty"][idx], 0)
     active = mask & guess[idx]
@@ -520,7 +525,7 @@ def _lipschitz(data, iterations: int = POWER_ITERATIONS):
     def times(v):
         if "gram" in data:
             return data["gram"] @ v
-        return data["x"].T @ (data["x"] @ v) / data["x"].shape[0]
+        return rmatvec(data["x"], matvec(data["x"], v)) / data["x"].shape[0]
 
     def body(_, v):
         u = times(v)
@@ -581,9 +586,14 @@ def _rank_bound(data, d: int) -> int:
     with ``n < d`` by ``n``, or ``n − 1`` for centred columns."""
     if "x" not in data or data["x"].shape[0] >= d:
         return d
-    x_host = np.asarray(data["x"])
-    centred = np.abs(x_host.mean(0)).max() <= 1e3 * np.finfo(x_host.dtype).eps * max(np.abs(x_host).max(), 1e-300)
-    return x_host.shape[0] - int(centred)
+    x = data["x"]
+    if isinstance(x, SparseDesign):  # (from the stored entries: an implicit 0 adds nothing to a sum or a max)
+        means, scale, dtype = x.host_column_sums() / x.shape[0], np.abs(np.asarray(x.vals)).max(initial=0), x.dtype
+    else:
+        x_host = np.asarray(x)
+        means, scale, dtype = x_host.mean(0), np.abs(x_host).max(), x_host.dtype
+    centred = np.abs(means).max() <= 1e3 * np.finfo(dtype).eps * max(scale, 1e-300)
+    return x.shape[0] - int(centred)
 
 
 def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: int, capacity: int = 64,

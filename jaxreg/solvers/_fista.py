@@ -27,6 +27,7 @@ from jaxreg.core._transforms import fista, prox_elastic_net
 from jaxreg.solvers._blocks import solve_in_blocks, until_gap
 from jaxreg.solvers._objective import lipschitz_least_squares
 from jaxreg.solvers._options import Fista
+from jaxreg.solvers._sparse import SparseDesign, matvec, rmatvec
 
 __all__ = ["least_squares_grad", "step_size", "ProximalGradient", "FistaState", "fista_path"]
 
@@ -35,14 +36,15 @@ def least_squares_grad(data: dict, w: jax.Array) -> jax.Array:
     """∇ of ``1/(2n)‖y − Xw‖²``: ``Gw − Xᵀy/n`` (Gram layout) or ``−Xᵀ(y − Xw)/n`` (data layout)."""
     if "gram" in data:
         return data["gram"] @ w - data["xty"]
-    return -(data["x"].T @ (data["y"] - data["x"] @ w)) / data["x"].shape[0]
+    return -rmatvec(data["x"], data["y"] - matvec(data["x"], w)) / data["x"].shape[0]
 
 
 def step_size(data: dict) -> float:
-    """``1/L``, ``L = λ_max(XᵀX/n)``: from the Gram matrix's eigenvalues, or from the data."""
+    """``1/L``, ``L = λ_max(XᵀX/n)``: from the Gram matrix's eigenvalues, or from the data (dense or sparse)."""
     if "gram" in data:
         return 1.0 / float(np.linalg.eigvalsh(np.asarray(data["gram"])).max())
-    return 1.0 / lipschitz_least_squares(data["x"])
+    x = data["x"]
+    return 1.0 / lipschitz_least_squares(x.to_scipy() if isinstance(x, SparseDesign) else x)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ from jaxreg._train import fit
 from jaxreg.engine._sweep import sweep
 from jaxreg.solvers._fista import ProximalGradient, least_squares_grad
 from jaxreg.solvers._options import FixedSteps
+from jaxreg.solvers._sparse import matvec
 
 __all__ = ["least_squares_loss", "fixed_steps_path"]
 
@@ -31,7 +32,7 @@ def least_squares_loss(data: dict):
     def data_loss(w):
         if "gram" in data:
             return 0.5 * jnp.dot(w, data["gram"] @ w) - jnp.dot(w, data["xty"]) + 0.5 * data["yy"]
-        r = data["y"] - data["x"] @ w
+        r = data["y"] - matvec(data["x"], w)
         return 0.5 * jnp.mean(r * r)
 
     @data_loss.defjvp

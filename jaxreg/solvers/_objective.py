@@ -9,6 +9,9 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+import scipy.sparse.linalg
+
+from jaxreg.solvers._sparse import as_design, is_sparse, matvec, rmatvec
 
 __all__ = [
     "lipschitz_least_squares", "least_squares_objective", "relative_duality_gap", "certifiable_tol",
@@ -20,22 +23,40 @@ __all__ = [
 #: cancel to exactly 0) decides it. float32: 1.2e-4; float64: 2.2e-13.
 CERTIFIABLE_GAP_EPS = 1000
 
+#: :func:`lipschitz_least_squares` of a sparse design: a dense eigendecomposition of the smaller Gram matrix up to
+#: this size, the Lanczos method (ARPACK) on it sparse above.
+DENSE_EIGEN_UP_TO = 2000
+
 
 def lipschitz_least_squares(x: Any) -> float:
-    """Largest eigenvalue of ``XᵀX/n``: the gradient's Lipschitz constant for half-MSE.
+    """Largest eigenvalue of ``XᵀX/n``: the gradient's Lipschitz constant for half-MSE. ``x`` dense or
+    ``scipy.sparse``.
 
     Example:
       >>> lipschitz_least_squares(np.array([[2.0, 0.0], [0.0, 1.0]]))
       2.0
     """
+    if is_sparse(x):
+        return _sparse_lipschitz(x)
     x = np.asarray(x, np.float64)
     n, d = x.shape
     gram = x.T @ x / n if d <= n else x @ x.T / n
     return float(np.linalg.eigvalsh(gram).max())
 
 
+def _sparse_lipschitz(x: Any) -> float:
+    """:func:`lipschitz_least_squares` of a ``scipy.sparse`` ``x``, from the smaller of ``XᵀX`` and ``XXᵀ``."""
+    x = x.astype(np.float64)
+    n, d = x.shape
+    gram = (x.T @ x if d <= n else x @ x.T) / n
+    if min(n, d) <= DENSE_EIGEN_UP_TO:
+        return float(np.linalg.eigvalsh(gram.toarray()).max())
+    return float(scipy.sparse.linalg.eigsh(gram, k=1, which="LA", return_eigenvectors=False)[0])
+
+
 def least_squares_objective(x, y, w, lam, l1_ratio):
-    r"""The elastic-net objective of one path point, in jaxreg's convention (no ½ on the L2 term).
+    r"""The elastic-net objective of one path point, in jaxreg's convention (no ½ on the L2 term). ``x`` dense
+    or ``scipy.sparse``.
 
     .. math::
 
@@ -45,14 +66,15 @@ def least_squares_objective(x, y, w, lam, l1_ratio):
       >>> float(least_squares_objective(np.eye(2), np.array([1.0, 1.0]), np.array([1.0, 0.0]), 0.5, 1.0))
       0.75
     """
-    r = y - x @ w
+    r = y - matvec(as_design(x), w)
     return 0.5 * jnp.mean(r * r) + lam * (l1_ratio * jnp.sum(jnp.abs(w)) + (1 - l1_ratio) * jnp.sum(w * w))
 
 
 def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=None, yy=None):
     r"""Relative duality gap :math:`(P - D)/P` of one path point.
 
-    From the data (``x``, ``y``) or from Gram quantities only (``gram = XᵀX/n``,
+    From the data (``x``, ``y``; ``x`` dense, ``scipy.sparse`` or a
+    :class:`~jaxreg.solvers._sparse.SparseDesign`) or from Gram quantities only (``gram = XᵀX/n``,
     ``xty = Xᵀy/n``, ``yy = yᵀy/n``: ``O(d²)``, for n > d). With sklearn's
     scaling :math:`a_1 = \lambda\rho`, :math:`a_2 = 2\lambda(1-\rho)`, the primal is
     :math:`P = \frac{1}{2n}\|r\|^2 + a_1\|w\|_1 + \frac{a_2}{2}\|w\|^2`
@@ -75,9 +97,10 @@ def relative_duality_gap(w, lam, l1_ratio, *, x=None, y=None, gram=None, xty=Non
         raise ValueError("relative_duality_gap needs either x and y, or gram, xty and yy")
     a1, a2 = lam * l1_ratio, 2 * lam * (1 - l1_ratio)
     if x is not None:
+        x = as_design(x)
         n = x.shape[0]
-        r = y - x @ w
-        rr, ry, xtr = jnp.dot(r, r) / n, jnp.dot(r, y) / n, x.T @ r / n
+        r = y - matvec(x, w)
+        rr, ry, xtr = jnp.dot(r, r) / n, jnp.dot(r, y) / n, rmatvec(x, r) / n
     else:
         gw = gram @ w
         wc = jnp.dot(w, xty)

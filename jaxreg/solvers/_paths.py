@@ -40,7 +40,7 @@ from jaxreg.engine._devices import device_description
 from jaxreg.solvers._active_set import active_set_path
 from jaxreg.solvers._admm import admm_path, with_eigendecomposition
 from jaxreg.solvers._blas import one_blas_thread
-from jaxreg.solvers._design import design_data, place
+from jaxreg.solvers._design import SPARSE_GRAM_MAX_BYTES, design_data, design_entries, gram_fits, place
 from jaxreg.solvers._fista import fista_path, step_size
 from jaxreg.solvers._fixed_steps import fixed_steps_path
 from jaxreg.solvers._objective import certifiable_tol
@@ -138,7 +138,7 @@ def elastic_net_path(x: Any, y: Any, lambdas: Any, *, l1_ratio: float = 1.0, tol
     """Coefficients ``(K, d)`` along a λ grid (no intercept: centre ``x`` and ``y`` first).
 
     Args:
-      x: ``(n, d)`` design.
+      x: ``(n, d)`` design: an array, or a ``scipy.sparse`` matrix or array (any format; see "Sparse designs").
       y: ``(n,)`` target.
       lambdas: 1-D grid of jaxreg λ (``loss="half_mse"`` scaling), in any order.
       l1_ratio: ρ; 1 is the lasso, 0 is ridge (with jaxreg's no-½ L2).
@@ -173,6 +173,22 @@ def elastic_net_path(x: Any, y: Any, lambdas: Any, *, l1_ratio: float = 1.0, tol
     On a CPU, while it runs, BLAS is held to one thread for small products and the active-set solve
     (:mod:`jaxreg.solvers._blas`) and restored afterwards.
 
+    Sparse designs: a ``scipy.sparse`` ``x`` is never densified. Where the Gram matrix is used (``n > d``;
+    always for :class:`Admm`) SciPy computes ``XᵀX/n`` and ``Xᵀy/n`` sparsely, and the solvers work on the dense
+    ``d × d`` result; where it is not (``n ≤ d``, or a Gram matrix beyond 4 GiB,
+    ``jaxreg.solvers._design.SPARSE_GRAM_MAX_BYTES``) the solvers take ``X`` itself, sparse, with products
+    in ``O(nnz)`` (:mod:`jaxreg.solvers._sparse`); the active set gathers only its active columns densely. NaN or
+    infinite stored values raise a ``ValueError`` naming ``x``. ``device="auto"`` counts the stored entries as the
+    design's size.
+
+    Centring a sparse ``x``: the path fits no intercept. scikit-learn with ``fit_intercept=True`` never centres a
+    sparse ``X`` (that would make it dense): it centres ``y``, keeps the column means ``μ`` and uses the centred
+    design implicitly, (X − 1μᵀ)v = Xv − 1(μᵀv). This path does not, so either centre
+    ``y`` and pass the centred design densified (``x.toarray() - x.mean(0)``, where it fits in memory: the same
+    solution as scikit-learn's ``fit_intercept=True``), or solve without an intercept on the sparse ``x`` itself
+    (scikit-learn's ``fit_intercept=False``), which suits designs whose 0 means "absent" (counts, indicators,
+    genotypes). A column of ones added to ``x`` gives a penalised intercept.
+
     Example:
       >>> import numpy as np, jaxreg
       >>> x = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])  # XᵀX/n = I/2
@@ -184,6 +200,10 @@ def elastic_net_path(x: Any, y: Any, lambdas: Any, *, l1_ratio: float = 1.0, tol
       ...                                            return_stats=True)
       >>> stats["solver"], stats["converged"], bool(abs(w - [[0.8, 0.0], [1.5, 0.5]]).max() < 1e-2)
       ('admm', True, True)
+      >>> import scipy.sparse  # the same design, sparse
+      >>> print(jaxreg.solvers.elastic_net_path(scipy.sparse.csr_matrix(x), y, [0.6, 0.25], tol=1e-3).round(4))
+      [[0.8 0. ]
+       [1.5 0.5]]
     """
     check_ratio(l1_ratio, "l1_ratio")
     solver = _resolve_solver(solver, tol, l1_ratio, np.shape(x))
@@ -201,7 +221,7 @@ def solve_path(x: Any, y: Any, lambdas: Any, solver: Solver, *, l1_ratio: Any, d
                return_stats: bool = False, gram: bool | None = None) -> Any:
     """:func:`elastic_net_path` for a solver object, without its warnings. ``gram`` overrides the layout a
     certified solver takes (:class:`ActiveSet`: the Gram matrix when ``n > d``; :class:`Admm`: always)."""
-    dev = path_device(device, int(np.prod(np.shape(x))), None if isinstance(solver, FixedSteps) else solver.tol)
+    dev = path_device(device, design_entries(x), None if isinstance(solver, FixedSteps) else solver.tol)
     with jax.default_device(dev):
         x, y = place(x, y, dev)
         if isinstance(solver, FixedSteps):
@@ -211,7 +231,7 @@ def solve_path(x: Any, y: Any, lambdas: Any, solver: Solver, *, l1_ratio: Any, d
         if isinstance(solver, ActiveSet) and np.ndim(l1_ratio) != 0:
             raise ValueError(f"ActiveSet needs one float l1_ratio, got {l1_ratio!r}; use Fista or Admm")
         lam_desc, order = _descending(lambdas, x.dtype)
-        gram = _uses_gram(solver, *x.shape) if gram is None else gram
+        gram = _uses_gram(solver, x) if gram is None else gram
         coefs, stats = _certified_path(x, y, lam_desc, solver, l1_ratio, gram=gram, cpu=dev.platform == "cpu")
     result = np.empty_like(coefs)
     result[order] = coefs  # back in the caller's order
@@ -221,19 +241,26 @@ def solve_path(x: Any, y: Any, lambdas: Any, solver: Solver, *, l1_ratio: Any, d
     return (result, stats) if return_stats else result
 
 
-def _uses_gram(solver: Solver, n: int, d: int) -> bool:
+def _uses_gram(solver: Solver, x: Any) -> bool:
     """Whether ``solver`` works with the Gram matrix: :class:`Admm` always; :class:`Fista` and
-    :class:`FixedSteps` as their ``gram`` says; by default (and :class:`ActiveSet`) when ``n > d``."""
-    if isinstance(solver, Admm):
-        return True
-    if isinstance(solver, (Fista, FixedSteps)) and solver.gram is not None:
-        return solver.gram
-    return n > d
+    :class:`FixedSteps` as their ``gram`` says; by default (and :class:`ActiveSet`) when ``n > d``, unless a
+    sparse ``x``'s dense Gram matrix would exceed :data:`~jaxreg.solvers._design.SPARSE_GRAM_MAX_BYTES`."""
+    n, d = x.shape
+    forced = isinstance(solver, Admm) or isinstance(solver, (Fista, FixedSteps)) and solver.gram is not None
+    gram = True if isinstance(solver, Admm) else solver.gram if forced else n > d
+    if gram and not gram_fits(x):
+        if forced:
+            raise ValueError(f"x is sparse with d = {d} features: its dense Gram matrix XᵀX/n would take "
+                             f"{d * d * x.dtype.itemsize / 2**30:.1f} GiB, more than "
+                             f"{SPARSE_GRAM_MAX_BYTES / 2**30:.0f} GiB; use a solver that keeps x sparse: "
+                             f"ActiveSet(...), Fista(gram=False) or FixedSteps(gram=False)")
+        return False
+    return gram
 
 
 def _fixed_steps(x, y, lambdas, solver: FixedSteps, l1_ratio, dev, devices, return_stats):
     """:class:`FixedSteps`: the data in the layout its ``gram`` asks for, then one sweep."""
-    data = design_data(x, y, gram=_uses_gram(solver, *x.shape), cpu=dev.platform == "cpu")
+    data = design_data(x, y, gram=_uses_gram(solver, x), cpu=dev.platform == "cpu")
     return fixed_steps_path(lambdas, data, solver, l1_ratio, step_size(data), devices, return_stats)
 
 

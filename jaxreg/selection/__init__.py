@@ -7,6 +7,7 @@ false selections, the stability-path plot). User guide: ``docs/nonconvex.md``.
 """
 
 from jaxreg.selection._stability import (
+    CERTIFIABLE_MARGIN as CERTIFIABLE_MARGIN,
     DEFAULT_TOL as DEFAULT_TOL,
     StabilityResult as StabilityResult,
     complementary_pairs as complementary_pairs,
@@ -14,4 +15,7 @@ from jaxreg.selection._stability import (
     stability_selection as stability_selection,
 )
 
-__all__ = ["stability_selection", "StabilityResult", "complementary_pairs", "default_solver", "DEFAULT_TOL"]
+__all__ = [
+    "stability_selection", "StabilityResult", "complementary_pairs", "default_solver", "DEFAULT_TOL",
+    "CERTIFIABLE_MARGIN",
+]

@@ -50,11 +50,16 @@ from jaxreg.solvers._objective import certifiable_tol
 from jaxreg.solvers._options import ActiveSet, Solver
 from jaxreg.solvers._paths import elastic_net_path
 
-__all__ = ["stability_selection", "StabilityResult", "complementary_pairs", "default_solver", "DEFAULT_TOL"]
+__all__ = [
+    "stability_selection", "StabilityResult", "complementary_pairs", "default_solver", "DEFAULT_TOL",
+    "CERTIFIABLE_MARGIN",
+]
 
-#: The relative duality gap each subsample's path stops at by default, raised to what the data's dtype can
-#: certify (:func:`jaxreg.solvers.certifiable_tol`: about 1e-4 in float32); only the zero pattern is used.
+#: The relative duality gap each subsample's path stops at by default (float64); only the zero pattern is used.
 DEFAULT_TOL = 1e-6
+#: In a lower precision the default stays this many times above what the dtype can certify
+#: (:func:`jaxreg.solvers.certifiable_tol`): nearer to it, rounding stops many paths short of their ``tol``.
+CERTIFIABLE_MARGIN = 10
 
 
 def _positive_int(value: Any, name: str, what: str) -> int:
@@ -298,14 +303,15 @@ def _design(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def default_solver(dtype: Any) -> ActiveSet:
-    """:class:`jaxreg.solvers.ActiveSet` at :data:`DEFAULT_TOL`, or the dtype's certifiable floor if larger.
+    """:class:`jaxreg.solvers.ActiveSet` at :data:`DEFAULT_TOL`, or :data:`CERTIFIABLE_MARGIN` times the dtype's
+    certifiable floor if larger (float32: about 1.2e-3).
 
     Example:
       >>> import numpy as np
       >>> default_solver(np.float64)
       ActiveSet(tol=1e-06, max_iter=2000)
     """
-    return ActiveSet(tol=max(DEFAULT_TOL, certifiable_tol(dtype)))
+    return ActiveSet(tol=max(DEFAULT_TOL, CERTIFIABLE_MARGIN * certifiable_tol(dtype)))
 
 
 def stability_selection(x: Any, y: Any, lambdas: Any, *, n_pairs: int = 50, seed: int = 0,

@@ -10,6 +10,7 @@ The package is layered, each layer importing only the ones before it:
 * :func:`jaxreg.fit`: one model's training as a ``lax.scan``;
 * :mod:`jaxreg.engine`: :func:`jaxreg.sweep`, devices, processes, checkpoints, results, CV;
 * :mod:`jaxreg.solvers`: lasso / elastic-net / ridge paths with certified duality gaps;
+* :mod:`jaxreg.selection`: stability selection over subsamples (which features, and how sure);
 * :mod:`jaxreg.models`: tiny reference models and their kernels;
 * :mod:`jaxreg.app`: the ``jaxreg`` command.
 
@@ -26,7 +27,14 @@ Example:
   [0.95 0.  ]
 """
 
-from jaxreg import app as app, core as core, engine as engine, models as models, solvers as solvers
+from jaxreg import (
+    app as app,
+    core as core,
+    engine as engine,
+    models as models,
+    selection as selection,
+    solvers as solvers,
+)
 from jaxreg._train import FitResult as FitResult, fit as fit
 from jaxreg.core import (
     FistaState as FistaState,
@@ -35,7 +43,9 @@ from jaxreg.core import (
     add_elastic_net as add_elastic_net,
     add_l1_sign as add_l1_sign,
     add_l2_decay as add_l2_decay,
+    add_mcp_grad as add_mcp_grad,
     add_penalty_grad as add_penalty_grad,
+    add_scad_grad as add_scad_grad,
     elastic_net_penalty as elastic_net_penalty,
     fista as fista,
     from_glmnet as from_glmnet,
@@ -49,12 +59,16 @@ from jaxreg.core import (
     l2_penalty as l2_penalty,
     lambda_max_l1 as lambda_max_l1,
     log_grid as log_grid,
+    mcp_penalty as mcp_penalty,
     prox as prox,
     prox_elastic_net as prox_elastic_net,
     prox_group_lasso as prox_group_lasso,
     prox_l1 as prox_l1,
+    prox_mcp as prox_mcp,
+    prox_scad as prox_scad,
     prox_unit_group_lasso as prox_unit_group_lasso,
     proximal_sgd as proximal_sgd,
+    scad_penalty as scad_penalty,
     soft_threshold as soft_threshold,
     to_glmnet as to_glmnet,
     to_optax_weight_decay as to_optax_weight_decay,
@@ -76,6 +90,7 @@ from jaxreg.engine import (
     sweep as sweep,
     use_cpu_cores as use_cpu_cores,
 )
+from jaxreg.selection import StabilityResult as StabilityResult, stability_selection as stability_selection
 from jaxreg.solvers import (
     ActiveSet as ActiveSet,
     Admm as Admm,
@@ -90,7 +105,7 @@ __version__ = "0.2.0.dev0"
 
 __all__ = [
     # layers
-    "core", "engine", "solvers", "models", "app", "prox",
+    "core", "engine", "solvers", "selection", "models", "app", "prox",
     # penalties and proximal operators
     "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
     # optax transforms
@@ -98,6 +113,9 @@ __all__ = [
     "prox_l1", "prox_elastic_net", "prox_group_lasso", "ProxState", "fista", "FistaState",
     "weights_mask", "proximal_sgd",
     "UnitGroup", "prox_unit_group_lasso", "unit_group_lasso_penalty", "unit_norms",
+    # nonconvex penalties (λ inside ρ) and stability selection
+    "mcp_penalty", "scad_penalty", "prox_mcp", "prox_scad", "add_mcp_grad", "add_scad_grad",
+    "stability_selection", "StabilityResult",
     # λ grids and conventions
     "log_grid", "lambda_max_l1",
     "to_optax_weight_decay", "from_optax_weight_decay", "from_sklearn_lasso", "to_sklearn_lasso",

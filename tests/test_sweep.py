@@ -376,3 +376,44 @@ def test_seeds_and_folds_that_would_be_misread_are_refused():
         with pytest.raises(ValueError, match=r"folds=1 .*no cross-validation.*folds >= 2.*folds=None"):
             jaxreg.sweep(g, [0.1], folds=one_fold)
     assert jaxreg.sweep(g, [0.1], folds=[3]).shape == (1, 1)  # one chosen fold id: allowed
+
+
+def test_one_cpu_device_on_a_multicore_machine_is_said_once():
+    """Python gets one JAX CPU device; a sweep then says once what to do (no change behind the user's back)."""
+    script = textwrap.dedent(
+        """
+        import json, sys, warnings, jax, numpy as np, jaxreg
+        from jaxreg.engine import CpuCoresWarning
+        from jaxreg.engine._devices import cpu_core_count
+        if sys.argv[1] == "use_cpu_cores":
+            jaxreg.use_cpu_cores()
+        warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:
+            for k in (3, 5):
+                jaxreg.sweep(lambda lam: lam * 2, np.arange(k, dtype=np.float32))
+            jaxreg.sweep(lambda lam: lam, [1.0], devices=jax.devices()[:1])
+        mine = [w for w in caught if issubclass(w.category, CpuCoresWarning)]
+        print(json.dumps({"n": len(mine), "text": str(mine[0].message) if mine else "",
+                          "file": mine[0].filename if mine else "", "cores": cpu_core_count(),
+                          "devices": len(jax.devices())}))
+        """
+    )
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    for name in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES"):
+        env.pop(name, None)
+    results = {}
+    for mode in ("default", "use_cpu_cores"):
+        out = subprocess.run([sys.executable, "-c", script, mode], env=env, cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    default, cores = results["default"], results["default"]["cores"]
+    assert default["devices"] == 1
+    if cores > 1:  # once, however many sweeps, naming the fix and pointing at the caller's line
+        assert default["n"] == 1, default
+        assert "jaxreg.use_cpu_cores()" in default["text"], default
+        assert f"--xla_force_host_platform_device_count={cores}" in default["text"]
+        assert default["file"] == "<string>"
+    else:
+        assert default["n"] == 0
+    assert results["use_cpu_cores"]["n"] == 0 and results["use_cpu_cores"]["devices"] == cores

@@ -16,6 +16,7 @@ from jaxreg.engine._compile import (
 )
 from jaxreg.engine._cv import cv_summary as cv_summary, kfold_masks as kfold_masks
 from jaxreg.engine._devices import (
+    CpuCoresWarning as CpuCoresWarning,
     cpu_core_count as cpu_core_count,
     cpu_device_count_set_by_user as cpu_device_count_set_by_user,
     device_description as device_description,
@@ -56,6 +57,7 @@ __all__ = [
     "step_bytes",
     "CPU_GROUP_BYTES",
     "use_cpu_cores",
+    "CpuCoresWarning",
     "cpu_core_count",
     "cpu_device_count_set_by_user",
     "device_description",

@@ -7,8 +7,12 @@ own intra-op threads parallelise a single model's large matmuls but little
 else: small matmuls, elementwise and reduction work mostly run on one core.
 By default JAX exposes a single CPU device, so :func:`use_cpu_cores` asks for
 one per core (``jax_num_cpu_devices``); like that setting, it must run before
-JAX's first computation. The ``jaxreg`` command does it by default (measurements:
-docs/design/engine.md).
+JAX's first computation. The ``jaxreg`` command does it by default; a Python
+program must ask, and :func:`warn_if_cores_idle` says so, once per process, when a
+sweep runs on one CPU device of a multi-core machine. Nothing changes JAX's device
+count behind the user's back: a process's device count decides a sweep's chunking and
+rounding, and the user's own sharded code (measurements and the options tried:
+docs/guide-speed.md).
 """
 
 from __future__ import annotations
@@ -16,10 +20,30 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import warnings
 
 import jax
 
-__all__ = ["use_cpu_cores", "cpu_core_count", "cpu_device_count_set_by_user", "device_description"]
+__all__ = [
+    "use_cpu_cores",
+    "cpu_core_count",
+    "cpu_device_count_set_by_user",
+    "device_description",
+    "CpuCoresWarning",
+    "warn_if_cores_idle",
+]
+
+#: ``jax_num_cpu_devices`` until someone sets it: JAX then makes one CPU device.
+_JAX_DEFAULT_CPU_DEVICES = -1
+
+
+class CpuCoresWarning(UserWarning):
+    """A sweep ran on fewer JAX CPU devices than this process has cores, so it left cores idle.
+
+    Example:
+      >>> issubclass(CpuCoresWarning, UserWarning)
+      True
+    """
 
 
 def cpu_core_count() -> int:
@@ -72,14 +96,50 @@ def _processor() -> str:
 
 
 def cpu_device_count_set_by_user() -> bool:
-    """Whether the user already chose the CPU device count (``XLA_FLAGS`` or ``JAX_NUM_CPU_DEVICES``).
+    """Whether the user already chose the CPU device count (``XLA_FLAGS``, ``JAX_NUM_CPU_DEVICES`` or
+    ``jax.config.update("jax_num_cpu_devices", n)``, which :func:`use_cpu_cores` also sets).
 
     Example:
       >>> cpu_device_count_set_by_user() in (True, False)
       True
     """
     return ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
-            or "JAX_NUM_CPU_DEVICES" in os.environ)
+            or "JAX_NUM_CPU_DEVICES" in os.environ
+            or jax.config.jax_num_cpu_devices != _JAX_DEFAULT_CPU_DEVICES)
+
+
+def warn_if_cores_idle(devices: list[jax.Device] | tuple[jax.Device, ...], *, chosen: bool) -> None:
+    """Warn (:class:`CpuCoresWarning`, once per process) when a sweep is about to leave CPU cores idle.
+
+    That is when it runs on JAX's default CPU devices (``chosen`` false: no ``devices=``), which are
+    fewer than this process's cores and which nobody chose (:func:`cpu_device_count_set_by_user`). A
+    CPU device runs one computation at a time, so other cores help only where XLA splits a single
+    operation; the warning names the fix, :func:`use_cpu_cores` before JAX's first computation.
+
+    Example:
+      >>> import jax
+      >>> warn_if_cores_idle(jax.devices("cpu"), chosen=True)   # devices= given: the caller chose
+    """
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    if chosen or not local or local[0].platform != "cpu" or cpu_device_count_set_by_user():
+        return
+    n_cpu, cores = len(jax.local_devices(backend="cpu")), cpu_core_count()
+    if n_cpu < cores:
+        _warn_once(n_cpu, cores)
+
+
+@functools.cache  # once per process (and per device and core count)
+def _warn_once(n_cpu: int, cores: int) -> None:
+    warnings.warn(
+        f"jaxreg.sweep runs on {n_cpu} JAX CPU device{'s' if n_cpu > 1 else ''} of a {cores}-core machine: a device "
+        "runs one computation at a time, so other cores help only where XLA splits a single operation. Call "
+        "jaxreg.use_cpu_cores() right after `import jax` (before any JAX computation), or start Python with "
+        f"XLA_FLAGS=--xla_force_host_platform_device_count={cores}, for one device (one block of models) per core. "
+        "Shown once per process; choosing the count yourself (jax.config.update('jax_num_cpu_devices', n) "
+        "before the first computation) silences it.",
+        CpuCoresWarning,
+        stacklevel=4,  # the caller of jaxreg.sweep
+    )
 
 
 def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int | None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from jaxreg.engine._chunks import ChunkRun, run_chunks
 from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, SWEEP_PROGRAMS, SweepProgramCache
+from jaxreg.engine._devices import warn_if_cores_idle
 from jaxreg.engine._memory import available_memory_bytes
 from jaxreg.engine._plan import SweepPlan, plan_grid
 from jaxreg.engine._program import ChunkCompiler, Program
@@ -107,7 +108,9 @@ def sweep(
         memory, measured from the compiled program (``memory_analysis``).
       devices: devices to shard the model axis over (default: ``jax.devices()``, every device of every process
         after :func:`jaxreg.initialize_distributed`; outputs are gathered to every process). In one process, at
-        most one device per model is used. On a CPU, :func:`jaxreg.use_cpu_cores` gives one device per core.
+        most one device per model is used. On a CPU, :func:`jaxreg.use_cpu_cores` gives one device per core;
+        without it JAX has one CPU device, which runs one computation at a time, and the sweep says so once per
+        process (:class:`jaxreg.engine.CpuCoresWarning`).
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its block runs one group after another
         (``lax.map``), in equal groups of between half of it and all of it (the size that pads least).
@@ -145,6 +148,7 @@ def sweep(
     """
     vmap_size = _check_arguments(train_fn, chunk_size, vmap_size, compiler_options, memory_fraction, program_cache)
     plan = plan_grid(lambdas, keys=keys, folds=folds, devices=devices)
+    warn_if_cores_idle(plan.devices, chosen=devices is not None)
     explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
     default_options = SWEEP_CPU_COMPILER_OPTIONS if plan.platform == "cpu" else {}
     compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size, strict=explicit, cache=program_cache,

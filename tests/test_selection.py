@@ -1,4 +1,8 @@
-"""Choosing λ safely: SweepResult.from_sweep, divergence, best / cv by hand, O(n log n) grouping, plots."""
+"""Choosing λ safely: SweepResult.from_sweep, divergence, best / cv by hand, O(n log n) grouping, plots;
+the command's default step size, its divergence report, --task and the recorded data source."""
+
+import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +10,10 @@ import numpy as np
 import pytest
 
 import jaxreg
+from jaxreg import app
+from jaxreg.app import SweepConfig, _runner as runner
+from jaxreg.app._cli import main
+from jaxreg.app._step_size import data_curvature, default_step_size
 from jaxreg.engine import DIVERGENCE_FACTOR, SweepResult, diverged_models
 
 
@@ -213,3 +221,117 @@ def test_plots_leave_diverged_models_out_and_mark_them():
     assert res.plot_sparsity().axes[0].get_lines()[0].get_ydata().tolist() == pytest.approx([2 / 3] * 6)
     path = res.plot_coefficient_path()
     np.testing.assert_allclose(path.axes[0].get_lines()[0].get_ydata(), 1.0 / (1 + lambdas))
+
+
+# --- the command: default step size, divergence report, task, data source --------------------------------
+
+#: Every bundled dataset with the models that fit its task.
+BUNDLED = [(name, model) for name in app.DATASETS
+           for model in (("linear", "mlp") if name == "diabetes" else ("logistic", "mlp"))]
+
+
+@pytest.mark.parametrize("dataset", app.DATASETS)
+def test_default_step_size_never_diverges_on_the_bundled_data(dataset):
+    # the grid's two ends: the smallest λ damps least, the largest adds the most L2 curvature; 40 steps are
+    # enough for an unstable step to grow the loss past 10x (e.g. 0.5 on diabetes: see the next tests)
+    for name, model in [b for b in BUNDLED if b[0] == dataset]:
+        cfg = SweepConfig(dataset=name, model=model, penalties=app.PENALTIES, num_lambdas=2, steps=40, hidden=8,
+                          keep_params=False)
+        res = runner.run(cfg, log=None, progress=False)
+        assert res.info["divergence"]["n_diverged"] == 0, (name, model, res.info["divergence"])
+        for pen, b in res.best("val_loss").items():
+            assert b["lambda"] is not None and b["n_diverged"] == 0, (name, model, pen)
+
+
+def test_default_step_is_one_over_the_curvature_plus_the_l2_curvature():
+    cfg = SweepConfig(dataset="diabetes", model="linear", penalties=("l2", "l1", "l1_prox"), num_lambdas=5)
+    ds = runner.load_data(cfg)
+    lambdas, _ = runner.lambda_grid(ds, cfg)
+    x = np.hstack([ds.x_train, np.ones((len(ds.x_train), 1))]).astype(np.float64)
+    L = np.linalg.eigvalsh(x.T @ x / len(x))[-1]  # half MSE: the Hessian is X̃ᵀX̃/n
+    steps = runner.step_sizes(ds, cfg, lambdas)
+    assert steps["l2"].learning_rate == pytest.approx(1 / (L + 2 * lambdas.max()), rel=1e-2)
+    assert steps["l2"].learning_rate <= 1 / (L + 2 * lambdas.max())  # rounded down, never up
+    assert steps["l1"].learning_rate == steps["l1_prox"].learning_rate == pytest.approx(1 / L, rel=1e-2)
+    assert 0.5 > 2 / L  # the old default of 0.5 was past the stability limit 2/L on this data
+    assert default_step_size("l2", L, 1.0, "adam").learning_rate == 0.01
+    # cross-validation folds and minibatches can only make L larger (a smaller step)
+    folds = app.SweepConfig(folds=3).cv_folds
+    masks = jaxreg.kfold_masks(len(ds.y_train), folds)
+    assert data_curvature(ds, "linear", fold_masks=masks) >= L * (1 - 1e-9)
+    assert data_curvature(ds, "linear", batch_size=16) > L
+
+
+def test_a_huge_learning_rate_reports_how_many_models_diverged(tmp_path, capsys):
+    rc = main(["sweep", "--dataset", "diabetes", "--penalty", "l2", "--penalty", "l1_prox", "--num-lambdas", "6",
+               "--steps", "40", "--lr", "0.5", "--no-params", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())  # strict JSON: NaN written as null
+    d = summary["divergence"]
+    assert d["n_diverged"] > 0 and d["by_penalty"]["l2"]["n_diverged"] == 6
+    assert f"{d['n_diverged']} of 12 models diverged" in out
+    assert summary["best"]["l2"]["lambda"] is None and "diverged" in out.split("penalty")[-1]
+    rows = SweepResult.load(str(tmp_path))
+    l1 = summary["best"]["l1_prox"]
+    if l1["lambda"] is not None:
+        assert not rows.table["diverged"][l1["row"]]
+    assert "diverged" in rows.columns and "initial_loss" in rows.columns
+
+
+def test_default_run_says_nothing_diverged_and_records_its_step(tmp_path, capsys):
+    rc = main(["sweep", "--dataset", "diabetes", "--model", "linear", "--penalty", "l2", "--num-lambdas", "10",
+               "--steps", "100", "--no-params", "--quiet", "--out", str(tmp_path)])
+    assert rc == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["divergence"]["n_diverged"] == 0
+    assert summary["step_size"]["rule"]["l2"] == "1/(L + 2·λ_max)" and summary["learning_rate"]["l2"] < 0.5
+    assert summary["best"]["l2"]["val_loss"] < 1.0
+
+
+def _integer_regression_csv(path, n=120):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3))
+    y = np.clip(np.round(10 + 3 * x[:, 0] - 2 * x[:, 1]), 0, 21).astype(int)  # ages, counts: integer quantities
+    path.write_text("a,b,c,y\n" + "\n".join(",".join([*map(str, r), str(t)]) for r, t in zip(x, y)))
+    return str(path)
+
+
+def test_task_is_inferred_with_a_reason_or_given(tmp_path, capsys):
+    data = _integer_regression_csv(tmp_path / "ages.csv")
+    out = tmp_path / "auto"
+    assert main(["sweep", "--data", data, "--penalty", "l2", "--num-lambdas", "3", "--steps", "5", "--no-params",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "task: classification (inferred: the target's values are integers" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"]["task"] == "classification" and "inferred" in summary["dataset"]["task_reason"]
+    given = tmp_path / "given"
+    assert main(["sweep", "--data", data, "--task", "regression", "--penalty", "l2", "--num-lambdas", "3",
+                 "--steps", "5", "--no-params", "--quiet", "--out", str(given)]) == 0
+    summary = json.loads((given / "summary.json").read_text())
+    assert summary["dataset"]["task"] == "regression" and summary["model"] == "linear"
+    assert summary["dataset"]["task_reason"] == "given (task regression)"
+    # the data source is the file, not the bundled default
+    assert summary["dataset"]["source"] == "file" and summary["dataset"]["path"] == os.path.abspath(data)
+    assert summary["config"]["dataset"] is None and summary["dataset"]["name"] == "ages"
+    assert main(["sweep", "--dataset", "digits", "--task", "regression", "--out", str(tmp_path / "x")]) == 2
+    assert "--task is regression, but the bundled dataset digits is a classification task" in capsys.readouterr().err
+
+
+def test_config_task_and_lr_defaults():
+    cfg = SweepConfig().validate()
+    assert cfg.lr is None and cfg.task == "auto"
+    assert "task" not in cfg.to_dict()  # absent = auto: sweeps saved before the field still resume
+    assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(app.ConfigError, match="^task must be one of auto, regression, classification"):
+        SweepConfig(task="ranking").validate()
+
+
+def test_the_guides_example_runs():
+    text = open(os.path.join(os.path.dirname(__file__), "..", "docs", "guide-selection.md"), encoding="utf-8").read()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope = {}
+    exec(compile(code, "docs/guide-selection.md", "exec"), scope)
+    assert scope["best"]["lambda"] in scope["lambdas"] and scope["cv"]["lambda_1se"] >= scope["cv"]["lambda_min"]
+    assert scope["res"].params["w"].shape[0] == len(scope["res"]) == 4 * 2 * 16

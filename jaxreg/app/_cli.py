@@ -60,13 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset", help=f"bundled dataset: {', '.join(DATASETS)} (default {d.dataset})")
     src.add_argument("--data", metavar="FILE", help="your CSV (target = last column) or NPZ (arrays x, y)")
     s.add_argument("--model", help=f"{', '.join(MODELS)} (default: logistic for classes, linear for regression)")
+    s.add_argument("--task", choices=("auto", "regression", "classification"),
+                   help="regression or classification; auto (default) infers it from the target and says why")
     s.add_argument("--penalty", action="append", dest="penalties", metavar="NAME",
                    help=f"repeatable: {', '.join(PENALTIES)} (default: {', '.join(d.penalties)})")
     s.add_argument("--lambda-min", type=float, help="smallest λ (default 1e-4 · lambda-max)")
     s.add_argument("--lambda-max", type=float, help="largest λ (default: λ_max of L1 for the linear model)")
     s.add_argument("--num-lambdas", type=int, help=f"λ values per penalty (default {d.num_lambdas})")
     s.add_argument("--steps", type=int, help=f"optimizer steps per model (default {d.steps})")
-    s.add_argument("--lr", type=float, help=f"learning rate (default {d.lr})")
+    s.add_argument("--lr", type=float, help="learning rate (default: 1/L from the data, so that no model diverges; "
+                   "adam: 0.01)")
     s.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default {d.optimizer})")
     s.add_argument("--seeds", type=int, help="seeds per λ (init and minibatches; default 1)")
     s.add_argument("--folds", type=int, help="K-fold cross-validation on the training split (K >= 2)")
@@ -138,7 +141,7 @@ def _table(result) -> str:
 _CONFIG_ARGS = (
     "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
     "optimizer", "seeds", "folds", "chunk_size", "hidden", "batch_size", "l1_ratio", "n_train", "deterministic",
-    "compute_dtype",
+    "compute_dtype", "task",
 )
 
 
@@ -214,7 +217,8 @@ def cmd_sweep(args) -> int:
         log(_table(result))
         if "cv" in result.info:
             for pen, s in result.info["cv"].items():
-                log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}, lambda_1se {s['lambda_1se']:.3g}")
+                log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}, lambda_1se {s['lambda_1se']:.3g}"
+                    if s["lambda_min"] is not None else f"  CV {pen}: {s['note']}")
         log("")
     for p in paths:
         print(p)

@@ -24,6 +24,11 @@ __all__ = ["SweepConfig"]
 _INT_FIELDS = (("num_lambdas", 1), ("steps", 1), ("seeds", 1), ("hidden", 1), ("folds", 0))
 #: Optional integer fields (``None`` = automatic / all); when given, at least 1.
 _OPTIONAL_INT_FIELDS = ("chunk_size", "batch_size", "n_train")
+#: ``task`` values: inferred from the target (``auto``), or given.
+TASKS = ("auto", "regression", "classification")
+#: Fields left out of :meth:`SweepConfig.to_dict` at these defaults, so that sweeps saved before the field existed
+#: still resume.
+_OMITTED_DEFAULTS = {"compute_dtype": "float32", "task": "auto"}
 
 
 @dataclass
@@ -42,13 +47,14 @@ class SweepConfig:
 
     dataset: str = "digits"
     data: str | None = None  # a CSV/NPZ file instead of a bundled dataset
+    task: str = "auto"  # "regression" / "classification" override the task inferred from the target
     model: str | None = None  # default: logistic for classes, linear for regression
     penalties: tuple[str, ...] = ("l2", "l1", "l1_prox")
     lambda_min: float | None = None  # default: 1e-4 · lambda_max
     lambda_max: float | None = None  # default: λ_max of L1 for the linear model on the data
     num_lambdas: int = 100
     steps: int = 300
-    lr: float = 0.5
+    lr: float | None = None  # default: 1/L from the data (jaxreg.app._step_size), so that no model diverges
     optimizer: str = "sgd"
     seeds: int = 1
     folds: int = 0  # 0/1: fixed validation split; >= 2: K-fold CV on the training split
@@ -66,9 +72,10 @@ class SweepConfig:
         """Check every field; raise :class:`ConfigError` naming the field and what it accepts. Returns ``self``."""
         _check_names(self)
         _check_lambdas(self)
-        _checked(check_hyperparam, self.lr, "lr")
-        if self.lr == 0:
-            raise ConfigError.about("lr", "must be > 0")
+        if self.lr is not None:
+            _checked(check_hyperparam, self.lr, "lr")
+            if self.lr == 0:
+                raise ConfigError.about("lr", "must be > 0")
         _checked(check_ratio, self.l1_ratio, "l1_ratio")
         _check_integers(self)
         if not 0 < self.val_fraction < 1:
@@ -93,8 +100,9 @@ class SweepConfig:
         """A JSON-ready dict (``penalties`` as a list); :meth:`from_dict` reads it back."""
         d = dataclasses.asdict(self)
         d["penalties"] = list(self.penalties)
-        if d["compute_dtype"] == "float32":  # absent = float32: sweeps saved before the option still resume
-            del d["compute_dtype"]
+        for name, default in _OMITTED_DEFAULTS.items():  # absent = default: sweeps saved before it still resume
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -139,6 +147,7 @@ def _check_names(cfg: SweepConfig) -> None:
         raise ConfigError.about("penalties", f"lists a penalty twice: {', '.join(cfg.penalties)}")
     _one_of(cfg.optimizer, OPTIMIZERS, "optimizer")
     _one_of(cfg.compute_dtype, COMPUTE_DTYPES, "compute_dtype")
+    _one_of(cfg.task, TASKS, "task")
 
 
 def _check_lambdas(cfg: SweepConfig) -> None:

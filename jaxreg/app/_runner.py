@@ -3,16 +3,23 @@
 The CLI parses arguments and prints; this module does the work, in stages that
 :func:`run` calls in order:
 
-1. :func:`load_data`: the bundled dataset or the user's file, split and standardised
-   (then ``_check_against_data``: the options that can only be checked against the data);
-2. :func:`lambda_grid`: the log grid of λ, by default anchored at λ_max of L1;
+1. :func:`load_data`: the bundled dataset or the user's file, split and standardised, its
+   task given or inferred (then ``_check_against_data``: the options that can only be
+   checked against the data);
+2. :func:`lambda_grid`: the log grid of λ, by default anchored at λ_max of L1; then
+   :func:`step_sizes`: ``cfg.lr``, or per penalty the data's 1/L rule (``_step_size``);
 3. :func:`make_train_fn`: ``train(lam, key[, fold])`` for one model of one penalty
    (the penalty's optax chain is :func:`~jaxreg.app.make_optimizer`'s);
 4. ``_sweep_penalty``: one :func:`~jaxreg.engine.sweep` call per penalty, every
    finished chunk checkpointed in ``out_dir`` (:class:`~jaxreg.engine.ChunkStore`);
 5. ``_assemble``: the :class:`~jaxreg.engine.SweepResult`, one row per model, with
-   the summary (grid, timings, device, CV choice of λ);
+   the summary (data source and task, step sizes, grid, timings, device, diverged
+   models, CV choice of λ);
 6. :func:`write_outputs`: ``results.csv``, ``summary.json`` and the figures.
+
+A model is diverged when a metric is non-finite or its training loss ended above
+:data:`~jaxreg.engine.DIVERGENCE_FACTOR` times its initial loss: the ``diverged``
+column flags it, the report counts it, and no choice of λ uses it.
 
 Only weight matrices are penalised (biases are free). ``compute_dtype="bfloat16"``
 trains in mixed precision: params, optimizer state and losses stay float32, the
@@ -39,17 +46,19 @@ from jaxreg.app._config import SweepConfig, check_lambda_order
 from jaxreg.app._data import Dataset, load_dataset, load_file
 from jaxreg.app._errors import ConfigError
 from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES, make_optimizer
+from jaxreg.app._step_size import StepSize, data_curvature, default_step_size
 from jaxreg.core._grids import lambda_max_l1, log_grid
 from jaxreg.core._metrics import all_finite, weight_metrics
 from jaxreg.engine import _cv as cv
 from jaxreg.engine._checkpoint import ChunkStore, device_fingerprint
 from jaxreg.engine._results import SweepResult
+from jaxreg.engine._select import DIVERGENCE_FACTOR, diverged_models
 from jaxreg.engine._sweep import sweep
 
 __all__ = ["PENALTIES", "OPTIMIZERS", "SweepConfig", "make_optimizer", "make_train_fn", "run", "lambda_grid",
-           "load_data", "write_outputs"]
+           "step_sizes", "load_data", "write_outputs"]
 
-#: Per-model metrics, one column each in the results table (plus ``finite``).
+#: Per-model metrics, one column each in the results table (then ``finite``, ``initial_loss``, ``diverged``).
 METRICS = ("train_loss", "val_loss", "val_accuracy", "sparsity", "near_zero", "l1", "l2")
 #: The default λ_min as a fraction of λ_max (four decades, as glmnet's default for n > d).
 LAMBDA_MIN_RATIO = 1e-4
@@ -60,13 +69,41 @@ Log = Callable[[str], Any] | None
 def load_data(cfg: SweepConfig) -> Dataset:
     """Stage 1: ``cfg.data`` (a CSV/NPZ file) or the bundled ``cfg.dataset``, split and standardised.
 
+    ``cfg.task`` ``"auto"`` infers a file's task from its target (:func:`task_reason` says why);
+    ``"regression"`` or ``"classification"`` overrides it (a bundled dataset's task is fixed).
+
     Example:
       >>> load_data(SweepConfig(dataset="diabetes")).task
       'regression'
     """
+    task = None if cfg.task == "auto" else cfg.task
     if cfg.data is not None:
-        return load_file(cfg.data, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
-    return load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
+        return load_file(cfg.data, task=task, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
+    ds = load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, n_train=cfg.n_train)
+    if task is not None and task != ds.task:
+        raise ConfigError(f"{{task}} is {task}, but the bundled dataset {ds.name} is a {ds.task} task; "
+                          "leave {task} auto", "task")
+    return ds
+
+
+def task_reason(ds: Dataset, cfg: SweepConfig) -> str:
+    """Why ``ds.task`` is the task: given, the bundled dataset's, or inferred from the target.
+
+    Example:
+      >>> cfg = SweepConfig(dataset="wine")
+      >>> task_reason(load_data(cfg), cfg)
+      'the bundled dataset wine is a classification task'
+    """
+    if cfg.task != "auto":
+        return f"given (task {cfg.task})"
+    if cfg.data is None:
+        return f"the bundled dataset {ds.name} is a {ds.task} task"
+    if ds.task == "classification":
+        return (f"inferred: the target's values are integers with only {ds.n_classes} distinct ones in "
+                f"{ds.info.get('n_samples', '?')} samples, read as class labels; set task to regression "
+                "if they are quantities")
+    return ("inferred: the target is not a small set of integer labels (it has fractional values or many "
+            "distinct ones); set task to classification if they are labels")
 
 
 def _check_against_data(ds: Dataset, cfg: SweepConfig) -> None:
@@ -109,21 +146,50 @@ def lambda_grid(ds: Dataset, cfg: SweepConfig) -> tuple[np.ndarray, dict]:
     return log_grid(lo, hi, cfg.num_lambdas), info
 
 
-def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.ndarray | None = None):
+def step_sizes(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray,
+               fold_masks: np.ndarray | None = None) -> dict[str, StepSize]:
+    """Stage 2b: each penalty's learning rate: ``cfg.lr``, or the data's rule (:mod:`jaxreg.app._step_size`).
+
+    Without ``cfg.lr``: :math:`1/L` for the data's curvature L (``1/(L + 2λ_max)`` for ``l2``),
+    for sgd; a fixed step for adam. The docs' guide-selection page gives the rules.
+
+    Example:
+      >>> cfg = SweepConfig(dataset="diabetes", penalties=("l2", "l1_prox"), num_lambdas=5)
+      >>> ds = load_data(cfg)
+      >>> {p: s.learning_rate for p, s in step_sizes(ds, cfg, lambda_grid(ds, cfg)[0]).items()}
+      {'l2': 0.185, 'l1_prox': 0.241}
+    """
+    if cfg.lr is not None:
+        return {pen: StepSize(cfg.lr, float("nan"), "given (lr)") for pen in cfg.penalties}
+    curvature = float("nan")
+    if cfg.optimizer != "adam":
+        curvature = data_curvature(ds, cfg.model_for(ds.task), hidden=cfg.hidden, batch_size=cfg.batch_size,
+                                   fold_masks=fold_masks)
+    return {pen: default_step_size(pen, curvature, float(np.max(lambdas)), cfg.optimizer) for pen in cfg.penalties}
+
+
+def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.ndarray | None = None, *,
+                  learning_rate: float | None = None):
     """Stage 3: ``train(lam, key[, fold]) -> {"metrics": {...}, "params": ...}`` for one model.
 
     A model that diverges keeps ``finite=False`` and NaN metrics; the other
-    models of the sweep are unaffected. With ``fold_masks`` (``(folds, n)``,
-    True = held out) the model of fold ``f`` trains on the rest of the
-    training split and is scored on fold ``f``.
+    models of the sweep are unaffected. ``initial_loss`` is the training loss
+    at initialisation, for :func:`~jaxreg.engine.diverged_models`. With
+    ``fold_masks`` (``(folds, n)``, True = held out) the model of fold ``f``
+    trains on the rest of the training split and is scored on fold ``f``.
+    ``learning_rate``: default ``cfg.lr``, else :func:`step_sizes`' rule.
 
     Example:
       >>> cfg = SweepConfig(dataset="wine", steps=10)
       >>> train = make_train_fn(load_data(cfg), cfg, "l1_prox")
       >>> out = train(0.01, jax.random.key(0))
       >>> sorted(out["metrics"])[:4], bool(out["metrics"]["finite"])
-      (['finite', 'l1', 'l2', 'near_zero'], True)
+      (['finite', 'initial_loss', 'l1', 'l2'], True)
     """
+    if learning_rate is None:
+        learning_rate = cfg.lr
+    if learning_rate is None:
+        learning_rate = step_sizes(ds, cfg, lambda_grid(ds, cfg)[0], fold_masks)[penalty].learning_rate
     model = cfg.model_for(ds.task)
     models.init_params(model, jax.random.key(0), ds.n_features, ds.n_outputs, hidden=cfg.hidden, task=ds.task)
     x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
@@ -140,7 +206,7 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
         params = models.init_params(model, k_init, ds.n_features, ds.n_outputs, hidden=cfg.hidden)
         mask = models.weight_mask(params)
         opt = make_optimizer(
-            penalty, lam, optimizer=cfg.optimizer, learning_rate=cfg.lr, mask=mask, l1_ratio=cfg.l1_ratio
+            penalty, lam, optimizer=cfg.optimizer, learning_rate=learning_rate, mask=mask, l1_ratio=cfg.l1_ratio
         )
         if held is None:
             train_w, data = None, (x, y)
@@ -149,6 +215,7 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
             train_w = 1.0 - held[fold]
             data = (x, y, train_w)
             val = (x, y, held[fold])
+        initial_loss = models.data_loss(ds.task, params, x, y, train_w, compute_dtype=dt)
         p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=k_batch).params
         metrics = {
             "train_loss": models.data_loss(ds.task, p, x, y, train_w, compute_dtype=dt),
@@ -160,6 +227,7 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
         finite = all_finite(p) & jnp.isfinite(metrics["train_loss"]) & jnp.isfinite(metrics["val_loss"])
         metrics = {k: jnp.where(finite, v, jnp.nan) for k, v in metrics.items()}
         metrics["finite"] = finite
+        metrics["initial_loss"] = initial_loss
         out = {"metrics": metrics}
         if cfg.keep_params:
             out["params"] = p
@@ -200,9 +268,9 @@ class _PenaltyRows(NamedTuple):
 
 
 def _sweep_penalty(ds: Dataset, cfg: SweepConfig, penalty: str, lambdas: np.ndarray, fold_masks: np.ndarray | None,
-                   ckpt: _Checkpoints, progress: bool | None, log: Log) -> _PenaltyRows:
+                   ckpt: _Checkpoints, progress: bool | None, log: Log, learning_rate: float) -> _PenaltyRows:
     """Stage 4: one :func:`sweep` call for ``penalty``, chunks saved to / resumed from ``ckpt``."""
-    train = make_train_fn(ds, cfg, penalty, fold_masks)
+    train = make_train_fn(ds, cfg, penalty, fold_masks, learning_rate=learning_rate)
     store, chunk_size, on_chunk, load_chunk = ckpt.store, cfg.chunk_size, None, None
     if store is not None:
         chunk_size = store.chunk_size(penalty) or chunk_size  # a resume must reuse the chunks' size
@@ -241,44 +309,62 @@ def _rows(penalty: str, out: dict, lambdas: np.ndarray, cfg: SweepConfig) -> _Pe
                "seed": np.arange(cfg.seeds)[grid[-2].ravel()]}
     if cfg.cv_folds:
         columns["fold"] = grid[0].ravel()
-    for m in (*METRICS, "finite"):
+    for m in (*METRICS, "finite", "initial_loss"):
         columns[m] = np.asarray(out["metrics"][m]).reshape(n)
+    columns["finite"] = columns["finite"].astype(bool)
+    columns["diverged"] = diverged_models(columns["finite"], columns["train_loss"], columns["initial_loss"])
     params = None
     if cfg.keep_params:
         params = {k: np.asarray(v).reshape(n, *np.shape(v)[len(shape):]) for k, v in out["params"].items()}
     return _PenaltyRows(columns, params, {})
 
 
-def _cv_choice(table: dict, cfg: SweepConfig, lambdas: np.ndarray) -> dict:
-    """Per penalty, :func:`~jaxreg.engine.cv_summary` of the seed-averaged validation loss of each fold."""
-    choice = {}
-    for pen in cfg.penalties:
+def _cv_choice(result: SweepResult) -> dict:
+    """Per penalty, :meth:`~jaxreg.engine.SweepResult.cv` of the validation loss, JSON-ready."""
+    return {pen: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for pen, s in result.cv("val_loss").items()}
+
+
+def _data_info(ds: Dataset, cfg: SweepConfig) -> dict:
+    """The data's source (the file, or the bundled dataset), its task and why, and its sizes."""
+    source = ({"source": "file", "path": os.path.abspath(cfg.data)} if cfg.data is not None
+              else {"source": "bundled"})
+    return {"name": ds.name, **source, "sha256": ds.info.get("sha256"), "task": ds.task,
+            "task_reason": task_reason(ds, cfg), "n_train": int(len(ds.y_train)), "n_val": int(len(ds.y_val)),
+            "n_features": ds.n_features, "n_classes": ds.n_classes}
+
+
+def _divergence_info(table: dict) -> dict:
+    """How many models diverged, in all and per penalty."""
+    by_penalty = {}
+    for pen in dict.fromkeys(table["penalty"].tolist()):
         sel = table["penalty"] == pen
-        scores = table["val_loss"][sel].reshape(cfg.folds, cfg.seeds, lambdas.size).mean(axis=1)
-        scores = np.where(table["finite"][sel].reshape(cfg.folds, cfg.seeds, -1).all(axis=1), scores, np.nan)
-        if not np.isfinite(scores).all(axis=0).any():
-            raise ConfigError(f"every {pen} model diverged in cross-validation; lower {{lr}} ({cfg.lr})", "lr")
-        s = cv.cv_summary(lambdas, scores)
-        choice[pen] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-    return choice
+        by_penalty[pen] = {"n_diverged": int(np.sum(table["diverged"][sel])), "n_models": int(np.sum(sel))}
+    return {"factor": DIVERGENCE_FACTOR, "n_diverged": int(np.sum(table["diverged"])),
+            "n_models": int(len(table["diverged"])), "by_penalty": by_penalty}
 
 
-def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dict,
+def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dict, steps: dict[str, StepSize],
               rows: dict[str, _PenaltyRows]) -> SweepResult:
     """Stage 5: the :class:`SweepResult` of every penalty, with the job's summary in ``info``."""
     parts = list(rows.values())
     table = {k: np.concatenate([r.columns[k] for r in parts]) for k in parts[0].columns}
-    table["finite"] = table["finite"].astype(bool)
     params = None
     if cfg.keep_params:
         params = {k: np.concatenate([r.params[k] for r in parts]) for k in parts[0].params}
+    config = cfg.to_dict()
+    if cfg.data is not None:
+        config["dataset"] = None  # the file is the data; the bundled default does not apply
     info = {
-        "config": cfg.to_dict(),
-        "dataset": {"name": ds.name, "task": ds.task, "n_train": int(len(ds.y_train)), "n_val": int(len(ds.y_val)),
-                    "n_features": ds.n_features, "n_classes": ds.n_classes},
+        "config": config,
+        "dataset": _data_info(ds, cfg),
         "model": cfg.model_for(ds.task),
+        "learning_rate": {pen: s.learning_rate for pen, s in steps.items()},
+        "step_size": {"rule": {pen: s.rule for pen, s in steps.items()},
+                      "curvature": next(iter(steps.values())).curvature},
         "lambdas": lambdas.tolist(),
         "grid": grid_info,
+        "divergence": _divergence_info(table),
         "timings": {pen: r.timing for pen, r in rows.items()},
         "device": jax.devices()[0].device_kind,
         "platform": jax.devices()[0].platform,
@@ -286,9 +372,37 @@ def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dic
         "n_processes": jax.process_count(),
         "jax_version": jax.__version__,
     }
+    result = SweepResult(table=table, params=params, info=info)
     if cfg.cv_folds:
-        info["cv"] = _cv_choice(table, cfg, lambdas)
-    return SweepResult(table=table, params=params, info=info)
+        info["cv"] = _cv_choice(result)
+    return result
+
+
+def _report_setup(ds: Dataset, cfg: SweepConfig, steps: dict[str, StepSize], log: Log) -> None:
+    """The task and why, and the step sizes and how they were derived."""
+    if not log:
+        return
+    log(f"  task: {ds.task} ({task_reason(ds, cfg)})")
+    by_step = {}
+    for pen, s in steps.items():
+        by_step.setdefault((s.learning_rate, s.rule), []).append(pen)
+    parts = [f"{', '.join(pens)} {lr:g} = {rule}" for (lr, rule), pens in by_step.items()]
+    curvature = next(iter(steps.values())).curvature
+    where = f"; L = {curvature:.4g}, the data loss's curvature" if np.isfinite(curvature) else ""
+    log(f"  step size: {'; '.join(parts)}{where}")
+
+
+def _report_divergence(result: SweepResult, log: Log) -> None:
+    """``N of M models diverged``, per penalty when some did."""
+    if not log:
+        return
+    d = result.info["divergence"]
+    line = f"  {d['n_diverged']} of {d['n_models']} models diverged"
+    if d["n_diverged"]:
+        each = ", ".join(f"{pen} {v['n_diverged']} of {v['n_models']}" for pen, v in d["by_penalty"].items())
+        line += (f" ({each}): a non-finite metric or a training loss above {d['factor']:g}x its initial value; "
+                 "flagged in results.csv, left out of the curves, never chosen; a smaller learning rate avoids it")
+    log(line)
 
 
 def run(
@@ -313,17 +427,37 @@ def run(
     Example:
       >>> cfg = SweepConfig(dataset="wine", penalties=("l1_prox",), num_lambdas=4, steps=20)
       >>> result = run(cfg, log=None, progress=False)
-      >>> len(result), result.columns[:3]
-      (4, ['penalty', 'lambda', 'seed'])
+      >>> len(result), result.columns[:3], result.info["divergence"]["n_diverged"]
+      (4, ['penalty', 'lambda', 'seed'], 0)
     """
     cfg.validate()
     ds = load_data(cfg)
     _check_against_data(ds, cfg)
     lambdas, grid_info = lambda_grid(ds, cfg)
     fold_masks = cv.kfold_masks(len(ds.y_train), cfg.cv_folds) if cfg.cv_folds else None
+    steps = step_sizes(ds, cfg, lambdas, fold_masks)
+    _report_setup(ds, cfg, steps, log)
     ckpt = _open_checkpoints(cfg, lambdas, out_dir, resume, log, ds)
-    rows = {pen: _sweep_penalty(ds, cfg, pen, lambdas, fold_masks, ckpt, progress, log) for pen in cfg.penalties}
-    return _assemble(ds, cfg, lambdas, grid_info, rows)
+    rows = {pen: _sweep_penalty(ds, cfg, pen, lambdas, fold_masks, ckpt, progress, log, steps[pen].learning_rate)
+            for pen in cfg.penalties}
+    result = _assemble(ds, cfg, lambdas, grid_info, steps, rows)
+    _report_divergence(result, log)
+    return result
+
+
+def _json_ready(obj: Any) -> Any:
+    """``obj`` with NumPy scalars as Python numbers and NaN / inf as ``None``: strict JSON (``null``)."""
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
@@ -341,7 +475,7 @@ def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
     result.save(out_dir)
     summary_path = os.path.join(out_dir, "summary.json")
     with open(summary_path, "w") as f:
-        json.dump({"best": result.best("val_loss"), **result.info}, f, indent=2, default=float)
+        json.dump(_json_ready({"best": result.best("val_loss"), **result.info}), f, indent=2, allow_nan=False)
     title = f"{result.info['dataset']['name']}, {result.info['model']}"
     paths = [os.path.join(out_dir, "results.csv"), summary_path,
              plots.validation_curve(result, os.path.join(out_dir, "validation_curve.png"),

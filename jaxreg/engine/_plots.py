@@ -98,7 +98,7 @@ def plot_validation_curve(result: Any, metric: str = "val_loss", *, train_metric
         _mark_diverged(ax, c)
         _finish(ax, pen or "")
         ax.legend(fontsize=8)
-    axes[0].set_ylabel(metric)
+    axes[0].set_ylabel(metric if train is None else f"{metric}, {train_metric} (dashed)")
     fig.suptitle(title or "Validation curve")
     fig.tight_layout()
     return fig

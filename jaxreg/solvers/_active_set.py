@@ -13,7 +13,7 @@ One iteration, from :math:`w` with negative gradient :math:`g = b - Hw`:
 1. guess the solution's support (primal-dual active set): :math:`A = \{j : |v_j| > a_1/H_{jj}\}`,
    :math:`v = w + g/\operatorname{diag}(H)`; a nonzero coordinate keeps its sign, an entering
    one (at most :math:`\max(16, |\operatorname{supp} w|)` per iteration, the most violating,
-   and never more than :math:`\operatorname{rank} X` in all for the lasso) takes
+   and never more than :math:`\operatorname{rank} X + 1` in all for the lasso) takes
    :math:`s_j = \operatorname{sign}(v_j)`. A λ's first iteration takes :math:`v` at the point
    extrapolated along the path, :math:`w + (\lambda - \lambda')\,\mathrm{d}w/\mathrm{d}\lambda` and
    :math:`g` likewise (slopes from the last two λ: the solution is piecewise linear in λ), which
@@ -251,8 +251,8 @@ def _support_guess(ctx: _Setup, a1, a2, pred, c: _Iteration):
     The guess: coordinates a unit-metric proximal step leaves nonzero (primal-dual active set). A λ's first
     iteration takes it at the point extrapolated along the path (``pred``: ``w`` and ``Xᵀr/n`` moved on linearly
     from the last two λ), which foresees most coordinates that enter or leave on the way to this λ. At most
-    ``max(MIN_ENTERING, |support|)`` coordinates enter, the most violating ones, and no more than the rank
-    allows (``n < d``: ``H_AA`` is singular beyond ``n`` coordinates; one always enters, to swap).
+    ``max(MIN_ENTERING, |support|)`` coordinates enter, the most violating ones, and no more than one beyond the
+    rank (``n < d``: ``H_AA`` is singular beyond ``n`` coordinates; one always enters, to swap).
     """
     p, dtype, diag = ctx.capacity, ctx.dtype, ctx.diag
     grad = c.xtr - a2 * c.w  # −∇ of the smooth part
@@ -268,9 +268,13 @@ def _support_guess(ctx: _Setup, a1, a2, pred, c: _Iteration):
                        lambda: jax.lax.top_k(violation, p)[0][jnp.minimum(room, p) - 1],
                        lambda: jnp.array(-jnp.inf, dtype))
     guess = guess & ((c.w != 0) | (violation >= cut))
-    if ctx.rank < p:  # and (lasso) at most `rank` in all: the largest margins |v|(diag + a2) − a1
+    # and (lasso) at most rank + 1 in all, the largest margins |v|(diag + a2) − a1: at the rank, a coordinate must
+    # enter before the one it replaces leaves (capped at the rank, the entering one was cut and the path stalled);
+    # the sign passes drop one from that singular system
+    most = ctx.rank + 1
+    if most < p:
         margin = jnp.where(guess, jnp.abs(v) * (diag + a2) - a1, -jnp.inf)
-        floor = jax.lax.cond((a2 == 0) & (jnp.sum(guess) > ctx.rank), lambda: jax.lax.top_k(margin, ctx.rank)[0][-1],
+        floor = jax.lax.cond((a2 == 0) & (jnp.sum(guess) > most), lambda: jax.lax.top_k(margin, most)[0][-1],
                              lambda: jnp.array(-jnp.inf, dtype))  # (the sort only when the cap bites)
         guess = guess & (margin >= floor)
     return grad, v, guess

@@ -266,6 +266,87 @@ def earlier_cpu_section() -> list[str]:
     return out + [""]
 
 
+#: The solvers of `lasso_peers.py`, in its table's order.
+LASSO_PEERS = ("jaxreg", "scikit-learn", "skglm", "celer", "glmnet")
+
+
+def _peer_cell(r: dict, fastest: bool, n_alphas: int) -> str:
+    """One solver's cell: its best time (bold for the fastest that met the target), or the gap it stopped at."""
+    if "s" not in r:
+        status = r.get("status", "")
+        return status if status in ("not installed", "not run") else status.split(":")[0]
+    text = f"{r['s']:.3g} s"
+    if not r["reached"]:
+        cut = r["max_gap"] == float("inf") and r["alphas_solved"] < n_alphas  # (a path stopped early)
+        text += f" (gap {r['max_gap_solved']:.0e}" + (f" on {r['alphas_solved']} of {n_alphas} α)" if cut else ")")
+    return f"**{text}**" if fastest else text
+
+
+def _plot_lasso_peers(rows: list[dict], path: str) -> bool:
+    """Time per design and solver (log scale; hatched: the 1e-6 gap not reached), or False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.5))
+    height = 0.8 / len(LASSO_PEERS)
+    for j, peer in enumerate(LASSO_PEERS):
+        for i, row in enumerate(rows):
+            r = row["peers"].get(peer, {})
+            if "s" in r:
+                ax.barh(i + (j - 2) * height, r["s"], height, color=f"C{j}", label=peer if i == 0 else None,
+                        hatch=None if r["reached"] else "//", edgecolor="white" if r["reached"] else "black")
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"seconds to a max relative duality gap ≤ {rows[0]['target_gap']:g} over {rows[0]['n_alphas']} α "
+                  "(hatched: not reached)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def lasso_peers_section() -> list[str]:
+    """The table and plot of `lasso_peers.py` (`lasso_peers.jsonl`): jaxreg's lasso path against the peers."""
+    rows = _load("lasso_peers.jsonl")
+    if not rows:
+        return []
+    r0 = rows[0]
+    versions = {p: r.get("version") for row in rows for p, r in row["peers"].items() if r.get("version")}
+    out = [f"## Lasso paths against the fastest peers ({r0['device']}, {r0['date']}, `lasso_peers.py`)", "",
+           f"float64, {r0['n_alphas']} α from α_max to {r0['alpha_min_ratio']:g}·α_max, no intercept. Each solver's "
+           f"`tol` is tightened until its path's largest relative duality gap is ≤ {r0['target_gap']:g}, the gap "
+           "computed by the benchmark (`jaxreg.relative_duality_gap`) from the returned coefficients; the time is "
+           f"the best of {r0['repeat']} runs at that `tol` (a run over {r0['max_repeat_s']:g} s is not repeated), all "
+           "in one process; the 1-minute load average before and after each design is in the JSON. "
+           "jaxreg's time excludes its compilation. A solver that never reached the gap is shown at the smallest "
+           "gap it reached (glmnet stops on the change of its coefficients) and is not counted as the fastest. "
+           "Versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()) + ". *: one of issue 22's designs; "
+           "the others were not tuned on. Why jaxreg loses where it does, and what it would take: "
+           "`docs/design/lasso-peers.md`." + (f" {r0['note']}" if r0.get("note") else ""), "",
+           "| design | class | " + " | ".join(LASSO_PEERS) + " | jaxreg vs fastest peer |",
+           "|---|---|" + "---|" * (len(LASSO_PEERS) + 1)]
+    for row in rows:
+        met = row["s_over_fastest"]
+        best = min(met, key=met.get) if met else None
+        cells = [_peer_cell(row["peers"].get(p, {"status": "not run"}), p == best, row["n_alphas"])
+                 for p in LASSO_PEERS]
+        ratio = row["jaxreg_vs_fastest_peer"]
+        verdict = (f"{ratio:.2f}× ({row['fastest_peer']})" if ratio else
+                   "jaxreg did not reach the gap" if row["fastest_peer"] else "no peer reached the gap")
+        out.append(f"| {row['label']}{' *' if row['issue_design'] else ''} | {row['class']} | " + " | ".join(cells)
+                   + f" | {verdict} |")
+    out += ["", "jaxreg vs fastest peer: the fastest peer's time over jaxreg's (above 1: jaxreg is faster)."]
+    if _plot_lasso_peers(rows, os.path.join(HERE, "lasso_peers.png")):
+        out += ["", "![seconds per design and solver](lasso_peers.png)"]
+    return out + [""]
+
+
 def _measured_on(name: str) -> str:
     """The date a results file was last written: its last commit's date (a fresh clone's mtimes are the clone's),
     or its mtime when it has uncommitted changes or no history."""
@@ -370,6 +451,7 @@ def render() -> str:
                 f"{r['jaxreg_compile_s']:.1f} | {r.get('repeat', 1)} | "
                 f"{r['jaxreg_speedup']:.2f}× | {r.get('date', '2026-11-26 or earlier')} |")
         out.append("")
+    out += lasso_peers_section()
     out += earlier_cpu_section()
     return "\n".join(out)
 

@@ -174,3 +174,32 @@ def test_a_gram_matrix_beyond_the_budget_keeps_x_sparse_or_names_x():
         elastic_net_path(x, np.ones(d + 10), [1.0], solver=Admm(tol=1e-6))
     with pytest.raises(ValueError, match="x is sparse.*Fista\\(gram=False\\)"):
         elastic_net_path(x, np.ones(d + 10), [1.0], solver=Fista(tol=1e-6, gram=True))
+
+
+def test_lasso_peers_benchmark_quick_mode_writes_its_json_rows():
+    """`benchmarks/lasso_peers.py --quick` (three small designs, one of them sparse): one JSON line per design with
+    every peer's time, gap and tol, or why it did not run; the structure only, never the figures. skglm is left
+    out: compiling its numba code takes longer than the whole quick run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    peers = ["jaxreg", "scikit-learn", "celer", "glmnet"]
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "lasso_peers.py"), "--quick", "--peers",
+                          *peers], capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["n"] for r in rows] == [60, 300, 80] and [r["sparse"] for r in rows] == [False, False, True]
+    for row in rows:
+        assert row["benchmark"] == "lasso_peers" and row["dtype"] == "float64" and row["target_gap"] == 1e-6
+        assert isinstance(row["device"], str) and row["n_alphas"] == 20 and list(row["peers"]) == peers
+        ran = {p: r for p, r in row["peers"].items() if r.get("status") == "ok"}
+        assert {"jaxreg", "scikit-learn"} <= set(ran)
+        for r in ran.values():
+            assert r["s"] > 0 and r["tol"] > 0 and r["max_gap"] >= 0 and r["attempts"] and r["runs"]
+            assert isinstance(r["reached"], bool) and 0 < r["alphas_solved"] <= 20
+        for r in row["peers"].values():
+            assert r["status"] == "ok" or r["status"].startswith(("not installed", "error"))
+        assert set(row["s_over_fastest"]) == {p for p, r in ran.items() if r["reached"]}
+        assert row["fastest_peer"] is None or row["fastest_peer"] in ran

@@ -446,3 +446,20 @@ def test_sparse_design_keeps_the_data_layout_and_its_rank_bound():
         w_dense, _ = active_set_path(lams, dense, l1_ratio=rho, tol=1e-8, max_iter=200)
         assert st["max_gap"] <= 1e-8
         np.testing.assert_allclose(w, w_dense, rtol=1e-6, atol=1e-9)
+
+
+def test_support_at_the_rank_can_still_swap_coordinates():
+    """Standardised columns (centred: rank X = n − 1) with n ≪ d: at small λ the support sits at the rank and
+    coordinates must swap. The guess holds rank + 1 coordinates, so one enters before the other leaves (capped at
+    the rank the path stalled at a fixed point, gap 6e-3)."""
+    rng = np.random.default_rng(0)
+    n, d = 60, 200
+    x = rng.standard_normal((n, d))
+    x = (x - x.mean(0)) / x.std(0)
+    y = x[:, :10] @ rng.standard_normal(10) + 0.5 * rng.standard_normal(n)
+    y = y - y.mean()
+    lams = np.abs(x.T @ y).max() / n * np.geomspace(1, 1e-3, 20)
+    w, st = elastic_net_path(x, y, lams, tol=1e-8, return_stats=True)
+    assert st["converged"] and (w != 0).sum(1).max() <= n - 1
+    for i in (15, 19):
+        assert _kkt_violation(x, y, w[i], lams[i], 1.0) <= 1e-6 * lams[i]

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxreg.app import ConfigError, SweepConfig, _runner as runner
@@ -103,3 +104,84 @@ def test_an_internal_value_error_prints_a_traceback_and_exits_1(tmp_path):
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback (most recent call last)" in proc.stderr and "ValueError: boom" in proc.stderr
     assert "jaxreg: error" not in proc.stderr
+
+
+# --- The command's data and obscure errors (issue 21) ---
+
+def _error_line(capsys, argv):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_headerless_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
+    from jaxreg.app import load_file
+
+    rows = "\n".join(f"{i},{(i * 7) % 5},{i % 2}" for i in range(12))
+    plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
+    plain.write_text(rows, encoding="utf-8")
+    marked.write_text(rows, encoding="utf-8-sig")  # what Excel's "CSV UTF-8" writes
+    assert marked.read_bytes().startswith(b"\xef\xbb\xbf")
+    a, b = load_file(str(plain)), load_file(str(marked))
+    assert b.info["n_samples"] == a.info["n_samples"] == 12
+    for k in ("x_train", "y_train", "x_val", "y_val"):
+        assert (getattr(a, k) == getattr(b, k)).all(), k
+
+
+def test_a_binary_or_latin1_data_file_names_the_data_flag(tmp_path, capsys):
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("größe,preis,klasse\n".encode("latin-1") + b"".join(
+        f"{i},{i % 3},{i % 2}\n".encode() for i in range(20)))
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)) * 8)
+    for path in (latin1, binary):
+        err = _error_line(capsys, ["sweep", "--data", str(path), "--out", str(tmp_path / "run")])
+        assert f"--data file {path} is not UTF-8 text" in err, err
+
+
+def test_reading_a_csv_takes_a_small_multiple_of_its_size(tmp_path):
+    import tracemalloc
+
+    from jaxreg.app._data import _read_csv
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in rng.normal(size=(20_000, 11))))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        x, y = _read_csv(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.shape == (20_000, 10) and y.shape == (20_000,)
+    assert peak < 2 * size, f"peak {peak / size:.1f}× the file's size"  # a list of Python floats takes ~13×
+
+
+def test_a_csv_numpy_refuses_is_read_row_by_row(tmp_path):
+    from jaxreg.app._data import _read_csv
+
+    path = tmp_path / "quirks.csv"  # blank lines, a row of empty cells, quotes, 1_000: only Python's float reads all
+    path.write_text('\n\na,b,y\n\n"1",1_000,0\n,,\n2,3,1\n  \n4,5,0\n')
+    x, y = _read_csv(str(path))
+    np.testing.assert_array_equal(x, [[1, 1000], [2, 3], [4, 5]])
+    np.testing.assert_array_equal(y, [0, 1, 0])
+
+
+def test_lambda_max_zero_names_the_options(tmp_path, capsys):
+    constant = tmp_path / "constant.csv"
+    constant.write_text("\n".join(f"{i * 0.37:.3f},{i % 5}.5,2.5" for i in range(30)))  # the target never varies
+    err = _error_line(capsys, ["sweep", "--data", str(constant), "--steps", "2", "--out", str(tmp_path / "a")])
+    assert "λ_max of L1 is 0" in err and "--lambda-max" in err, err
+    err = _error_line(capsys, ["sweep", "--n-train", "1", "--steps", "2", "--out", str(tmp_path / "b")])
+    assert "λ_max of L1 is 0" in err and "--n-train" in err, err
+
+
+def test_a_split_too_small_for_the_classes_names_val_fraction(tmp_path, capsys):
+    four = tmp_path / "four.csv"
+    four.write_text("0.1,0.2,0\n0.3,0.1,0\n0.9,0.8,1\n0.7,0.9,1\n")
+    err = _error_line(capsys, ["sweep", "--data", str(four), "--steps", "2", "--out", str(tmp_path / "a")])
+    assert "--val-fraction = 0.25" in err and "set --val-fraction to 0.5" in err, err
+    assert main(["sweep", "--data", str(four), "--val-fraction", "0.5", "--penalty", "l2", "--num-lambdas", "2",
+                 "--steps", "2", "--quiet", "--out", str(tmp_path / "b")]) == 0

@@ -4,21 +4,42 @@
 seed × fold) and writes ``results.csv``, ``summary.json`` and three PNGs to
 ``--out``.
 
-A problem the user fixes (a :class:`~jaxreg.app.ConfigError`: a bad option, an
-unreadable data file; a refused resume) prints one line ``jaxreg: error: ...``
-naming the flag, and exits with status 2. Anything else is a bug and keeps its
-traceback; ``JAXREG_DEBUG=1`` shows the traceback of a ConfigError too.
+Exit statuses, each with one line on stderr (docs/reliability.md):
+
+* 2, ``jaxreg: error: ...``: a problem the user fixes (a :class:`~jaxreg.app.ConfigError`:
+  a bad option, an unreadable data file; a refused resume; an output directory in use
+  by another run), naming the flag;
+* 1, ``jaxreg: error: ...``: the run could not write (a full disk, a file-size limit) or
+  a peer process died; the finished chunks are kept for ``--resume``;
+* 130 / 143, ``jaxreg: interrupted``: SIGINT (Ctrl-C) / SIGTERM; resumable too.
+
+Anything else is a bug and keeps its traceback; ``JAXREG_DEBUG=1`` shows the
+traceback of a ConfigError too. A damaged checkpoint is reported even with
+``--quiet`` (``jaxreg: warning: ...`` on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import errno
+import functools
 import os
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
 
 from jaxreg.app._errors import ConfigError
-from jaxreg.engine._checkpoint import ResumeError
+from jaxreg.engine._checkpoint import (
+    MANIFEST,
+    CheckpointWarning,
+    ResumeError,
+    RunLock,
+    remove_stray_temporaries,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -26,6 +47,15 @@ __all__ = ["main", "build_parser"]
 _FLAG_OF_FIELD = {"penalties": "--penalty", "keep_params": "--no-params"}
 #: Set to anything but ``0`` to see the traceback of a ConfigError too.
 DEBUG_VARIABLE = "JAXREG_DEBUG"
+#: OSError numbers that mean the machine refused a write or read (not a bug): one line and exit 1.
+_ENVIRONMENT_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EIO", "EACCES", "EPERM")
+    if hasattr(errno, name)
+)
+#: Exit status of a run the environment stopped (a full disk, a peer process lost).
+EXIT_FAILED = 1
+#: Exit status of a problem the user fixes.
+EXIT_USAGE = 2
 
 
 def flag(field: str) -> str:
@@ -78,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, help="minibatch size (default: full batch)")
     s.add_argument("--l1-ratio", type=float, help=f"ρ for --penalty elastic_net (default {d.l1_ratio})")
     s.add_argument("--n-train", type=int, help="use only this many training samples")
+    s.add_argument("--val-fraction", type=float, help=f"share of the samples held out for validation "
+                   f"(default {d.val_fraction})")
     s.add_argument("--no-params", action="store_const", const=True, help="do not keep final params (no histogram)")
     s.add_argument("--deterministic", action="store_const", const=True,
                    help="one model at a time per device: results bit-identical for any chunk size, "
@@ -141,7 +173,7 @@ def _table(result) -> str:
 _CONFIG_ARGS = (
     "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
     "optimizer", "seeds", "folds", "chunk_size", "hidden", "batch_size", "l1_ratio", "n_train", "deterministic",
-    "compute_dtype", "task",
+    "compute_dtype", "val_fraction", "task",
 )
 
 
@@ -188,6 +220,18 @@ def _start_runtime(args) -> None:
         use_cpu_cores(strict=False)  # keeps a count set with XLA_FLAGS / JAX_NUM_CPU_DEVICES
 
 
+def _run_dir(args) -> str:
+    """The output directory: ``--resume DIR``, ``--out DIR``, or ``runs/<timestamp>/``."""
+    return args.resume or args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+
+def _lock(out: str, option: str) -> RunLock:
+    try:
+        return RunLock(out).acquire()
+    except ResumeError as e:  # another run holds the directory
+        raise ConfigError(f"{option} {e}") from e
+
+
 def cmd_sweep(args) -> int:
     """``jaxreg sweep``: run the job, write its files, print the table and the paths."""
     from jaxreg.app import _runner as runner
@@ -196,22 +240,22 @@ def cmd_sweep(args) -> int:
     _start_runtime(args)
     import jax
 
-    main_process = jax.process_index() == 0
-    if args.resume:
-        out = _check_out(args.resume, "--resume") if main_process else args.resume
-    else:
-        out = args.out or os.path.join("runs", _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-        if main_process:
-            _check_out(out)
-    if not main_process:  # other processes compute their share and leave the writing to process 0
+    option = "--resume" if args.resume else "--out"
+    out = args.run_dir = _run_dir(args)
+    if jax.process_index() != 0:  # other processes compute their share and leave the writing to process 0
         runner.run(cfg, progress=False, log=None, out_dir=out, resume=bool(args.resume))
         return 0
+    _check_out(out, option)
     log = None if args.quiet else print
-    if log:
-        log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
-    result = runner.run(cfg, progress=None if not args.quiet else False, log=log, out_dir=out,
-                        resume=bool(args.resume))
-    paths = runner.write_outputs(result, out)
+    with _lock(out, option):  # held until the outputs are written: two runs never share a directory
+        stray = remove_stray_temporaries(out)  # a killed write's leftovers; ours to delete under the lock
+        if log:
+            log(f"jaxreg sweep: {cfg.dataset if cfg.data is None else cfg.data}, penalties {', '.join(cfg.penalties)}")
+            if stray:
+                log(f"  removed {len(stray)} temporary file(s) an interrupted write left behind")
+        result = runner.run(cfg, progress=None if not args.quiet else False, log=log, out_dir=out,
+                            resume=bool(args.resume))
+        paths = runner.write_outputs(result, out)
     if log:
         log("")
         log(_table(result))
@@ -225,27 +269,110 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM stopped the command; handled as Ctrl-C is, with the signal's own exit status."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _resume_hint(args) -> str:
+    """How to finish the run, when its directory holds finished chunks."""
+    out = getattr(args, "run_dir", None)
+    if out and os.path.exists(os.path.join(out, MANIFEST)):
+        return f"; the finished chunks are kept: jaxreg sweep --resume {out} finishes the run"
+    return ""
+
+
+def _interrupted(args, signum: int) -> int:
+    """Report an interruption in one line; returns the exit status, 128 + the signal's number."""
+    by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    sys.stdout.flush()
+    print(f"jaxreg: interrupted{by}{_resume_hint(args)}", file=sys.stderr)
+    sys.stderr.flush()
+    return 128 + signum
+
+
+def _environment_error(args, e: OSError) -> int:
+    """A refused write or read (a full disk, a file-size limit), in one line; returns the exit status."""
+    where = f"{e.filename}: " if e.filename else ""
+    name = errno.errorcode.get(e.errno, str(e.errno))
+    print(f"jaxreg: error: {where}{e.strerror or e} ({name}){_resume_hint(args)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None, *, default):
+    if issubclass(category, CheckpointWarning):  # ours: one line, even with --quiet
+        print(f"jaxreg: warning: {message}", file=sys.stderr)
+    else:
+        default(message, category, filename, lineno, file, line)
+
+
+@contextlib.contextmanager
+def _command_signals(args) -> Iterator[None]:
+    """While the command runs: SIGTERM stops it as Ctrl-C does; a file-size limit is an error, not a kill.
+
+    Python delivers a signal as an exception at the next bytecode; one raised inside a garbage
+    collector callback would be printed and lost, so an interruption that gets lost that way
+    ends the process at once (a ``SIGKILL``-safe exit: every checkpoint is consistent at any moment).
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    def lost(unraisable, previous=sys.unraisablehook):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            os._exit(_interrupted(args, getattr(unraisable.exc_value, "signum", signal.SIGINT)))
+        previous(unraisable)
+
+    handlers = {signal.SIGTERM: stop}
+    if hasattr(signal, "SIGXFSZ"):
+        handlers[signal.SIGXFSZ] = signal.SIG_IGN  # the write fails with EFBIG instead
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    hook, sys.unraisablehook = sys.unraisablehook, lost
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", CheckpointWarning)
+            warnings.showwarning = functools.partial(_show_warning, default=warnings.showwarning)
+            yield
+    finally:
+        sys.unraisablehook = hook
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``jaxreg`` command; returns the exit status (0 done, 2 a problem for the user to fix).
+
+    1: the environment stopped the run (a full disk; a peer process); 130 / 143: SIGINT / SIGTERM.
 
     Example:
       >>> main(["sweep", "--num-lambdas", "0"])  # prints "jaxreg: error: --num-lambdas must be ..." to stderr
       2
     """
+    args = argparse.Namespace()  # filled by the parser; the handlers below read the run's directory from it
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        raise ConfigError(f"unknown command {args.command!r}")
+        with _command_signals(args):
+            build_parser().parse_args(argv, namespace=args)
+            if args.command == "sweep":
+                return cmd_sweep(args)
+            raise ConfigError(f"unknown command {args.command!r}")
     except (ConfigError, ResumeError) as e:
         if os.environ.get(DEBUG_VARIABLE, "0") not in ("", "0"):
             raise
         msg = e.render(flag) if isinstance(e, ConfigError) else str(e)
         print(f"jaxreg: error: {' '.join(msg.split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("jaxreg: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_USAGE
+    except KeyboardInterrupt as e:
+        return _interrupted(args, getattr(e, "signum", signal.SIGINT))
+    except OSError as e:
+        if e.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        return _environment_error(args, e)
     except Exception as e:  # noqa: BLE001
         if _in_distributed_job():
             # A peer died (or the network did): report in one line and leave at once. A normal exit would
@@ -255,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                   "chunks finished so far are kept: rerun every process with --resume DIR", file=sys.stderr)
             sys.stderr.flush()
             sys.stdout.flush()
-            os._exit(1)
+            os._exit(EXIT_FAILED)
         raise
 
 

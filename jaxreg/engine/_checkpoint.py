@@ -15,12 +15,12 @@ directory (at worst a stray temporary file, which :func:`remove_stray_temporarie
 deletes). A resume whose inputs hash differently is refused, naming what changed.
 
 A chunk file carries its own header, ``JAXREG-CHUNK 1`` then one line of JSON
-(the run's hash, penalty, rows, chunk size, the run's config and the sha256 of
-the payload), then the NPZ payload (read with ``allow_pickle=False``; keys are
-``/``-joined dict paths). The manifest is therefore only an index: when it is
-missing or damaged, a resume rebuilds it from the intact chunk files of the same
-run. A chunk whose file is missing, of the wrong size or hash, or unreadable is
-reported and recomputed.
+(the run's hash, penalty, rows, chunk size, the run's config, and a sha256 of
+that header and the payload), then the NPZ payload (read with
+``allow_pickle=False``; keys are ``/``-joined dict paths). The manifest, which
+carries a checksum of its own, is therefore only an index: when it is missing
+or damaged, a resume rebuilds it from the intact chunk files of the same run. A
+chunk whose file is missing, damaged or unreadable is reported and recomputed.
 """
 
 from __future__ import annotations
@@ -142,46 +142,59 @@ class _Chunk(NamedTuple):
     payload: bytes
 
 
+def _chunk_name(penalty: str, start: int, stop: int) -> str:
+    return f"{penalty}-{start:08d}-{stop:08d}.npz"
+
+
+def _chunk_digest(header: dict, payload: bytes) -> str:
+    """sha256 of the header's canonical JSON (its own ``sha256`` left out) and the payload: every byte that counts."""
+    body = {k: v for k, v in header.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode() + b"\n" + payload).hexdigest()
+
+
 def _chunk_bytes(header: dict, payload: bytes) -> bytes:
-    header = {**header, "payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest()}
+    header = {**header, "payload_bytes": len(payload)}
+    header["sha256"] = _chunk_digest(header, payload)
     return CHUNK_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload
 
 
-def _parse_chunk(data: bytes, *, verify: bool = True) -> _Chunk:
-    """The header and payload of a chunk file; ``ValueError`` when either is damaged.
-
-    ``verify=False`` skips hashing the payload, for a file whose sha256 as a whole was just checked.
-    """
+def _parse_chunk(data: bytes) -> _Chunk:
+    """The header and payload of a chunk file; ``ValueError`` when either is damaged."""
     if not data.startswith(CHUNK_MAGIC):
         raise ValueError("not a jaxreg chunk file")
     line, newline, payload = data[len(CHUNK_MAGIC):].partition(b"\n")
     header = json.loads(line) if newline else None
     if not isinstance(header, dict):
         raise ValueError("damaged header")
-    if verify and (len(payload) != header.get("payload_bytes")
-                   or hashlib.sha256(payload).hexdigest() != header.get("payload_sha256")):
-        raise ValueError("payload sha256 mismatch")
+    if len(payload) != header.get("payload_bytes"):
+        raise ValueError(f"size {len(payload)} B, expected {header.get('payload_bytes')} B")
+    if _chunk_digest(header, payload) != header.get("sha256"):
+        raise ValueError("sha256 mismatch")
     return _Chunk(header, payload)
 
 
+def _checksum(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON, its own ``checksum`` left out."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _manifest_problem(manifest: Any) -> str | None:
-    """What makes ``manifest`` (parsed JSON) unusable, or ``None``."""
+    """What makes ``manifest`` (parsed JSON) unusable, or ``None``.
+
+    The checksum catches any change since it was written, a flipped byte included, so a
+    manifest that passes is one this module wrote, whole.
+    """
     if not isinstance(manifest, dict):
         return f"not a jaxreg manifest (a JSON {type(manifest).__name__}, not an object)"
     if manifest.get("version") == 1:
         return ("from an older jaxreg (manifest version 1, which recorded no fingerprint of the data, library "
                 "versions or devices)")
-    if manifest.get("version") != MANIFEST_VERSION:
-        return f"not a jaxreg manifest (version {manifest.get('version')!r}, expected {MANIFEST_VERSION})"
-    kinds = {"hash": str, "config": dict, "lambdas": list, "inputs": dict, "penalties": dict}
-    bad = [k for k, kind in kinds.items() if not isinstance(manifest.get(k), kind)]
-    for entry in manifest.get("penalties", {}).values() if not bad else ():
-        if not (isinstance(entry, dict) and isinstance(entry.get("chunks"), dict)
-                and all(isinstance(r, dict) and {"file", "bytes", "sha256"} <= set(r)
-                        for r in entry["chunks"].values())):
-            bad.append("penalties")
-            break
-    return f"not a jaxreg manifest (bad or missing: {', '.join(bad)})" if bad else None
+    if manifest.get("version") != MANIFEST_VERSION or "checksum" not in manifest:
+        return "not a jaxreg manifest (no version 2 and checksum)"
+    if manifest["checksum"] != _checksum(manifest):
+        return "damaged (its checksum does not match its contents)"
+    return None
 
 
 def _read_manifest(directory: str) -> tuple[dict | None, str | None]:
@@ -261,10 +274,10 @@ class ChunkStore:
         sha256, "devices": device_fingerprint()}``); the library versions are always added.
 
     Example:
-      >>> import tempfile, jaxreg
+      >>> import tempfile, jax, jaxreg
       >>> d = tempfile.mkdtemp()
       >>> store = ChunkStore(d, {"steps": 10}, [0.1, 1.0], resume=False)
-      >>> out = jaxreg.sweep(lambda lam: {"w": lam}, [0.1, 1.0], chunk_size=1,
+      >>> out = jaxreg.sweep(lambda lam: {"w": lam}, [0.1, 1.0], chunk_size=1, devices=jax.devices()[:1],
       ...                    on_chunk=lambda a, b, o: store.save("l2", a, b, o, chunk_size=1))
       >>> ChunkStore(d, {"steps": 10}, [0.1, 1.0], resume=True).load("l2", 1, 2)["w"]
       array([1.], dtype=float32)
@@ -308,12 +321,15 @@ class ChunkStore:
                 raise _refusal(self.directory, diff)
             return manifest
         manifest = self._new_manifest(config, lambdas)
-        ours = [c for c in _intact_chunks(self.chunk_dir) if c[2].get("run") == self.hash]
+        intact = _intact_chunks(self.chunk_dir)
+        ours = [c for c in intact if c[2].get("run") == self.hash]
         if not ours:
-            if problem == "missing":
+            if problem == "missing" and not intact:
                 raise ResumeError(f"--resume {self.directory}: no {MANIFEST} there; is it a jaxreg sweep directory?")
-            raise ResumeError(f"--resume {self.directory}: {MANIFEST} is {problem}, and no chunk file there belongs "
-                              "to this configuration to rebuild it from; start a new sweep with --out")
+            found = (f"its {len(intact)} intact chunk file(s) were written with other options, data or library "
+                     "versions" if intact else "no intact chunk file there can rebuild it")
+            raise ResumeError(f"--resume {self.directory}: {MANIFEST} is {problem}, and {found}; "
+                              "start a new sweep with --out")
         for name, data, header in ours:
             entry = self._entry(header["penalty"], manifest)
             entry["chunk_size"] = header["chunk_size"]
@@ -351,6 +367,7 @@ class ChunkStore:
     def _write_manifest(self) -> None:
         if self.readonly:
             return
+        self.manifest["checksum"] = _checksum(self.manifest)
         atomic_write(os.path.join(self.directory, MANIFEST), json.dumps(self.manifest, indent=1))
 
     def chunk_size(self, penalty: str) -> int | None:
@@ -373,46 +390,45 @@ class ChunkStore:
         header = {"run": self.hash, "penalty": penalty, "start": int(start), "stop": int(stop),
                   "chunk_size": entry["chunk_size"], "config": self.config}
         data = _chunk_bytes(header, buf.getvalue())
-        name = f"{penalty}-{start:08d}-{stop:08d}.npz"
+        name = _chunk_name(penalty, start, stop)
         atomic_write(os.path.join(self.chunk_dir, name), data)
         entry["chunks"][f"{start}-{stop}"] = {
             "file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
         }
         self._write_manifest()
 
-    def _read_chunk(self, rec: dict, penalty: str, start: int, stop: int) -> tuple[Any, str | None]:
-        """The chunk's outputs and ``None``, or ``None`` and what is wrong with its file."""
+    def _read_chunk(self, penalty: str, start: int, stop: int) -> tuple[Any, str | None]:
+        """The chunk's outputs and ``None``, or ``None`` and what is wrong with its file.
+
+        The file's own header and payload hash decide, not the manifest's record of it: the
+        manifest only says which chunks finished.
+        """
         try:
-            with open(os.path.join(self.chunk_dir, rec["file"]), "rb") as f:
+            with open(os.path.join(self.chunk_dir, _chunk_name(penalty, start, stop)), "rb") as f:
                 data = f.read()
         except OSError as e:
             return None, f"unreadable ({e.strerror or e})"
-        if len(data) != rec["bytes"]:
-            return None, f"size {len(data)} B, expected {rec['bytes']} B"
-        if hashlib.sha256(data).hexdigest() != rec["sha256"]:
-            return None, "sha256 mismatch"
         try:
-            chunk = _parse_chunk(data, verify=False)  # the whole file's sha256 matched
+            chunk = _parse_chunk(data)
             expected = {"run": self.hash, "penalty": penalty, "start": start, "stop": stop}
             if any(chunk.header.get(k) != v for k, v in expected.items()):
                 return None, "its header belongs to another run or rows"
             with np.load(io.BytesIO(chunk.payload), allow_pickle=False) as z:
                 out = _unflatten({k: z[k] for k in z.files})
-        except Exception as e:  # noqa: BLE001 - a damaged archive
-            return None, f"unreadable ({e})"
+        except Exception as e:  # noqa: BLE001 - a damaged file: header, hash or archive
+            return None, str(e)
         if any(v.shape[:1] != (stop - start,) for v in _flatten(out).values()):
             return None, "wrong number of rows"
         return out, None
 
     def load(self, penalty: str, start: int, stop: int) -> Any | None:
         """The outputs of rows ``start:stop`` if a finished chunk holds them intact, else ``None`` (recompute)."""
-        rec = self._entry(penalty)["chunks"].get(f"{start}-{stop}")
-        if rec is None:
+        if f"{start}-{stop}" not in self._entry(penalty)["chunks"]:
             return None
-        out, problem = self._read_chunk(rec, penalty, start, stop)
+        out, problem = self._read_chunk(penalty, start, stop)
         if problem is None:
             return out
-        self._report(f"chunk {rec['file']} is corrupted ({problem}); recomputing it")
+        self._report(f"chunk {_chunk_name(penalty, start, stop)} is corrupted ({problem}); recomputing it")
         del self._entry(penalty)["chunks"][f"{start}-{stop}"]
         self._write_manifest()
         return None
@@ -496,7 +512,7 @@ class RunLock:
             self._file = None
 
     def __enter__(self) -> RunLock:
-        return self.acquire()
+        return self if self._file is not None else self.acquire()
 
     def __exit__(self, *exc: Any) -> None:
         self.release()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxreg.engine._cv import cv_summary
 
@@ -47,7 +48,8 @@ class Curve(NamedTuple):
     n_diverged: np.ndarray  # (K,) int, diverged models at each λ
 
 
-def diverged_models(finite, loss=None, initial_loss=None, *, factor: float = DIVERGENCE_FACTOR) -> np.ndarray:
+def diverged_models(finite: ArrayLike, loss: ArrayLike | None = None, initial_loss: ArrayLike | None = None, *,
+                    factor: float = DIVERGENCE_FACTOR) -> np.ndarray:
     r"""Which models diverged: a non-finite metric, or a training loss that grew past ``factor`` × its start.
 
     .. math::
@@ -98,7 +100,7 @@ def _cell_stats(values: np.ndarray, ok: np.ndarray, cell: np.ndarray, n_cells: i
     return n.astype(np.int64), mean, sd, se
 
 
-def curves(labels, lambdas, values, bad) -> dict:
+def curves(labels: ArrayLike, lambdas: ArrayLike, values: ArrayLike, bad: ArrayLike) -> dict:
     """Per label (penalty): the :class:`Curve` of ``values`` over the rows that are not ``bad``.
 
     Args:
@@ -152,7 +154,7 @@ def best_of(curve: Curve, metric: str, mode: str) -> dict | None:
             "se": float(curve.se[i]), "n": int(curve.n[i]), "n_diverged": int(curve.n_diverged[i]), "index": i}
 
 
-def cv_of(lambdas, folds, values, bad, metric: str) -> dict:
+def cv_of(lambdas: ArrayLike, folds: ArrayLike, values: ArrayLike, bad: ArrayLike, metric: str) -> dict:
     r"""Cross-validation choice of λ for one penalty: glmnet's ``lambda_min`` and ``lambda_1se``.
 
     The score of fold :math:`f` at :math:`\lambda_k` is the mean of ``values`` over that

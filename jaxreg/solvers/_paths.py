@@ -173,21 +173,15 @@ def elastic_net_path(x: Any, y: Any, lambdas: Any, *, l1_ratio: float = 1.0, tol
     On a CPU, while it runs, BLAS is held to one thread for small products and the active-set solve
     (:mod:`jaxreg.solvers._blas`) and restored afterwards.
 
-    Sparse designs: a ``scipy.sparse`` ``x`` is never densified. Where the Gram matrix is used (``n > d``;
-    always for :class:`Admm`) SciPy computes ``XᵀX/n`` and ``Xᵀy/n`` sparsely, and the solvers work on the dense
-    ``d × d`` result; where it is not (``n ≤ d``, or a Gram matrix beyond 4 GiB,
-    ``jaxreg.solvers._design.SPARSE_GRAM_MAX_BYTES``) the solvers take ``X`` itself, sparse, with products
-    in ``O(nnz)`` (:mod:`jaxreg.solvers._sparse`); the active set gathers only its active columns densely. NaN or
-    infinite stored values raise a ``ValueError`` naming ``x``. ``device="auto"`` counts the stored entries as the
-    design's size.
-
-    Centring a sparse ``x``: the path fits no intercept. scikit-learn with ``fit_intercept=True`` never centres a
-    sparse ``X`` (that would make it dense): it centres ``y``, keeps the column means ``μ`` and uses the centred
-    design implicitly, (X − 1μᵀ)v = Xv − 1(μᵀv). This path does not, so either centre
-    ``y`` and pass the centred design densified (``x.toarray() - x.mean(0)``, where it fits in memory: the same
-    solution as scikit-learn's ``fit_intercept=True``), or solve without an intercept on the sparse ``x`` itself
-    (scikit-learn's ``fit_intercept=False``), which suits designs whose 0 means "absent" (counts, indicators,
-    genotypes). A column of ones added to ``x`` gives a penalised intercept.
+    Sparse designs: a ``scipy.sparse`` ``x`` is never densified. With the Gram matrix (``n > d``; :class:`Admm`)
+    SciPy computes ``XᵀX/n`` and ``Xᵀy/n`` sparsely; without (``n ≤ d``, or a dense Gram matrix over 4 GiB) the
+    solvers take ``X`` itself, with products in ``O(nnz)`` (:mod:`jaxreg.solvers._sparse`; the active set gathers
+    its active columns densely). ``device="auto"`` counts the stored entries. The path fits no intercept, and
+    centring would make ``x`` dense: scikit-learn's ``fit_intercept=True`` uses the centred design implicitly,
+    (X − 1μᵀ)v = Xv − 1(μᵀv), which this path does not. So either centre ``y`` and pass the centred design
+    densified (``x.toarray() - x.mean(0)``, where it fits: scikit-learn's ``fit_intercept=True`` solution), or
+    solve on the sparse ``x`` without intercept (``fit_intercept=False``), which suits designs whose 0 means
+    "absent" (counts, indicators, genotypes).
 
     Example:
       >>> import numpy as np, jaxreg

@@ -8,8 +8,9 @@ Within its block a device runs the models
 * in equal vmapped groups run one after another with ``lax.map`` (an int, or
   ``"auto"`` on CPU: groups whose jaxpr step bytes stay within
   :data:`CPU_GROUP_BYTES`, so each group's working set stays in cache);
-* one at a time through the single-model program (``vmap_size=1``), so a model's
-  result does not depend on the rest of the chunk.
+* one at a time through the single-model program (``vmap_size=1``, or a group size
+  of 1 however it came about), so a model's result does not depend on the rest of the
+  chunk.
 
 :class:`ChunkCompiler` decides the group size *before* it builds the program
 (from one trace of the training function), so the size it used comes back in
@@ -107,17 +108,21 @@ class ChunkCompiler:
         return Program(compiled, size, group, options, compile_s, compiled_memory_bytes(compiled))
 
     def _block_function(self, block: int) -> tuple[Callable[..., Any], int | None]:
-        """What one device runs on its ``block`` models, and the vmap group size it uses (None: all at once)."""
-        if self.vmap_size == 1:  # the single-model program, model after model: bit-reproducible
+        """What one device runs on its ``block`` models, and the vmap group size it uses (None: all at once).
+
+        A group of one model runs the single-model program, not a vmap of one: that program is the one a loop of
+        ``jax.jit(train_fn)`` compiles (unbatched matmuls, a shorter compilation), and its results are those of
+        ``vmap_size=1``."""
+        if self.vmap_size == 1 or (self.vmap_size == "auto" and block == 1):
             return _one_at_a_time(self.model), 1
-        if self.vmap_size is None or (self.vmap_size == "auto" and (self.plan.platform != "cpu" or block == 1)):
+        if self.vmap_size is None or (self.vmap_size == "auto" and self.plan.platform != "cpu"):
             return _in_groups(self.model, None), None
         if self.vmap_size == "auto":  # CPU: cache-sized groups, read off one trace of the model
-            traced = self._traced
-            group = _group_size(block, max(1, int(CPU_GROUP_BYTES // max(1, traced.step_bytes))))
-            return _in_groups(traced.fn, group), group
-        group = _group_size(block, self.vmap_size)
-        return _in_groups(self.model, group), group
+            fn, most = self._traced.fn, max(1, int(CPU_GROUP_BYTES // max(1, self._traced.step_bytes)))
+        else:
+            fn, most = self.model, self.vmap_size
+        group = _group_size(block, most)
+        return (_one_at_a_time(fn) if group == 1 else _in_groups(fn, group)), group
 
     @functools.cached_property
     def _traced(self) -> _TracedModel:

@@ -304,6 +304,8 @@ class ChunkStore:
                     "to finish it, or choose another --out"
                 )
             self.manifest = self._new_manifest(config, lambdas)
+            if not readonly:
+                os.makedirs(self.chunk_dir, exist_ok=True)  # the directory too, before its manifest
             self._write_manifest()
         if not readonly:
             os.makedirs(self.chunk_dir, exist_ok=True)

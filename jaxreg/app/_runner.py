@@ -445,14 +445,29 @@ def run(
     return result
 
 
+def _numeric_vector(obj: Any) -> np.ndarray | None:
+    """``obj`` as a 1-D array of bools or numbers, or ``None`` when it is not one (nested, ragged, strings)."""
+    if isinstance(obj, np.ndarray):
+        return obj if obj.ndim == 1 and obj.dtype.kind in "biuf" else None
+    if not obj or not all(isinstance(v, (bool, int, float, np.generic)) for v in obj[:1]):
+        return None
+    try:
+        arr = np.asarray(obj)
+    except ValueError:  # ragged
+        return None
+    return arr if arr.ndim == 1 and arr.dtype.kind in "biuf" else None
+
+
 def _json_ready(obj: Any) -> Any:
     """``obj`` with NumPy scalars as Python numbers and NaN / inf as ``None``: strict JSON (``null``)."""
     if isinstance(obj, dict):
         return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        numbers = _numeric_vector(obj)
+        if numbers is not None:  # a grid of a million λ: one pass in NumPy
+            finite = np.isfinite(numbers) if numbers.dtype.kind == "f" else np.ones(numbers.shape, bool)
+            return np.where(finite, numbers.astype(object), None).tolist()
         return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_ready(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not np.isfinite(obj):

@@ -97,7 +97,7 @@ def plot_validation_curve(result: Any, metric: str = "val_loss", *, train_metric
             ax.axvline(c.lambdas[k], color="grey", lw=0.8, ls=":", label=f"best λ={c.lambdas[k]:.2g}")
         _mark_diverged(ax, c)
         _finish(ax, pen or "")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")  # a fixed place: "best" scans every point of a long curve
     axes[0].set_ylabel(metric if train is None else f"{metric}, {train_metric} (dashed)")
     fig.suptitle(title or "Validation curve")
     fig.tight_layout()
@@ -143,7 +143,7 @@ def plot_sparsity(result: Any, *, title: str = ""):
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("fraction of penalised weights")
     _finish(ax, title or "Sparsity vs λ")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")  # sparsity rises to the right: the upper left is free
     fig.tight_layout()
     return fig
 

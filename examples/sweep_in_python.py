@@ -1,5 +1,4 @@
-"""The Python equivalent of `jaxreg sweep --penalty l1_prox`: 32 models in one call (the README's sweep example)."""
-import jax
+"""λ × seeds × CV folds in one call, λ chosen safely: never a NaN or diverged model (the README's sweep example)."""
 import jax.numpy as jnp
 
 import jaxreg
@@ -7,17 +6,22 @@ from jaxreg import models
 from jaxreg.app import load_dataset
 
 ds = load_dataset("digits")  # fixed, stratified train/validation split, standardised
-x, y, xv, yv = map(jnp.asarray, (ds.x_train, ds.y_train, ds.x_val, ds.y_val))
+x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
+held = jnp.asarray(jaxreg.kfold_masks(len(y), 4), jnp.float32)  # (4, n): 1 = held out in that fold
 
 
-def train(lam):  # one model: logistic regression, ISTA on the weights
-    p0 = models.init_params("logistic", jax.random.key(0), ds.n_features, ds.n_classes)
+def train(lam, key, fold):  # one model: logistic regression, ISTA on the weights, one fold held out
+    p0 = models.init_params("logistic", key, ds.n_features, ds.n_classes)
     opt = jaxreg.proximal_sgd(0.5, lambda lr: jaxreg.prox_l1(lam, lr, mask=models.weight_mask(p0)))
-    p = jaxreg.fit(lambda p, b: models.data_loss(ds.task, p, *b), p0, opt, steps=200, data=(x, y)).params
-    return {"val_loss": models.data_loss(ds.task, p, xv, yv), "zeros": jnp.mean(p["w"] == 0)}
+    loss = lambda p, b: models.data_loss(ds.task, p, *b)  # weighted: b = (x, y, weights)
+    p = jaxreg.fit(loss, p0, opt, steps=200, data=(x, y, 1 - held[fold])).params
+    return {"val_loss": loss(p, (x, y, held[fold])), "zeros": jnp.mean(p["w"] == 0)}
 
 
 lambdas = jaxreg.log_grid(1e-4, 0.1, 32)
-out = jaxreg.sweep(train, lambdas)  # {"val_loss": (32,), "zeros": (32,)}, NumPy
-best = out["val_loss"].argmin()
-print(f"best λ {lambdas[best]:.3g}: val loss {out['val_loss'][best]:.4f}, {out['zeros'][best]:.0%} exact zeros")
+out = jaxreg.sweep(train, lambdas, keys=[0, 1], folds=4)  # leaves of shape (folds, seeds, λ)
+res = jaxreg.SweepResult.from_sweep(out, lambdas, keys=[0, 1], folds=4)  # one row per model
+best, cv = res.best("val_loss"), res.cv("val_loss")  # skip NaN / diverged models; SE over folds
+zeros = res.table["zeros"][best["row"]]  # the best single model at that λ
+print(f"best λ {best['lambda']:.3g}: val loss {best['val_loss']:.4f}, {zeros:.0%} exact zeros; "
+      f"CV λ_min {cv['lambda_min']:.3g}, λ_1se {cv['lambda_1se']:.3g}")

@@ -85,9 +85,9 @@ class SweepProgramCache:
     the old values are baked into the program. State read any other way (an array
     mutated in place, an attribute of an object, a global read by a function it calls)
     is not seen: as with ``jax.jit``, call :meth:`clear` or pass ``program_cache=None``
-    to :func:`jaxreg.sweep` when such state changes. An entry goes when its function is
-    garbage-collected (a compiled program holds a copy of the arrays its function closes
-    over), or when ``max_programs`` newer ones arrived.
+    to :func:`jaxreg.sweep` when such state changes. An entry goes at the cache's next use
+    after its function was garbage-collected (a compiled program holds a copy of the arrays
+    its function closes over), or when ``max_programs`` newer ones arrived.
 
     Args:
       max_programs: programs kept (the least recently used goes first).
@@ -106,21 +106,26 @@ class SweepProgramCache:
             raise ValueError(f"max_programs must be a positive int, got {max_programs!r}")
         self.max_programs = max_programs
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._dead: list[tuple] = []  # keys whose function was collected, dropped at the next use
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            self._drop_dead()
+            return len(self._entries)
 
     def clear(self) -> None:
         """Forget every program."""
         with self._lock:
             self._entries.clear()
+            self._dead.clear()
 
     def get(self, fn: Callable[..., Any], key: Hashable, build: Callable[[], Any]) -> tuple[Any, bool]:
         """The program for ``fn`` and ``key``, and whether it was kept from before; ``build()`` makes it if not."""
         ident = _identity(fn)
         full_key = (id(ident.owner), ident.shape, key)
         with self._lock:
+            self._drop_dead()
             entry = self._entries.get(full_key)
             if entry is not None and entry.owner() is ident.owner and _same(entry.reads, ident.reads):
                 self._entries.move_to_end(full_key)
@@ -134,19 +139,26 @@ class SweepProgramCache:
         return program, False
 
     def _forget(self, full_key: tuple) -> Callable[[Any], None]:
-        """A weakref callback that drops ``full_key``'s entry when its function is collected (holding the cache
-        weakly, so that a cache object can be collected too)."""
+        """A weakref callback that marks ``full_key``'s entry for dropping when its function is collected. It only
+        appends to a list: it may run inside any allocation, even one of this cache's own, with its lock held (a
+        dropped entry can hold the last reference to another entry's function). It holds the cache weakly, so that
+        a cache object can be collected too."""
         cache = weakref.ref(self)
 
         def forget(_):
             live = cache()
             if live is not None:
-                with live._lock:
-                    entry = live._entries.get(full_key)
-                    if entry is not None and entry.owner() is None:
-                        del live._entries[full_key]
+                live._dead.append(full_key)
 
         return forget
+
+    def _drop_dead(self) -> None:
+        """Drop the entries whose function was collected (with the lock held)."""
+        while self._dead:
+            key = self._dead.pop()
+            entry = self._entries.get(key)
+            if entry is not None and entry.owner() is None:
+                del self._entries[key]
 
 
 class _Entry(NamedTuple):

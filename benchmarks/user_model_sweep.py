@@ -1,0 +1,209 @@
+"""A user's own model swept over λ: jaxreg.sweep vs a Python loop of jit(train) vs a hand-written jit(vmap(train)).
+
+What a Python user gets with the default settings: no `use_cpu_cores()` (pass `--cpu-cores` to measure that path
+too), whole calls timed as the user waits for them, compilation included, then the same call again (jaxreg keeps
+its compiled program; the loop and the vmap keep their jitted function). Every peer trains the same `train`
+function, built afresh for each peer so that none finds another's compilation.
+
+Workloads (1,200 standardised digits, 10 classes, full batch, momentum SGD, L2 decay toward 0 on the weights):
+* `mlp`: a raw-JAX MLP, dense 64 → LayerNorm → GELU → dense 10, at K = 1, 64, 256 λ;
+* `nnx`: the same MLP as a flax nnx module (skipped without flax), K λ × F cross-validation folds.
+
+One JSON line per configuration: wall seconds per peer (first and second call), the ratios, each call's process CPU
+seconds, the largest difference from the loop's results, the device (`jaxreg.device_description()`), the JAX CPU
+devices and the load average before and after (other processes on the machine slow every peer, not equally: compare
+ratios only from runs on an idle machine).
+
+    python benchmarks/user_model_sweep.py                 # the default path, K = 1, 64, 256 and nnx 64 × 4 folds
+    python benchmarks/user_model_sweep.py --cpu-cores     # with jaxreg.use_cpu_cores() first
+    python benchmarks/user_model_sweep.py --quick         # a smoke run (small K, few steps)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+
+import jaxreg  # noqa: E402
+
+#: Samples of the digits data the models train on (the issue's workload).
+N_SAMPLES = 1200
+#: Hidden units of the MLP.
+HIDDEN = 64
+#: Step size and momentum of the SGD.
+LEARNING_RATE, MOMENTUM = 0.1, 0.9
+
+
+def digits(n: int = N_SAMPLES):
+    """The first ``n`` digits, standardised (NumPy: nothing computed on a JAX device yet)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    return x[:n].astype(np.float32), y[:n].astype(np.int32)
+
+
+def mlp_train(x, y, steps: int, fold_masks=None):
+    """A fresh ``train(lam[, fold])`` for the raw-JAX MLP (a new function object: no peer reuses another's
+    compilation)."""
+    import jax.numpy as jnp
+    import optax
+
+    def init():
+        k1, k2 = jax.random.split(jax.random.key(0))
+        return {"w1": jax.random.normal(k1, (x.shape[1], HIDDEN)) * 0.1, "b1": jnp.zeros(HIDDEN),
+                "scale": jnp.ones(HIDDEN), "bias": jnp.zeros(HIDDEN),
+                "w2": jax.random.normal(k2, (HIDDEN, 10)) * 0.1, "b2": jnp.zeros(10)}
+
+    def predict(p, xs):
+        h = xs @ p["w1"] + p["b1"]
+        mu, var = h.mean(-1, keepdims=True), h.var(-1, keepdims=True)
+        h = (h - mu) * jax.lax.rsqrt(var + 1e-5) * p["scale"] + p["bias"]
+        return jax.nn.gelu(h) @ p["w2"] + p["b2"]
+
+    return _train_fn(predict, init, x, y, steps, fold_masks)
+
+
+def nnx_train(x, y, steps: int, fold_masks=None):
+    """A fresh ``train(lam[, fold])`` for the same MLP written as a flax nnx module."""
+    from flax import nnx
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs):
+            self.dense1 = nnx.Linear(x.shape[1], HIDDEN, rngs=rngs)
+            self.norm = nnx.LayerNorm(HIDDEN, rngs=rngs)
+            self.dense2 = nnx.Linear(HIDDEN, 10, rngs=rngs)
+
+        def __call__(self, xs):
+            return self.dense2(jax.nn.gelu(self.norm(self.dense1(xs))))
+
+    graphdef, _ = nnx.split(MLP(nnx.Rngs(0)))  # the module's structure (static); its parameters come from init
+
+    def init():
+        return nnx.split(MLP(nnx.Rngs(0)))[1]
+
+    def predict(p, xs):
+        return nnx.merge(graphdef, p)(xs)
+
+    return _train_fn(predict, init, x, y, steps, fold_masks)
+
+
+def _train_fn(predict, init, x, y, steps: int, fold_masks):
+    """``train(lam)`` (or ``train(lam, fold)`` with ``fold_masks``): full-batch momentum SGD with an L2 decay of
+    the weight matrices, returning the validation loss (training loss without folds) and the weights' norm."""
+    import jax.numpy as jnp
+    import optax
+
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    masks = None if fold_masks is None else jnp.asarray(fold_masks)
+
+    def loss(p, weights):
+        ce = optax.softmax_cross_entropy_with_integer_labels(predict(p, xj), yj)
+        return jnp.sum(ce * weights) / jnp.sum(weights)
+
+    def train(lam, fold=None):
+        held_out = jnp.zeros(len(yj), bool) if masks is None else masks[fold]
+        p0 = init()
+        decay_mask = jax.tree.map(lambda a: a.ndim == 2, p0)
+        opt = optax.chain(jaxreg.add_l2_decay(lam, mask=decay_mask), optax.sgd(LEARNING_RATE, momentum=MOMENTUM))
+        fitted = jaxreg.fit(lambda p: loss(p, ~held_out), p0, opt, steps=steps).params
+        scored = held_out if masks is not None else ~held_out
+        weights = jax.tree.leaves(jax.tree.map(lambda a, m: jnp.sum(a**2) if m else 0.0, fitted, decay_mask))
+        return {"val_loss": loss(fitted, scored), "weight_norm": jnp.sqrt(sum(weights))}
+
+    return train if masks is not None else (lambda lam: train(lam))
+
+
+def _wall(fn, cpu: dict, name: str):
+    """``fn()``'s result and wall seconds; its process CPU seconds go to ``cpu[name]`` (CPU time counts the work
+    done whatever else runs on the machine, wall time what the user waits)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = jax.block_until_ready(fn())
+    cpu[name] = time.process_time() - c0
+    return out, time.perf_counter() - t0
+
+
+def peers(make_train, lams, folds: int | None) -> dict:
+    """Each peer's first and second whole call (seconds) and results; a fresh train function per peer."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    flat_folds = None if folds is None else np.repeat(np.arange(folds, dtype=np.int32), len(lams))
+    flat_lams = lams if folds is None else np.tile(lams, folds)
+    rec, cpu = {}, {}
+
+    train = make_train()
+    (out, stats), rec["jaxreg_s"] = _wall(lambda: jaxreg.sweep(train, lams, folds=folds, return_stats=True),
+                                          cpu, "jaxreg")
+    (_, stats2), rec["jaxreg_second_s"] = _wall(lambda: jaxreg.sweep(train, lams, folds=folds, return_stats=True),
+                                                cpu, "jaxreg_second")
+    rec.update(jaxreg_compile_s=stats["compile_s"], jaxreg_second_compiled=stats2["n_compiled"],
+               vmap_size=stats["vmap_size"], n_devices=stats["n_devices"])
+    mine = np.asarray(out["val_loss"]).reshape(-1)
+
+    single = jax.jit(make_train())
+    args = list(zip(flat_lams, flat_folds)) if folds else [(lam,) for lam in flat_lams]
+    loop, rec["loop_s"] = _wall(lambda: [single(*a) for a in args], cpu, "loop")
+    _, rec["loop_second_s"] = _wall(lambda: [single(*a) for a in args], cpu, "loop_second")
+
+    batched = jax.jit(jax.vmap(make_train()))
+    vargs = (jnp.asarray(flat_lams),) + ((jnp.asarray(flat_folds),) if folds else ())
+    _, rec["naive_vmap_s"] = _wall(lambda: batched(*vargs), cpu, "naive_vmap")
+    _, rec["naive_vmap_second_s"] = _wall(lambda: batched(*vargs), cpu, "naive_vmap_second")
+
+    ref = np.array([float(r["val_loss"]) for r in loop])
+    rec["max_abs_diff_vs_loop"] = float(np.nanmax(np.abs(mine - ref)))
+    for peer in ("loop", "naive_vmap"):
+        rec[f"vs_{peer}"] = rec[f"{peer}_s"] / rec["jaxreg_s"]
+        rec[f"second_vs_{peer}"] = rec[f"{peer}_second_s"] / rec["jaxreg_second_s"]
+    rec["cpu_s"] = {name: round(v, 3) for name, v in cpu.items()}
+    return rec
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 64, 256], help="λ per MLP configuration")
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--nnx-k", type=int, default=64, help="λ of the flax nnx sweep (0: skip it)")
+    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the flax nnx sweep")
+    ap.add_argument("--cpu-cores", action="store_true", help="call jaxreg.use_cpu_cores() first")
+    ap.add_argument("--quick", action="store_true", help="smoke run: K = 1, 8; 5 steps; nnx 4 × 2 folds")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.ks, args.steps, args.nnx_k, args.folds = [1, 8], 5, 4, 2
+    if args.cpu_cores:
+        jaxreg.use_cpu_cores()
+
+    import numpy as np
+
+    x, y = digits()
+    jax.jit(lambda a: a + 1)(1.0).block_until_ready()  # JAX's one-time start-up, outside every peer's time
+    common = {"device": jaxreg.device_description(), "cpu_devices": len(jax.devices("cpu")),
+              "use_cpu_cores": args.cpu_cores, "steps": args.steps, "n_samples": len(y), "hidden": HIDDEN}
+    configs = [("mlp", mlp_train, k, None) for k in args.ks]
+    try:
+        import flax.nnx  # noqa: F401
+    except ImportError:
+        print("flax is not installed: the nnx sweep is skipped", file=sys.stderr)
+    else:
+        if args.nnx_k:
+            configs.append(("nnx", nnx_train, args.nnx_k, args.folds))
+    for name, build, k, folds in configs:
+        lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
+        masks = jaxreg.kfold_masks(len(y), folds) if folds else None
+        load = os.getloadavg()[0]
+        rec = peers(lambda: build(x, y, args.steps, masks), lams, folds)
+        print(json.dumps({"bench": "user_model_sweep", "model": name, "k": k, "folds": folds,
+                          "n_models": k * (folds or 1), **common, **rec,
+                          "load_avg": [round(load, 2), round(os.getloadavg()[0], 2)]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

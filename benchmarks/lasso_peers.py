@@ -5,7 +5,8 @@ objective 1/(2n)‖y − Xw‖² + α‖w‖₁ with no intercept (dense designs
 centred). Each solver's `tol` is tightened until its path's largest relative duality gap is ≤ 1e-6, the gap
 computed here by `jaxreg.relative_duality_gap` on the returned coefficients (never the solver's own), starting at
 `tol = 1e-6` and jumping to a tighter power of 10 in proportion to the gap missed. The time is the best of
-`--repeat` runs (3) at the final `tol` (a run over `--max-repeat-s` seconds is not repeated). jaxreg's time is a
+`--repeat` runs (3) at the final `tol` (a run over `--max-repeat-s` seconds is not repeated; `--max-run-s`: no
+tighter `tol` after a run that long, for a machine too busy for the whole ladder). jaxreg's time is a
 whole `elastic_net_path` call minus what it compiled (its compilation is reported apart); skglm's numba code is
 compiled by a warm-up on a tiny problem first. A solver that cannot reach the target (glmnet stops on the change
 of its coefficients, not a gap) is reported at the smallest gap it reached and the tightest `tol`, and is left out
@@ -15,7 +16,7 @@ Fortran compiler and `--no-build-isolation`, see `docs/design/lasso-peers.md`).
 Output: one JSON line per design on stdout (progress on stderr):
 `python benchmarks/lasso_peers.py > benchmarks/lasso_peers.jsonl`, then `python benchmarks/report.py` renders the
 table and plot in `benchmarks/README.md`. `--quick`: three small designs, 20 α down to 1e-2·α_max, one run each
-(the test suite's smoke test).
+(the test suite's smoke test); `--scale 0.5`: every design at half its n and d.
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ N_ALPHAS, ALPHA_MIN_RATIO = 100, 1e-3
 FIRST_TOL, TIGHTEST_TOL = 1e-6, 1e-14
 #: A run longer than this is not repeated (the shared 2-core CPU: a full run would take hours).
 MAX_REPEAT_S = 30.0
+#: The most a `tol` is tightened in one step of the ladder.
+MAX_TOL_JUMP = 100.0
 #: The α grid (count, smallest over α_max); ``--quick``'s stops before the small-α end, where coordinate descent
 #: needs many epochs even on tiny designs.
 FULL_GRID, QUICK_GRID = (N_ALPHAS, ALPHA_MIN_RATIO), (20, 1e-2)
@@ -82,13 +85,13 @@ DESIGNS = (
     Design("toeplitz0.7", "correlated, n > d", 5000, 1000, issue=True),
     Design("factor", "low rank + noise", 2000, 500, issue=True),
     Design("gaussian", "n ≫ d", 10000, 300, issue=True),
-    Design("gaussian", "n ≪ d", 200, 10000),
-    Design("toeplitz0.7", "n ≪ d", 100, 5000),
-    Design("gaussian", "n ≈ d", 2000, 2000),
-    Design("factor", "n ≈ d", 1500, 1500),
-    Design("sparse", "sparse CSC, n < d", 2000, 10000, density=0.05),
-    Design("sparse", "sparse CSC, n > d", 20000, 1000, density=0.05),
-    Design("genotype_sparse", "sparse CSC 0/1/2, n < d", 1000, 20000, density=0.05),
+    Design("gaussian", "n ≪ d", 200, 5000),
+    Design("toeplitz0.7", "n ≪ d", 100, 3000),
+    Design("gaussian", "n ≈ d", 1000, 1000),
+    Design("factor", "n ≈ d", 800, 800),
+    Design("sparse", "sparse CSC, n < d", 1000, 5000, density=0.05),
+    Design("sparse", "sparse CSC, n > d", 10000, 500, density=0.05),
+    Design("genotype_sparse", "sparse CSC 0/1/2, n < d", 500, 10000, density=0.05),
 )
 
 QUICK_DESIGNS = (
@@ -244,29 +247,35 @@ def _timed(peer: str, x, y, alphas, tol, path_gaps):
 
 
 def _next_tol(tol: float, gap: float) -> float:
-    """A tighter ``tol``: the gap scales roughly with it, so jump by the factor missed (at least 10×)."""
-    factor = max(10.0, gap / TARGET_GAP) if math.isfinite(gap) else 10.0
+    """A tighter ``tol``: the gap scales roughly with it, so jump by the factor missed (10× to
+    :data:`MAX_TOL_JUMP`: a larger jump risks a run far tighter, and far longer, than needed)."""
+    factor = min(MAX_TOL_JUMP, max(10.0, gap / TARGET_GAP)) if math.isfinite(gap) else 10.0
     return 10.0 ** math.floor(math.log10(tol / factor) + 1e-9)
 
 
-def _ladder(peer: str, x, y, alphas, path_gaps) -> list[dict]:
+def _ladder(peer: str, x, y, alphas, path_gaps, max_run_s: float) -> tuple[list[dict], str]:
     """Runs at tighter and tighter ``tol`` until the path's gap is ≤ :data:`TARGET_GAP`, the tightest ``tol``,
-    a path cut short (tightening does not lengthen it) or a gap that no longer halves (stalled)."""
+    a path cut short (tightening does not lengthen it), a gap that no longer halves (stalled) or a run longer
+    than ``max_run_s``. Returns the runs and why the ladder stopped."""
     attempts, tol = [], FIRST_TOL
     while True:
         s, gap, solved, compile_s, gap_solved = _timed(peer, x, y, alphas, tol, path_gaps)
         attempts.append({"tol": tol, "s": s, "max_gap": gap, "max_gap_solved": gap_solved, "solved": solved,
                          "compile_s": compile_s})
-        stalled = len(attempts) > 1 and not gap < 0.5 * attempts[-2]["max_gap"]
-        if gap <= TARGET_GAP or tol <= TIGHTEST_TOL or solved < len(alphas) or stalled:
-            return attempts
+        stops = {"reached": gap <= TARGET_GAP, "path cut short": solved < len(alphas),
+                 "tightest tol": tol <= TIGHTEST_TOL,
+                 "stalled": len(attempts) > 1 and not gap < 0.5 * attempts[-2]["max_gap"],
+                 f"a run over {max_run_s:g} s": s > max_run_s}
+        why = next((reason for reason, stop in stops.items() if stop), None)
+        if why:
+            return attempts, why
         tol = max(_next_tol(tol, gap), TIGHTEST_TOL)
 
 
-def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float) -> dict:
+def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float, max_run_s: float) -> dict:
     """``peer``'s path: the ``tol`` ladder, then best of ``repeat`` runs at the final ``tol`` (the one that met
     the target, else the one with the smallest gap)."""
-    attempts = _ladder(peer, x, y, alphas, path_gaps)
+    attempts, why = _ladder(peer, x, y, alphas, path_gaps, max_run_s)
     final = attempts[-1] if attempts[-1]["max_gap"] <= TARGET_GAP else min(
         attempts, key=lambda a: (a["max_gap"], a["max_gap_solved"]))
     times = [final["s"]]
@@ -274,12 +283,15 @@ def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float
         times.append(_timed(peer, x, y, alphas, final["tol"], path_gaps)[0])
     return {"status": "ok", "s": min(times), "runs": times, "tol": final["tol"], "max_gap": final["max_gap"],
             "max_gap_solved": final["max_gap_solved"], "alphas_solved": final["solved"],
-            "reached": final["max_gap"] <= TARGET_GAP, "compile_s": attempts[0]["compile_s"], "attempts": attempts}
+            "reached": final["max_gap"] <= TARGET_GAP, "ladder_stop": why, "compile_s": attempts[0]["compile_s"],
+            "attempts": attempts}
 
 
-def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: float, grid: tuple) -> dict:
+def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: float, grid: tuple,
+                     max_run_s: float = math.inf) -> dict:
     """One JSON row: every peer on ``design``, the fastest peer that met the target and jaxreg's ratio to it.
-    ``grid``: the number of α and the smallest α over α_max."""
+    ``grid``: the number of α and the smallest α over α_max; ``max_run_s``: no tighter ``tol`` after a run
+    this long."""
     load_before = os.getloadavg()[0]
     x, y = make_design(design)
     n_alphas, ratio = grid
@@ -292,7 +304,8 @@ def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: flo
             continue
         print(f"  {design.label}: {peer} …", file=sys.stderr, flush=True)
         try:
-            results[peer] = {"version": version, **measure(peer, x, y, alphas, path_gaps, repeat, max_repeat_s)}
+            results[peer] = {"version": version,
+                             **measure(peer, x, y, alphas, path_gaps, repeat, max_repeat_s, max_run_s)}
         except Exception as e:  # (a peer that fails on a design is reported, the others still run)
             results[peer] = {"status": f"error: {type(e).__name__}: {e}", "version": version}
     met = {p: r["s"] for p, r in results.items() if r.get("reached")}
@@ -302,8 +315,9 @@ def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: flo
            "n": design.n, "d": design.d, "sparse": scipy.sparse.issparse(x), "density": design.density,
            "nnz": int(x.nnz) if scipy.sparse.issparse(x) else design.n * design.d, "issue_design": design.issue,
            "n_alphas": n_alphas, "alpha_min_ratio": ratio, "target_gap": TARGET_GAP, "dtype": "float64",
-           "repeat": repeat, "max_repeat_s": max_repeat_s, "device": jaxreg.device_description(),
-           "cpu_count": os.cpu_count(), "load_avg_1min": [load_before, os.getloadavg()[0]],
+           "repeat": repeat, "max_repeat_s": max_repeat_s, "max_run_s": max_run_s,
+           "device": jaxreg.device_description(), "cpu_count": os.cpu_count(),
+           "load_avg_1min": [load_before, os.getloadavg()[0]],
            "date": datetime.date.today().isoformat(), "quick": n_alphas != N_ALPHAS, "peers": results,
            "fastest_peer": fastest, "fastest_peer_s": others.get(fastest), "jaxreg_s": met.get("jaxreg"),
            "jaxreg_vs_fastest_peer": (others[fastest] / met["jaxreg"] if fastest and "jaxreg" in met else None),
@@ -330,19 +344,26 @@ def main(argv=None) -> None:
                    "(e.g. 'gaussian 1000', 'sparse')")
     p.add_argument("--repeat", type=int, help="runs at the final tol, the best counts (default 3; --quick 1)")
     p.add_argument("--max-repeat-s", type=float, default=MAX_REPEAT_S, help="a run longer than this is not repeated")
+    p.add_argument("--max-run-s", type=float, default=math.inf, help="no tighter tol after a run this long (the gap "
+                   "reached is reported)")
+    p.add_argument("--scale", type=float, default=1.0, help="every design's n and d times this (a smaller run)")
     p.add_argument("--note", help="a sentence saved with every row and shown under the table (e.g. that other jobs "
                    "shared the machine)")
     args = p.parse_args(argv)
     designs = QUICK_DESIGNS if args.quick else DESIGNS
     if args.designs:
         designs = [d for d in designs if any(d.label.startswith(prefix) for prefix in args.designs)]
+    designs = [dataclasses.replace(d, n=max(20, round(d.n * args.scale)), d=max(10, round(d.d * args.scale)))
+               for d in designs]
     repeat = args.repeat or (1 if args.quick else 3)
     peers = {peer: available(peer) for peer in PEERS if peer in args.peers}
     for peer, (ok, _) in peers.items():
         for sparse in (False, True) if ok else ():
             warm_up(peer, sparse)
     for design in designs:
-        row = benchmark_design(design, peers, repeat, args.max_repeat_s, QUICK_GRID if args.quick else FULL_GRID)
+        row = benchmark_design(design, peers, repeat, args.max_repeat_s, QUICK_GRID if args.quick else FULL_GRID,
+                               args.max_run_s)
+        row["scale"] = args.scale
         if args.note:
             row["note"] = args.note
         print(json.dumps(row), flush=True)

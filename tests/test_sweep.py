@@ -417,3 +417,32 @@ def test_one_cpu_device_on_a_multicore_machine_is_said_once():
     else:
         assert default["n"] == 0
     assert results["use_cpu_cores"]["n"] == 0 and results["use_cpu_cores"]["devices"] == cores
+
+
+def test_enable_compilation_cache_writes_the_sweep_program(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, os, sys, jax, numpy as np, jaxreg
+        from jaxreg.engine import enable_compilation_cache
+        path = enable_compilation_cache(sys.argv[1], min_compile_time_s=0)
+        out, st = jaxreg.sweep(lambda lam: lam * 3, np.arange(4.0), return_stats=True)
+        print(json.dumps({"path": path, "dir": jax.config.jax_compilation_cache_dir,
+                          "min_s": jax.config.jax_persistent_cache_min_compile_time_secs, "out": out.tolist(),
+                          "files": sorted(os.listdir(path))}))
+        """
+    )
+    cache = tmp_path / "xla"
+    runs = []
+    for _ in range(2):  # a second process finds the programs the first one wrote
+        out = subprocess.run([sys.executable, "-c", script, str(cache)], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["path"] == first["dir"] == str(cache) and first["min_s"] == 0
+    assert any(name.startswith("jit_") for name in first["files"]), first["files"]
+    assert first["out"] == second["out"] == [0.0, 3.0, 6.0, 9.0] and second["files"] == first["files"]
+    from jaxreg.engine import enable_compilation_cache
+
+    with pytest.raises(ValueError, match="min_compile_time_s"):
+        enable_compilation_cache(tmp_path, min_compile_time_s=-1)

@@ -230,15 +230,16 @@ def enable_compilation_cache(path: str | os.PathLike, *, min_compile_time_s: flo
     """Keep compiled programs on disk in ``path`` (JAX's persistent compilation cache), across processes.
 
     A one-liner for ``jax.config.update("jax_compilation_cache_dir", path)`` and
-    ``jax_persistent_cache_min_compile_time_secs``: every program JAX compiles from then on
-    (a sweep's included) that took at least ``min_compile_time_s`` to compile is written to
-    ``path``, and a later process that compiles the same program with the same jaxlib,
-    device and options loads it instead. Within one process :data:`SWEEP_PROGRAMS`
-    already keeps a sweep's programs; this cache is for the next run. It is off unless
-    called: the directory is trusted (loading a program runs it), and JAX does not prune it.
+    ``jax_persistent_cache_min_compile_time_secs``: every program JAX compiles from then on (a sweep's included) that took at least
+    ``min_compile_time_s`` to compile is written to ``path``, and a later process that compiles
+    the same program with the same jaxlib, device and options loads it instead (tracing and
+    lowering still run). Within one process :data:`SWEEP_PROGRAMS` already keeps a sweep's
+    programs; this cache is for the next run. It is off unless called: the directory is trusted
+    (a loaded program runs as it is), and it grows without bound (JAX's
+    ``jax_compilation_cache_max_size`` bounds it, with the ``filelock`` package installed).
 
     Args:
-      path: directory for the cache (created if missing).
+      path: directory for the cache (created if missing; ``~`` is expanded).
       min_compile_time_s: programs that compiled faster than this are not written (``0``: all).
 
     Returns:
@@ -247,13 +248,13 @@ def enable_compilation_cache(path: str | os.PathLike, *, min_compile_time_s: flo
     Example:
       >>> import tempfile, jax
       >>> path = enable_compilation_cache(tempfile.mkdtemp())   # doctest: +SKIP
-      >>> jax.config.jax_compilation_cache_dir == path           # doctest: +SKIP
+      >>> jax.config.jax_compilation_cache_dir == path         # doctest: +SKIP
       True
     """
     if isinstance(min_compile_time_s, bool) or not isinstance(min_compile_time_s, (int, float)) \
             or not min_compile_time_s >= 0:
         raise ValueError(f"min_compile_time_s must be a number of seconds >= 0, got {min_compile_time_s!r}")
-    path = os.path.abspath(os.fspath(path))
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     os.makedirs(path, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_s))

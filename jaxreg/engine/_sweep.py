@@ -108,9 +108,8 @@ def sweep(
         memory, measured from the compiled program (``memory_analysis``).
       devices: devices to shard the model axis over (default: ``jax.devices()``, every device of every process
         after :func:`jaxreg.initialize_distributed`; outputs are gathered to every process). In one process, at
-        most one device per model is used. On a CPU, :func:`jaxreg.use_cpu_cores` gives one device per core;
-        without it JAX has one CPU device, which runs one computation at a time, and the sweep says so once per
-        process (:class:`jaxreg.engine.CpuCoresWarning`).
+        most one device per model is used. On a CPU, :func:`jaxreg.use_cpu_cores` gives one device per core
+        (without it, a :class:`jaxreg.engine.CpuCoresWarning` once per process says so).
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its block runs one group after another
         (``lax.map``), in equal groups of between half of it and all of it (the size that pads least).
@@ -128,9 +127,8 @@ def sweep(
       compiler_options: XLA options for the compilation (``Lowered.compile``'s ``compiler_options``, e.g.
         ``{"xla_gpu_autotune_level": 0}``). ``None``: :data:`jaxreg.engine.SWEEP_CPU_COMPILER_OPTIONS` on a CPU
         (XLA's defaults where this jaxlib does not know them), XLA's defaults elsewhere; ``{}``: XLA's defaults.
-      program_cache: where compiled programs are kept between calls: a second call with the same ``train_fn``
-        object (reading the same objects by name), grid shapes and dtypes, devices and options compiles nothing
-        (:class:`jaxreg.engine.SweepProgramCache` says what counts as the same). Default: the process's
+      program_cache: compiled programs kept between calls (:class:`jaxreg.engine.SweepProgramCache`): a second
+        call with the same ``train_fn``, grid shapes, devices and options compiles nothing. Default: the process's
         :data:`jaxreg.engine.SWEEP_PROGRAMS`; ``None``: compile every time. Across processes:
         :func:`jaxreg.engine.enable_compilation_cache`.
 

@@ -87,3 +87,10 @@ def test_low_precision_lambda_is_a_real_number(dtype):
     jaxreg.add_l2_decay(jnp.asarray(0.1, dtype))
     with pytest.raises(ValueError, match="lam must be >= 0"):
         jaxreg.add_l2_decay(jnp.asarray(-0.1, dtype))
+
+
+def test_soft_threshold_with_a_traced_negative_threshold_is_nan():
+    x = jnp.array([2.0, -1.5, 0.0])
+    assert np.isnan(np.asarray(jax.jit(jaxreg.soft_threshold)(x, -1.0))).all()
+    np.testing.assert_allclose(jax.jit(jaxreg.soft_threshold)(x, 0.5), [1.5, -1.0, 0.0])
+    assert jaxreg.soft_threshold(x.astype(jnp.bfloat16), 0.5).dtype == jnp.bfloat16

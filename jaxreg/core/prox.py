@@ -38,7 +38,8 @@ def soft_threshold(x: Any, t: Any) -> jax.Array:
 
     Args:
       x: input array.
-      t: threshold, ``>= 0``, broadcastable to ``x``.
+      t: threshold, ``>= 0``, broadcastable to ``x``; a negative or NaN ``t`` gives NaN (it may be a
+        tracer, which cannot raise), never a wrong value.
 
     Returns:
       An array of the broadcast shape of ``x`` and ``t``.
@@ -50,7 +51,8 @@ def soft_threshold(x: Any, t: Any) -> jax.Array:
       [-1.5 -0.   0.   0.   1. ]
     """
     x = jnp.asarray(x)
-    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
+    shrunk = jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
+    return jnp.where(jnp.asarray(t) >= 0, shrunk, jnp.nan).astype(shrunk.dtype)
 
 
 def lasso(x: Any, lam: Any, scaling: Any = 1.0) -> jax.Array:

@@ -9,7 +9,8 @@ estimate of L that is up to 2× low still gives a stable step. Per model and pen
 
   .. math::
       L = c\,\lambda_{\max}\bigl(\tilde X^\top \operatorname{diag}(\omega)\, \tilde X\bigr),\qquad
-      c = 1 \text{ (half MSE)},\ \tfrac12 \text{ (softmax cross-entropy: } \nabla^2 \operatorname{lse} \preceq \tfrac12 I)
+      c = 1 \text{ (half MSE)},\
+      \tfrac12 \text{ (softmax cross-entropy: } \nabla^2 \operatorname{lse} \preceq \tfrac12 I)
 
   the largest over the CV folds. With minibatches of ``b`` of the ``n`` samples, L is the
   expected smoothness of sampling without replacement (Gower et al., 2019),
@@ -83,7 +84,8 @@ def _top_eigenvalue(matvec, dim: int, iterations: int = POWER_ITERATIONS) -> flo
 
 
 def _gram_eigenvalue(x: np.ndarray, weights: np.ndarray) -> float:
-    """:math:`\\lambda_{\\max}(\\tilde X^\\top \\operatorname{diag}(\\omega) \\tilde X)`, ``x`` already with the ones column."""
+    """:math:`\\lambda_{\\max}(\\tilde X^\\top \\operatorname{diag}(\\omega) \\tilde X)`, ``x`` already with the ones
+    column."""
     if x.shape[1] <= GRAM_MAX_FEATURES:
         return float(np.linalg.eigvalsh((x * weights[:, None]).T @ x)[-1])
     return _top_eigenvalue(lambda v: x.T @ (weights * (x @ v)), x.shape[1])

@@ -230,8 +230,8 @@ def enable_compilation_cache(path: str | os.PathLike, *, min_compile_time_s: flo
     """Keep compiled programs on disk in ``path`` (JAX's persistent compilation cache), across processes.
 
     A one-liner for ``jax.config.update("jax_compilation_cache_dir", path)`` and
-    ``jax_persistent_cache_min_compile_time_secs``: every program JAX compiles from then on (a sweep's included) that took at least
-    ``min_compile_time_s`` to compile is written to ``path``, and a later process that compiles
+    ``jax_persistent_cache_min_compile_time_secs``: every program JAX compiles from then on (a sweep's included)
+    that took at least ``min_compile_time_s`` to compile is written to ``path``, and a later process that compiles
     the same program with the same jaxlib, device and options loads it instead (tracing and
     lowering still run). Within one process :data:`SWEEP_PROGRAMS` already keeps a sweep's
     programs; this cache is for the next run. It is off unless called: the directory is trusted

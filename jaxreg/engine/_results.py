@@ -358,7 +358,10 @@ class SweepResult:
         """Per penalty (``None`` without a ``penalty`` column): :func:`~jaxreg.engine._select.curves`."""
         values = self._checked_metric(metric)
         out = curves(self._labels(), self.table["lambda"], values, self.diverged)
-        return out if "penalty" in self.table else {None: c for c in out.values()}
+        if "penalty" in self.table:
+            return out
+        (only,) = out.values()  # no penalty column: one curve
+        return {None: only}
 
     def _one(self, choices: dict, penalty: str | None) -> tuple[bool, Any]:
         """``(single, key)``: whether one penalty's choice is asked for, and its key in ``choices``."""

@@ -185,3 +185,20 @@ def test_a_split_too_small_for_the_classes_names_val_fraction(tmp_path, capsys):
     assert "--val-fraction = 0.25" in err and "set --val-fraction to 0.5" in err, err
     assert main(["sweep", "--data", str(four), "--val-fraction", "0.5", "--penalty", "l2", "--num-lambdas", "2",
                  "--steps", "2", "--quiet", "--out", str(tmp_path / "b")]) == 0
+
+
+def test_ctrl_c_while_jaxreg_imports_is_one_line_and_130(tmp_path):
+    """The console script's entry module catches a KeyboardInterrupt raised while the package imports."""
+    code = ("import builtins, sys\n"
+            "real = builtins.__import__\n"
+            "def interrupted(name, *a, **k):\n"
+            "    if name.startswith('jaxreg.app'):\n"
+            "        raise KeyboardInterrupt\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = interrupted\n"
+            "import jaxreg_entry\n"
+            "sys.exit(jaxreg_entry.main())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "jaxreg: interrupted (while starting; nothing was run)", proc.stderr

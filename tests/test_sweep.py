@@ -446,3 +446,14 @@ def test_enable_compilation_cache_writes_the_sweep_program(tmp_path):
 
     with pytest.raises(ValueError, match="min_compile_time_s"):
         enable_compilation_cache(tmp_path, min_compile_time_s=-1)
+
+
+def test_one_device_and_a_string_memory_fraction():
+    """`devices=<one Device>` means that device; `memory_fraction="0.5"` is a ValueError naming it (both failed inside
+    JAX with a TypeError)."""
+    lams = [0.1, 0.2]
+    np.testing.assert_allclose(jaxreg.sweep(lambda lam: 2 * lam, lams, devices=jax.devices()[0]), [0.2, 0.4])
+    with pytest.raises(ValueError, match="memory_fraction must be a float"):
+        jaxreg.sweep(lambda lam: 2 * lam, lams, memory_fraction="0.5")
+    with pytest.raises(ValueError, match="devices must be a list of jax.Device"):
+        jaxreg.sweep(lambda lam: 2 * lam, lams, devices="cpu")

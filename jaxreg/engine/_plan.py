@@ -112,6 +112,10 @@ def plan_grid(
 def _check_devices(devices: Sequence[jax.Device] | None) -> tuple[list[jax.Device], jax.Device]:
     """The devices (default: every device of every process, ``jax.devices()`` after
     ``jax.distributed.initialize``) and this process's first one."""
+    if isinstance(devices, jax.Device):
+        devices = [devices]  # one device: a list of one, as the caller meant
+    if devices is not None and not isinstance(devices, (list, tuple)):
+        raise ValueError(f"devices must be a list of jax.Device (e.g. jax.devices()), got {type(devices).__name__}")
     devices = list(jax.devices() if devices is None else devices)
     if not devices or not all(isinstance(d, jax.Device) for d in devices):
         raise ValueError("devices must be a non-empty list of jax.Device (e.g. jax.devices())")

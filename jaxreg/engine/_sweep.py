@@ -183,6 +183,8 @@ def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_op
             "compiler_options must be a dict of XLA option names to values (e.g. {'xla_gpu_autotune_level': 0}) "
             f"or None (the defaults), got {compiler_options!r}"
         )
+    if isinstance(memory_fraction, bool) or not isinstance(memory_fraction, (int, float, np.integer, np.floating)):
+        raise ValueError(f"memory_fraction must be a float in (0, 1], got {memory_fraction!r}")
     if not (0 < memory_fraction <= 1):
         raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
     if program_cache is not None and not isinstance(program_cache, SweepProgramCache):

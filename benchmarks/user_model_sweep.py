@@ -184,7 +184,13 @@ def main(argv=None) -> None:
     import numpy as np
 
     x, y = digits()
-    jax.jit(lambda a: a + 1)(1.0).block_until_ready()  # JAX's one-time start-up, outside every peer's time
+    # JAX's and XLA's one-time start-up (the first compilation of a process is the slowest), outside every peer's
+    # time: a one-step model of each kind, a different program from every peer's
+    for build in (mlp_train, nnx_train):
+        try:
+            jax.jit(build(x, y, 1)).lower(np.float32(0.1)).compile()
+        except ImportError:  # flax is not installed
+            pass
     common = {"device": jaxreg.device_description(), "cpu_devices": len(jax.devices("cpu")),
               "use_cpu_cores": args.cpu_cores, "steps": args.steps, "n_samples": len(y), "hidden": HIDDEN}
     configs = [("mlp", mlp_train, k, None) for k in args.ks]

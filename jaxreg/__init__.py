@@ -27,7 +27,9 @@ Example:
   [0.95 0.  ]
 """
 
+# _startup first (it sorts first too): under `python -m jaxreg` it makes a Ctrl-C during these imports one line
 from jaxreg import (
+    _startup as _startup,
     app as app,
     core as core,
     engine as engine,

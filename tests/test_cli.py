@@ -202,3 +202,46 @@ def test_ctrl_c_while_jaxreg_imports_is_one_line_and_130(tmp_path):
                           cwd=str(tmp_path))
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip() == "jaxreg: interrupted (while starting; nothing was run)", proc.stderr
+
+
+def test_ctrl_c_while_python_m_jaxreg_imports_is_one_line_and_130(tmp_path):
+    """``python -m jaxreg`` imports the package before ``__main__`` runs: a real SIGINT during that import."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import builtins, os, signal\n"
+        "real = builtins.__import__\n"
+        "def interrupting(name, *a, **k):\n"
+        "    if name.startswith('jaxreg.engine'):\n"
+        "        builtins.__import__ = real\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = interrupting\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), ROOT])}
+    proc = subprocess.run([sys.executable, "-m", "jaxreg", "sweep", "--help"], capture_output=True, text=True,
+                          timeout=120, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "jaxreg: interrupted (while starting; nothing was run)", proc.stderr
+    assert proc.stdout == ""
+
+
+def test_python_m_jaxreg_gives_ctrl_c_back_to_the_command():
+    """Once imported, SIGINT is Python's KeyboardInterrupt again (the command's own handling, resumable runs)."""
+    code = ("import signal, sys; sys.argv[0] = '-m'; import jaxreg; import jaxreg._startup as s; "
+            "assert signal.getsignal(signal.SIGINT) is s._exit_interrupted; s.restore_interrupts(); "
+            "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_a_summary_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    """summary.json goes through a temporary file: a failure half-way never leaves a truncated summary."""
+    cfg = SweepConfig(dataset="wine", penalties=("l2",), num_lambdas=2, steps=2, keep_params=False)
+    result = runner.run(cfg, log=None, progress=False)
+    runner.write_outputs(result, str(tmp_path))
+    before = (tmp_path / "summary.json").read_text()
+    json_ready = runner._json_ready  # the summary alone gets a value json fails on, after the keys before it
+    monkeypatch.setattr(runner, "_json_ready", lambda obj: {**json_ready(obj), "zz_not_json": object()}
+                        if isinstance(obj, dict) and "best" in obj else json_ready(obj))
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        runner.write_outputs(result, str(tmp_path))
+    assert (tmp_path / "summary.json").read_text() == before
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]

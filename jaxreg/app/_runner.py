@@ -51,7 +51,7 @@ from jaxreg.core._grids import lambda_max_l1, log_grid
 from jaxreg.core._metrics import all_finite, weight_metrics
 from jaxreg.engine import _cv as cv
 from jaxreg.engine._checkpoint import ChunkStore, device_fingerprint
-from jaxreg.engine._results import SweepResult
+from jaxreg.engine._results import SweepResult, atomic_write
 from jaxreg.engine._select import DIVERGENCE_FACTOR, diverged_models
 from jaxreg.engine._sweep import sweep
 
@@ -489,8 +489,8 @@ def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
     """
     result.save(out_dir)
     summary_path = os.path.join(out_dir, "summary.json")
-    with open(summary_path, "w") as f:
-        json.dump(_json_ready({"best": result.best("val_loss"), **result.info}), f, indent=2, allow_nan=False)
+    summary = _json_ready({"best": result.best("val_loss"), **result.info})
+    atomic_write(summary_path, json.dumps(summary, indent=2, allow_nan=False))  # a kill never leaves half a file
     title = f"{result.info['dataset']['name']}, {result.info['model']}"
     paths = [os.path.join(out_dir, "results.csv"), summary_path,
              plots.validation_curve(result, os.path.join(out_dir, "validation_curve.png"),

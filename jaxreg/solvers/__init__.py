@@ -5,6 +5,7 @@
 same certificate, :func:`relative_duality_gap` (:mod:`jaxreg.solvers._objective`).
 """
 
+from jaxreg.solvers._nonconvex_path import nonconvex_path as nonconvex_path
 from jaxreg.solvers._objective import (
     CERTIFIABLE_GAP_EPS as CERTIFIABLE_GAP_EPS,
     certifiable_tol as certifiable_tol,
@@ -25,7 +26,8 @@ from jaxreg.solvers._paths import (
 )
 
 __all__ = [
-    "elastic_net_path", "ActiveSet", "Fista", "Admm", "FixedSteps", "path_device", "AUTO_CPU_MAX_ENTRIES",
+    "elastic_net_path", "nonconvex_path", "ActiveSet", "Fista", "Admm", "FixedSteps", "path_device",
+    "AUTO_CPU_MAX_ENTRIES",
     "certifiable_tol", "CERTIFIABLE_GAP_EPS", "relative_duality_gap", "least_squares_objective",
     "lipschitz_least_squares",
 ]

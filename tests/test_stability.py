@@ -1,12 +1,20 @@
-"""Stability selection: probabilities equal a loop over the same subsamples, the bound by hand, support recovery."""
+"""Stability selection: probabilities equal a loop over the same subsamples, the bounds by hand, support recovery."""
 
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxreg
-from jaxreg.selection import StabilityResult, complementary_pairs, default_solver, stability_selection
+from jaxreg.selection import (
+    StabilityResult,
+    complementary_pairs,
+    default_solver,
+    false_selection_bound,
+    stability_selection,
+    stability_sweep,
+)
 from jaxreg.solvers import ActiveSet, FixedSteps
 
 
@@ -144,3 +152,111 @@ def test_plot_draws_the_stability_path():
     assert len(ax.lines) == 5 + 2  # every feature, the threshold and lambda_min
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["feature 0"]
     assert ax.xaxis_inverted()
+
+
+def _result(q_per_lambda, d=1000, subsamples=100):
+    """Every half selects the first ``q`` features at each λ of (1, 0.5, 0.1, ...)."""
+    coefs = np.zeros((subsamples, len(q_per_lambda), d))
+    for k, q in enumerate(q_per_lambda):
+        coefs[:, k, :q] = 1.0
+    return StabilityResult.from_coefs(coefs, [1.0, 0.5, 0.1, 0.05][: len(q_per_lambda)])
+
+
+@pytest.mark.parametrize("q,d,threshold,b,none,unimodal", [
+    (10, 1000, 0.75, 50, 100 / 500, 0.1 / (2 * (0.5 - 0.01))),           # τ ≤ 3/4: 1/(2(2τ − 1 − 1/(2B)))
+    (10, 1000, 0.9, 50, 100 / 800, 0.1 * 4 * (0.1 + 0.01) / 1.02),       # τ > 3/4: 4(1 − τ + 1/(2B))/(1 + 1/B)
+    (10, 1000, 1.0, 50, 100 / 1000, 0.1 * 4 * 0.01 / 1.02),
+    (10, 1000, 0.745, 10, 100 / 490, 0.1 / (2 * (0.5 - 0.05))),          # rounded up to the grid: τ = 15/20
+    (100, 1000, 0.52, 50, 1e4 / 40, 10 / (2 * (0.04 - 0.01))),           # just above ½ + θ² = 0.51
+])
+def test_bounds_by_hand(q, d, threshold, b, none, unimodal):
+    assert false_selection_bound(q, d, threshold) == pytest.approx(none, rel=1e-12)
+    got = false_selection_bound(q, d, threshold, assumption="unimodal", n_pairs=b)
+    assert got == pytest.approx(unimodal, rel=1e-12)
+    assert got < none  # unimodality only tightens
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(q=100, n_features=1000, threshold=0.51, n_pairs=50), r"must be above 0\.51"),   # τ ≤ ½ + θ²
+    (dict(q=10, n_features=1000, threshold=0.51, n_pairs=50), r"at least 0\.52"),         # below ½ + 1/B
+    (dict(q=600, n_features=1000, threshold=0.9, n_pairs=50), "above 1/√3"),
+])
+def test_unimodal_bound_outside_its_range_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        false_selection_bound(assumption="unimodal", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(q=10, n_features=100, threshold=0.5), r"threshold must be a float in \(0.5, 1\]"),
+    (dict(q=101, n_features=100, threshold=0.9), r"q must be a number in \[0, n_features\]"),
+    (dict(q=1, n_features=0, threshold=0.9), "n_features must be a positive int"),
+    (dict(q=1, n_features=10, threshold=0.9, assumption="concave"), "assumption must be one of"),
+    (dict(q=1, n_features=10, threshold=0.9, assumption="unimodal"), "n_pairs must be a positive int"),
+])
+def test_bound_errors_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        false_selection_bound(**kwargs)
+
+
+def test_result_bounds_lambda_region_and_summary():
+    r = _result([0, 10, 40])  # 50 pairs, d = 1000
+    assert r.false_selection_bound(0.9, lambda_min=0.5) == pytest.approx(100 / 800)
+    assert r.false_selection_bound(0.9, lambda_min=0.5, assumption="unimodal") == pytest.approx(0.1 * 0.44 / 1.02)
+    bounds = r.error_bounds(0.9)  # q = 40: 1600 / 800 = 2; unimodal 1.6 · 0.44 / 1.02
+    assert bounds["none"]["value"] == pytest.approx(2.0)
+    assert bounds["unimodal"]["value"] == pytest.approx(1.6 * 0.44 / 1.02)
+    assert "Theorem 1" in bounds["none"]["reference"] and "unimodal" in bounds["unimodal"]["assumes"]
+    assert r.lambda_min_for_bound(0.9) == 0.5 and r.lambda_min_for_bound(0.9, max_false=2.0) == 0.1
+    assert r.lambda_min_for_bound(0.9, max_false=0.7, assumption="unimodal") == 0.1  # 0.69 ≤ 0.7
+    assert _result([5], d=10).lambda_min_for_bound(0.9) is None  # q = 5 of 10 at the largest λ: 3.1
+    summary = r.summary(0.9, lambda_min=0.5)
+    assert summary["stable_set"] == list(range(10)) and summary["bounds"]["none"]["value"] == pytest.approx(0.125)
+    odd = StabilityResult.from_coefs(np.ones((3, 1, 4)), [0.5])
+    assert odd.error_bounds(0.9)["unimodal"]["value"] is None
+    with pytest.raises(ValueError, match="complementary pairs"):
+        odd.false_selection_bound(0.9, assumption="unimodal")
+    unimodal_out_of_range = r.error_bounds(0.51)["unimodal"]
+    assert unimodal_out_of_range["value"] is None and "0.52" in unimodal_out_of_range["not_applicable"]
+
+
+def test_result_round_trips_through_a_dict():
+    x, y = design(n=40, d=6, support=(0, 3))
+    r = stability_selection(x, y, [1.0, 0.3], n_pairs=2)
+    back = StabilityResult.from_dict(r.to_dict())
+    for field in ("lambdas", "probabilities", "union_sizes", "converged"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(r, field))
+    assert back.summary(0.8) == r.summary(0.8)
+
+
+def _soft_threshold_train(x, y):
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+
+    def train(lam, rows):  # lasso of an orthogonal design, one soft threshold; a dict: two leaves, 4 + 2 features
+        w = jaxreg.core.prox.soft_threshold(xj[rows].T @ yj[rows] / rows.shape[0], lam)
+        return {"a": w[:4], "b": w[4:]}
+
+    return train
+
+
+def test_stability_sweep_equals_a_loop_over_the_halves():
+    x, y = design(n=60, d=6, support=(0, 3))
+    train = _soft_threshold_train(x, y)
+    lambdas = np.array([2.0, 0.8, 0.3, 0.05])
+    result = stability_sweep(train, lambdas, 60, n_pairs=5, seed=3, chunk_size=7)
+    loop = []
+    for rows in complementary_pairs(60, 5, seed=3):
+        per_lambda = [train(jnp.float32(lam), jnp.asarray(rows)) for lam in lambdas]
+        loop.append([np.concatenate([np.asarray(w["a"]), np.asarray(w["b"])]) for w in per_lambda])
+    expected = StabilityResult.from_coefs(np.array(loop), lambdas)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+    np.testing.assert_array_equal(result.union_sizes, expected.union_sizes)
+    assert result.converged is None and result.n_features == 6 and result.n_subsamples == 10
+    assert 0 < result.probabilities[1].sum() < 6  # neither all nor nothing selected: the test has teeth
+
+
+def test_stability_sweep_sets_the_folds_itself():
+    train = _soft_threshold_train(*design(n=20, d=6, support=(0,)))
+    with pytest.raises(ValueError, match="stability_sweep sets folds itself"):
+        stability_sweep(train, [0.5], 20, n_pairs=2, folds=3)
+    with pytest.raises(ValueError, match="n_pairs must be a positive int"):
+        stability_sweep(train, [0.5], 20, n_pairs=0)

@@ -12,26 +12,27 @@ the features with a nonzero coefficient on subsample :math:`A` at λ,
    \qquad
    \hat S^{stable} = \{k : \max_{\lambda\in\Lambda}\hat\Pi_k^\lambda \ge \pi_{thr}\}.
 
-**The error bound** (Meinshausen & Bühlmann 2010, Theorem 1): the expected number of noise features in the
-stable set is
+**The error bounds** (:mod:`jaxreg.selection._bounds`): with :math:`q_\Lambda` the number of features a half
+selects at some λ ∈ Λ (estimated by the average over the halves) and :math:`\tfrac12 < \pi_{thr} \le 1`,
 
 .. math::
 
-   E[V] \le \frac{q_\Lambda^2}{(2\pi_{thr} - 1)\,d}, \qquad
-   q_\Lambda = E\left|\textstyle\bigcup_{\lambda\in\Lambda}\hat S^\lambda(A)\right|, \quad
-   \tfrac12 < \pi_{thr} \le 1,
+   E\,|\hat S^{stable} \cap L| \le \frac{q_\Lambda^2}{(2\pi_{thr} - 1)\,d}, \qquad
+   q_\Lambda = E\left|\textstyle\bigcup_{\lambda\in\Lambda}\hat S^\lambda(A)\right|.
 
-with :math:`q_\Lambda` estimated by the average over the subsamples. It assumes (i) the indicators
-:math:`\mathbf 1\{k \in \hat S^\Lambda\}` of the noise features are exchangeable, and (ii) the selection is no
-worse than random guessing (the signal's share of the selected features is at least its share of all
-features). Shah & Samworth (2013) show that the bound holds for complementary pairs under the same assumptions;
-their sharper bounds under unimodality or r-concavity of the selection probabilities are not implemented.
-The bound is about the procedure, not the data: correlated designs break (i), and then it is optimistic.
+Read with :math:`L` = the features a half selects with probability at most :math:`q_\Lambda/d`, it holds
+for complementary pairs with no assumption (Shah & Samworth 2013, Theorem 1); read with :math:`L` = the noise
+features (:math:`E[V]`), it is Meinshausen & Bühlmann's (2010, Theorem 1), which assumes (i) exchangeable
+selection indicators of the noise features and (ii) a selection no worse than random guessing. Under
+unimodality of the simultaneous selection proportions Shah & Samworth's bound is 2–3× smaller
+(``assumption="unimodal"``). Correlated designs break (i), and then the noise reading is optimistic; the
+low-selection-probability reading still holds. The stable set at :math:`\max_\lambda` is contained in the one
+of the union :math:`\bigcup_{\lambda\in\Lambda}\hat S^\lambda`, the procedure both theorems are applied to.
 
 :func:`stability_selection` runs one certified lasso / elastic-net path (:func:`jaxreg.elastic_net_path`) per
-subsample, each centred (an intercept); any other estimator goes through :meth:`StabilityResult.from_coefs`,
-e.g. with :func:`jaxreg.sweep` and ``folds`` = the subsamples. ``docs/nonconvex.md`` has the measurements
-behind the default.
+subsample, each centred (an intercept); any training function goes through :func:`stability_sweep` (one
+:func:`jaxreg.sweep` over halves × λ), any other estimator through :meth:`StabilityResult.from_coefs`.
+``docs/nonconvex.md`` has the measurements behind the default.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy as np
 
 from jaxreg._checks import check_ratio
 from jaxreg.core._grids import check_grid
+from jaxreg.selection._bounds import BOUND_ASSUMPTIONS, false_selection_bound, unimodal_bound
 from jaxreg.solvers._objective import certifiable_tol
 from jaxreg.solvers._options import ActiveSet, Solver
 from jaxreg.solvers._paths import elastic_net_path
@@ -205,15 +207,21 @@ class StabilityResult:
         smallest = np.flatnonzero(region)[np.argmin(self.lambdas[region])]
         return float(self.union_sizes[:, smallest].mean())
 
-    def false_selection_bound(self, threshold: float, lambda_min: float | None = None) -> float:
-        r"""Meinshausen–Bühlmann's bound :math:`E[V] \le \hat q_\Lambda^2 / ((2\pi_{thr} - 1)\,d)`.
+    def false_selection_bound(self, threshold: float, lambda_min: float | None = None, *,
+                              assumption: str = "none") -> float:
+        r"""The bound on wrongly stable features of :meth:`stable_set` (:mod:`jaxreg.selection._bounds`).
 
-        The expected number of noise features in :meth:`stable_set` under the module's assumptions
-        (exchangeable noise features, selection no worse than random guessing).
+        ``"none"``: :math:`\hat q_\Lambda^2 / ((2\pi_{thr} - 1)\,d)`: the expected number of stable features a
+        half selects with probability at most :math:`q/d`, with no assumption (Shah & Samworth's Theorem 1), and
+        the expected number of noise features under Meinshausen & Bühlmann's assumptions (exchangeable noise
+        features, selection no worse than random guessing). ``"unimodal"``: Shah & Samworth's smaller bound
+        when the simultaneous selection proportions are unimodal; the subsamples must be complementary pairs
+        (rows ``2b``, ``2b + 1``, as :func:`complementary_pairs` gives); raises outside the theorem's range.
 
         Args:
           threshold: :math:`\pi_{thr}` in (½, 1].
           lambda_min: Λ = {λ ≥ ``lambda_min``}; ``None``: the whole grid.
+          assumption: ``"none"`` or ``"unimodal"``.
 
         Example:
           >>> import numpy as np
@@ -223,10 +231,85 @@ class StabilityResult:
           0.5
         """
         _check_threshold(threshold, lower=0.5)
-        return self.average_selected(lambda_min) ** 2 / ((2 * threshold - 1) * self.n_features)
+        q = self.average_selected(lambda_min)
+        return false_selection_bound(q, self.n_features, threshold, assumption=assumption,
+                                     n_pairs=self._pairs(assumption))
+
+    def _pairs(self, assumption: str) -> int | None:
+        """``B`` for the unimodal bound (an even number of subsamples), checked."""
+        if assumption != "unimodal":
+            return None
+        if self.n_subsamples % 2:
+            raise ValueError(f"the unimodal bound needs complementary pairs of halves, got {self.n_subsamples} "
+                             "subsamples (an odd number); use assumption='none'")
+        return self.n_subsamples // 2
+
+    def error_bounds(self, threshold: float, lambda_min: float | None = None) -> dict:
+        """Every bound at ``threshold`` over Λ, JSON-ready: value (``None`` where it does not apply), what it
+        counts, what it assumes, where it is proved.
+
+        Example:
+          >>> import numpy as np
+          >>> from jaxreg.selection import StabilityResult
+          >>> coefs = np.zeros((100, 1, 1000)); coefs[:, :, :10] = 1.0   # 50 pairs, q = 10, d = 1000
+          >>> bounds = StabilityResult.from_coefs(coefs, [0.5]).error_bounds(0.9)
+          >>> bounds["none"]["value"], round(bounds["unimodal"]["value"], 4)   # 0.1 / 0.8; 0.1 · 4 · 0.11 / 1.02
+          (0.125, 0.0431)
+        """
+        _check_threshold(threshold, lower=0.5)
+        q, d = self.average_selected(lambda_min), self.n_features
+        low = f"stable features that a half selects with probability <= q/d = {q / d:.3g}"
+        out = {"none": {
+            "value": false_selection_bound(q, d, threshold),
+            "counts": f"{low}; under Meinshausen & Bühlmann's assumptions, the noise features (E[V])",
+            "assumes": "none for the low-probability features (complementary pairs); for noise features: "
+                       "exchangeable noise features and a selection no worse than random guessing",
+            "reference": "Shah & Samworth (2013), Theorem 1; Meinshausen & Bühlmann (2010), Theorem 1",
+        }}
+        value, why = None, "needs an even number of subsamples (complementary pairs)"
+        if self.n_subsamples % 2 == 0:
+            value, why = unimodal_bound(q, d, float(threshold), self.n_subsamples // 2)
+        out["unimodal"] = {
+            "value": value, "counts": low,
+            "assumes": "the simultaneous selection proportion of each such feature has a unimodal distribution",
+            "reference": "Shah & Samworth (2013), the bound under unimodality",
+            **({"not_applicable": why} if value is None else {}),
+        }
+        return out
+
+    def lambda_min_for_bound(self, threshold: float, max_false: float = 1.0, *,
+                             assumption: str = "none") -> float | None:
+        """The smallest λ of the grid whose region Λ = {λ ≥ it} keeps the bound ≤ ``max_false``.
+
+        The bound grows as Λ reaches smaller λ (more features per half), so every larger λ qualifies too.
+        ``None`` where no λ does (not even the largest alone).
+
+        Example:
+          >>> import numpy as np
+          >>> from jaxreg.selection import StabilityResult
+          >>> coefs = np.zeros((2, 3, 100)); coefs[:, 1, :5] = 1.0; coefs[:, 2, :20] = 1.0   # q = 0, 5, 20
+          >>> StabilityResult.from_coefs(coefs, [1.0, 0.5, 0.1]).lambda_min_for_bound(0.75)   # 0.5, then 8.0
+          0.5
+        """
+        _check_threshold(threshold, lower=0.5)
+        if isinstance(max_false, bool) or not isinstance(max_false, numbers.Real) or not max_false > 0:
+            raise ValueError(f"max_false must be a positive number (expected false selections), got {max_false!r}")
+        if assumption not in BOUND_ASSUMPTIONS:
+            raise ValueError(f"assumption must be one of {', '.join(map(repr, BOUND_ASSUMPTIONS))}, "
+                             f"got {assumption!r}")
+        best = None
+        for lam in np.unique(self.lambdas):  # ascending: the first that qualifies is the smallest
+            try:
+                ok = self.false_selection_bound(threshold, float(lam), assumption=assumption) <= max_false
+            except ValueError:  # the unimodal bound's range (θ = q/d too large for this threshold)
+                ok = False
+            if ok:
+                best = float(lam)
+                break
+        return best
 
     def summary(self, threshold: float, lambda_min: float | None = None) -> dict:
-        """A JSON-ready dict: the stable set, ``q``, the bound and the subsample counts.
+        """A JSON-ready dict: the stable set, ``q``, the bounds (:meth:`error_bounds`) and the subsample counts.
 
         Example:
           >>> import numpy as np
@@ -235,16 +318,40 @@ class StabilityResult:
           >>> s["stable_set"], s["q"], s["expected_false_selections_bound"]
           ([0, 1, 2, 3], 4.0, 5.0)
         """
+        bounds = self.error_bounds(threshold, lambda_min)
         return {
             "threshold": float(threshold),
             "lambda_min": None if lambda_min is None else float(lambda_min),
             "stable_set": self.stable_set(threshold, lambda_min).tolist(),
             "q": self.average_selected(lambda_min),
-            "expected_false_selections_bound": self.false_selection_bound(threshold, lambda_min),
+            "expected_false_selections_bound": bounds["none"]["value"],
+            "bounds": bounds,
             "n_features": self.n_features,
             "n_subsamples": self.n_subsamples,
             "n_converged": None if self.converged is None else int(self.converged.sum()),
         }
+
+    def to_dict(self) -> dict:
+        """The arrays as lists, JSON-ready; :meth:`from_dict` reads them back.
+
+        Example:
+          >>> import numpy as np
+          >>> from jaxreg.selection import StabilityResult
+          >>> r = StabilityResult.from_coefs(np.ones((2, 1, 3)), [0.5])
+          >>> StabilityResult.from_dict(r.to_dict()).probabilities.tolist()
+          [[1.0, 1.0, 1.0]]
+        """
+        return {"lambdas": self.lambdas.tolist(), "probabilities": self.probabilities.tolist(),
+                "union_sizes": self.union_sizes.tolist(),
+                "converged": None if self.converged is None else self.converged.tolist()}
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> StabilityResult:
+        """The result :meth:`to_dict` wrote."""
+        converged = saved.get("converged")
+        return cls(np.asarray(saved["lambdas"], np.float64), np.asarray(saved["probabilities"], np.float64),
+                   np.asarray(saved["union_sizes"], np.int64),
+                   None if converged is None else np.asarray(converged, bool))
 
     def plot(self, threshold: float | None = None, *, lambda_min: float | None = None, ax: Any = None) -> Any:
         """The stability path: each feature's selection probability against λ (log axis, large λ on the left).

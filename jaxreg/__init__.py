@@ -11,6 +11,7 @@ The package is layered, each layer importing only the ones before it:
 * :mod:`jaxreg.engine`: :func:`jaxreg.sweep`, devices, processes, checkpoints, results, CV;
 * :mod:`jaxreg.solvers`: lasso / elastic-net / ridge paths with certified duality gaps;
 * :mod:`jaxreg.selection`: stability selection over subsamples (which features, and how sure);
+* :mod:`jaxreg.tuning`: many λ tuned at once by hypergradients through training (or implicitly, lasso);
 * :mod:`jaxreg.models`: tiny reference models and their kernels;
 * :mod:`jaxreg.app`: the ``jaxreg`` command.
 
@@ -36,6 +37,7 @@ from jaxreg import (
     models as models,
     selection as selection,
     solvers as solvers,
+    tuning as tuning,
 )
 from jaxreg._train import FitResult as FitResult, fit as fit
 from jaxreg.core import (
@@ -102,12 +104,13 @@ from jaxreg.solvers import (
     path_device as path_device,
     relative_duality_gap as relative_duality_gap,
 )
+from jaxreg.tuning import TuneResult as TuneResult, tune_hyperparams as tune_hyperparams
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
     # layers
-    "core", "engine", "solvers", "selection", "models", "app", "prox",
+    "core", "engine", "solvers", "selection", "tuning", "models", "app", "prox",
     # penalties and proximal operators
     "l2_penalty", "l1_penalty", "elastic_net_penalty", "group_lasso_penalty", "soft_threshold",
     # optax transforms
@@ -128,4 +131,6 @@ __all__ = [
     "use_cpu_cores", "device_description", "initialize_distributed",
     # regularization paths
     "elastic_net_path", "path_device", "relative_duality_gap", "ActiveSet", "Fista", "Admm", "FixedSteps",
+    # tuning many λ by hypergradients
+    "tune_hyperparams", "TuneResult",
 ]

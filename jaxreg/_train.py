@@ -132,6 +132,7 @@ class _Training(NamedTuple):
     batch_size: int | None  # minibatch size; None: the full data every step
     log_every: int  # steps per logged block
     metrics_fn: Callable[..., dict[str, jax.Array]] | None  # params[, state] -> extra history entries
+    remat: bool = False  # reverse mode keeps only the carries, recomputing each step and block (fit's remat=)
 
     def step(self, carry: _FitCarry, step_key: jax.Array | None) -> tuple[_FitCarry, None]:
         """One optimizer step, on a minibatch drawn with ``step_key`` when ``batch_size`` is below n; with
@@ -153,7 +154,8 @@ class _Training(NamedTuple):
         """``length`` steps in a ``lax.scan``, each with its own key split from ``key`` (minibatches, ``pass_key``)."""
         keyed = self.batch_size is not None or self.loss.pass_key
         keys = jax.random.split(key, length) if keyed else None
-        return jax.lax.scan(self.step, carry, keys, length=length)[0]
+        step = jax.checkpoint(self.step, prevent_cse=False) if self.remat else self.step
+        return jax.lax.scan(step, carry, keys, length=length)[0]
 
     def logged_block(self, carry: _BlockCarry, block: jax.Array) -> tuple[_BlockCarry, dict[str, jax.Array]]:
         """``log_every`` steps, then the history record: step count, then the loss and aux of ``loss_fn`` on the
@@ -228,6 +230,7 @@ def fit(
     state: Any = None,
     has_aux: bool = False,
     pass_key: bool = False,
+    remat: bool = False,
 ) -> FitResult:
     """Train one model: ``steps`` optimizer steps on ``loss_fn`` inside one ``lax.scan``.
 
@@ -256,6 +259,14 @@ def fit(
       has_aux: ``loss_fn`` also returns a dict of arrays to record.
       pass_key: ``loss_fn`` takes a PRNG key (dropout): each step gets a fresh
         one split from ``key``, distinct from the minibatch key.
+      remat: for reverse-mode differentiation *through* training (``jax.grad``
+        of a validation loss with respect to λ, :mod:`jaxreg.tuning`): keep only
+        the carries (params, optimizer and model state) at the start of each
+        logged block and, while one block is differentiated, at each of its
+        steps; everything else is recomputed. Memory falls from ``steps`` steps'
+        residuals (activations included) to about ``steps / log_every +
+        log_every`` carries, for about one more forward pass; ``log_every ≈
+        √steps`` minimises it. Values and gradients are unchanged.
 
     Returns:
       :class:`FitResult` with the final params, optimizer state, history and
@@ -274,13 +285,15 @@ def fit(
     """
     steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, log_every)
     has_aux, pass_key = _check_flag(has_aux, "has_aux"), _check_flag(pass_key, "pass_key")
+    remat = _check_flag(remat, "remat")
     key = _check_key(key, needed_by=[name for name, needs in (("minibatches", batch_size is not None),
                                                               ("pass_key=True", pass_key)) if needs])
     loss = _Loss(loss_fn, state is not None, data is not None, has_aux, pass_key)
-    training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn)
+    training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn, remat)
     n_logs, rest = divmod(steps, log_every)
     start = _BlockCarry(_FitCarry(params, optimizer.init(params), state), key)
-    end, history = jax.lax.scan(training.logged_block, start, jnp.arange(n_logs))
+    block = jax.checkpoint(training.logged_block, prevent_cse=False) if remat else training.logged_block
+    end, history = jax.lax.scan(block, start, jnp.arange(n_logs))
     fit = training.run(end.fit, rest, end.key) if rest else end.fit
     return FitResult(params=fit.params, opt_state=fit.opt_state, history=history, state=fit.state)
 

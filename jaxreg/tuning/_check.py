@@ -1,0 +1,161 @@
+r"""Is the hypergradient meaningful? Autodiff against central finite differences along random directions.
+
+Automatic differentiation through training differentiates the computation that ran: where training is a
+discontinuous function of λ (the sign step ``add_l1_sign``, the sign part of ``add_elastic_net`` once a weight
+crosses zero, a hard threshold), it returns the slope of the smooth piece λ sits on, which can be far from, or of
+the other sign than, the slope over the scale a descent moves on. Nothing in an optax chain can be inspected for
+this in general, so :func:`check_hypergradient` measures it: for a few random unit directions :math:`v` in
+log-λ space it compares :math:`\nabla f \cdot v` with
+
+.. math::
+
+   \frac{f(\log\lambda + \varepsilon v) - f(\log\lambda - \varepsilon v)}{2\varepsilon}
+
+at every ``eps`` (two scales by default: a discontinuity shows as disagreement at one of them at least).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["HypergradientCheck", "check_hypergradient", "log_objective", "hypergradient_fn"]
+
+#: Finite-difference steps in log λ: 1% and 0.1% of λ, the scales a descent on log λ moves on.
+DEFAULT_EPS = (1e-2, 1e-3)
+
+
+class HypergradientCheck(NamedTuple):
+    """What :func:`check_hypergradient` found: one entry per (eps, direction)."""
+
+    autodiff: np.ndarray  # (directions,) ∇f·v from automatic differentiation, f = objective(exp(log λ))
+    finite_difference: np.ndarray  # (len(eps), directions) central differences along each v
+    error: np.ndarray  # (len(eps), directions) |autodiff − finite difference| / (scale + noise floor)
+    eps: tuple[float, ...]  # the steps in log λ
+    rtol: float  # the relative tolerance each error was held to
+    ok: bool  # every error ≤ rtol (and all finite)
+
+    def message(self) -> str:
+        """A sentence for an error or warning: the worst disagreement and what it means."""
+        worst = int(np.nanargmax(np.where(np.isfinite(self.error), self.error, np.inf).max(axis=0)))
+        fd = ", ".join(f"{v:.4g} (eps={e:g})" for v, e in zip(self.finite_difference[:, worst], self.eps))
+        return (f"the hypergradient from autodiff ({self.autodiff[worst]:.4g} along a random direction in log λ) "
+                f"disagrees with finite differences {fd} beyond rtol={self.rtol:g}: training is not a smooth "
+                "function of λ here (the sign step add_l1_sign, or add_elastic_net's sign part once weights cross "
+                "zero, a hard threshold, a discontinuous schedule), so its gradient is the slope of one small "
+                "piece, not a descent direction. Use prox_l1 / prox_elastic_net (exact up to kinks) or a smooth "
+                "penalty (add_l2_decay), or pass check=False to skip this check")
+
+
+def log_objective(objective: Callable[[Any], Any]) -> Callable[[Any], jax.Array]:
+    """``objective`` of λ as a function of log λ, its value checked to be one number."""
+    def f(log_lams: Any) -> jax.Array:
+        value = objective(jax.tree.map(jnp.exp, log_lams))
+        if jnp.ndim(value) != 0:
+            raise TypeError(f"objective must return a scalar validation loss, got shape {jnp.shape(value)}; "
+                            "reduce it (e.g. .mean())")
+        return value
+    return f
+
+
+def hypergradient_fn(objective: Callable[[Any], Any], method: str) -> Callable[[Any], tuple[jax.Array, Any]]:
+    """``log λ -> (objective, ∂objective/∂log λ)`` by reverse mode (``"unrolled"``) or forward mode
+    (``"forward"``: one tangent per hyperparameter, memory independent of the training length)."""
+    f = log_objective(objective)
+    if method == "unrolled":
+        return jax.value_and_grad(f)
+    if method == "forward":
+        def value_and_jac(log_lams: Any) -> tuple[jax.Array, Any]:
+            grad, value = jax.jacfwd(lambda p: _twice(f, p), has_aux=True)(log_lams)
+            return value, grad
+        return value_and_jac
+    raise ValueError(f"method must be 'unrolled' (reverse mode) or 'forward' (forward mode), got {method!r}")
+
+
+def _twice(f: Callable[[Any], jax.Array], p: Any) -> tuple[jax.Array, jax.Array]:
+    """``(f(p), f(p))`` from one evaluation: the value rides along ``jacfwd`` as its aux."""
+    value = f(p)
+    return value, value
+
+
+def _directions(log_lams: Any, n: int, key: int) -> list[Any]:
+    """``n`` random unit directions in log-λ space (Rademacher signs, normalised), trees like ``log_lams``."""
+    leaves, treedef = jax.tree.flatten(log_lams)
+    size = sum(int(np.size(x)) for x in leaves)
+    n = 1 if size == 1 else n  # one hyperparameter: ±1 are the same check
+    signs = np.random.default_rng(key).choice([-1.0, 1.0], size=(n, size)) / np.sqrt(size)
+    out = []
+    for row in signs:
+        parts, start = [], 0
+        for x in leaves:
+            k = int(np.size(x))
+            parts.append(jnp.asarray(row[start:start + k].reshape(np.shape(x)), jnp.result_type(x)))
+            start += k
+        out.append(jax.tree.unflatten(treedef, parts))
+    return out
+
+
+def check_hypergradient(objective: Callable[[Any], Any], lams: Any, *, eps: Any = DEFAULT_EPS, rtol: float = 0.1,
+                        directions: int = 2, method: str = "unrolled", key: int = 0) -> HypergradientCheck:
+    r"""Compare the hypergradient of ``objective`` at ``lams`` with central finite differences in log λ.
+
+    For each random unit direction :math:`v` (Rademacher signs over all hyperparameters, normalised) and each
+    step :math:`arepsilon` in ``eps``, the error is
+
+    .. math::
+
+       rac{|
+abla f\cdot v - \Delta_arepsilon f|}{\max(|
+abla f\cdot v|, |\Delta_arepsilon f|)
+       + 8\,\epsilon_{	ext{mach}}|f|/arepsilon}
+
+    with :math:`f(\log\lambda) =` ``objective(λ)``; the second term of the denominator is the rounding floor of the
+    difference quotient, so a hypergradient that is zero within rounding passes. It passes when every error is
+    ≤ ``rtol``. Cost: one hypergradient and ``2 · len(eps) · directions`` evaluations of ``objective``, whatever
+    the number of hyperparameters. A pass is evidence, not proof: a discontinuity farther than ``eps`` away, or
+    along none of the directions, goes unseen.
+
+    Args:
+      objective: ``objective(lams) -> scalar`` validation loss (the user trains inside it).
+      lams: λ > 0, a pytree (scalar, per leaf, per group, per coordinate).
+      eps: steps in log λ (``1e-2`` moves λ by 1%).
+      rtol: the largest relative disagreement accepted.
+      directions: how many random directions.
+      method: ``"unrolled"`` (reverse mode) or ``"forward"``.
+      key: seed of the directions.
+
+    Returns:
+      A :class:`HypergradientCheck`; ``ok`` says whether it passed, :meth:`~HypergradientCheck.message` why not.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> check_hypergradient(lambda lam: (lam - 2.0) ** 2, jnp.float32(1.0)).ok
+      True
+      >>> check_hypergradient(lambda lam: jnp.floor(4 * lam) + lam, jnp.float32(1.1), eps=(0.1,)).ok   # a step
+      False
+    """
+    eps = tuple(float(e) for e in np.atleast_1d(eps))
+    if not eps or not all(np.isfinite(e) and e > 0 for e in eps):
+        raise ValueError(f"eps must be positive steps in log λ, e.g. (1e-2, 1e-3), got {eps!r}")
+    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
+        raise ValueError(f"directions must be an int >= 1, got {directions!r}")
+    log_lams = jax.tree.map(lambda x: jnp.log(jnp.asarray(x)), lams)
+    f = jax.jit(log_objective(objective))
+    value, grad = jax.jit(hypergradient_fn(objective, method))(log_lams)
+    dirs = _directions(log_lams, directions, key)
+    ad = np.array([float(sum(jnp.vdot(g, v) for g, v in zip(jax.tree.leaves(grad), jax.tree.leaves(d))))
+                   for d in dirs])
+    fd = np.array([[(float(f(_shift(log_lams, d, e))) - float(f(_shift(log_lams, d, -e)))) / (2 * e) for d in dirs]
+                   for e in eps])
+    floor = 8 * float(jnp.finfo(jnp.result_type(value)).eps) * abs(float(value)) / np.array(eps)[:, None]
+    error = np.abs(ad - fd) / (np.maximum(np.abs(ad), np.abs(fd)) + floor)
+    ok = bool(np.all(np.isfinite(error)) and np.all(error <= rtol))
+    return HypergradientCheck(ad, fd, error, eps, float(rtol), ok)
+
+
+def _shift(log_lams: Any, direction: Any, step: float) -> Any:
+    return jax.tree.map(lambda x, v: x + step * v, log_lams, direction)

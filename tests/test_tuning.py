@@ -1,0 +1,241 @@
+"""Hypergradient tuning (jaxreg.tuning): hypergradients against finite differences in float64, the descent against
+closed-form optima, multi-start = separate runs, the sign-step check, the result object."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxreg
+from jaxreg.tuning import TuneResult, check_hypergradient, starts_from_sweep, tune_hyperparams
+
+RNG = np.random.default_rng(0)
+
+
+def _regression(n=60, d=6, dense=True, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(1.0, 2.0, d) * rng.choice([-1, 1], d) if dense else np.r_[2.0, -1.0, 0.5, 1.5, np.zeros(d - 4)]
+    x, xv = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    return x, x @ w + 0.5 * rng.normal(size=n), xv, xv @ w + 0.5 * rng.normal(size=n)
+
+
+def _linear_objective(transform, *, steps=60, lr=0.1, w0=None, dense=True, n=60, d=6):
+    """λ -> validation MSE of a linear regression trained by ``fit`` with ``transform(λ)`` in the chain."""
+    x, y, xv, yv = (jnp.asarray(a) for a in _regression(n=n, d=d, dense=dense))
+
+    def objective(lam):
+        start = jnp.zeros(x.shape[1], x.dtype) if w0 is None else jnp.asarray(w0, x.dtype)
+        out = jaxreg.fit(lambda w: 0.5 * jnp.mean((x @ w - y) ** 2), start, transform(lam, lr), steps=steps)
+        return jnp.mean((xv @ out.params - yv) ** 2)
+    return objective
+
+
+def _fd(f, log_lam, eps):
+    return (f(log_lam + eps) - f(log_lam - eps)) / (2 * eps)
+
+
+TRANSFORMS = {
+    "add_l2_decay": lambda lam, lr: optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr)),
+    # the sign part is smooth while no weight crosses zero: start every weight on its final side
+    "add_elastic_net": lambda lam, lr: optax.chain(jaxreg.add_elastic_net(lam, 0.5), optax.sgd(lr)),
+    "prox_l1": lambda lam, lr: optax.chain(optax.sgd(lr), jaxreg.prox_l1(lam, lr)),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_hypergradient_equals_finite_differences_float64(name):
+    with jax.enable_x64(True):
+        x, y, _, _ = _regression(dense=name != "prox_l1")
+        w0 = np.linalg.lstsq(x, y, rcond=None)[0] if name == "add_elastic_net" else None
+        obj = _linear_objective(TRANSFORMS[name], w0=w0, dense=name != "prox_l1")
+        f = jax.jit(lambda t: obj(jnp.exp(t)))
+        log_lam = jnp.log(0.05)
+        grad = float(jax.jit(jax.grad(f))(log_lam))
+        fd = float(_fd(f, log_lam, 1e-6))
+        assert abs(grad) > 1e-3  # a hypergradient that says something
+        assert grad == pytest.approx(fd, rel=1e-6), (grad, fd)
+        if name == "prox_l1":  # some weights are exact zeros (so kinks exist), λ is away from them
+            w = jaxreg.fit(lambda w: 0.5 * jnp.mean((jnp.asarray(x) @ w - jnp.asarray(y)) ** 2), jnp.zeros(6),
+                           TRANSFORMS[name](0.05, 0.1), steps=60).params
+            assert 0 < int(jnp.sum(w == 0)) < 6
+
+
+def _mlp_objective(remat=False, log_every=None, steps=50, dtype=jnp.float64):
+    """Per-layer λ (a dict) of a tiny MLP's L2 decay -> validation MSE."""
+    rng = np.random.default_rng(1)
+    x, xv = (jnp.asarray(rng.normal(size=(40, 3)), dtype) for _ in range(2))
+    y, yv = jnp.sin(x @ jnp.ones(3, dtype)), jnp.sin(xv @ jnp.ones(3, dtype))
+    params = {"w1": jnp.asarray(rng.normal(size=(3, 8)) / 2, dtype), "w2": jnp.asarray(rng.normal(size=8) / 3, dtype)}
+
+    def predict(p, a):
+        return jnp.tanh(a @ p["w1"]) @ p["w2"]
+
+    def objective(lams):
+        opt = optax.chain(jaxreg.add_l2_decay(lams["w1"], mask={"w1": True, "w2": False}),
+                          jaxreg.add_l2_decay(lams["w2"], mask={"w1": False, "w2": True}), optax.sgd(0.2))
+        out = jaxreg.fit(lambda p: jnp.mean((predict(p, x) - y) ** 2), params, opt, steps=steps,
+                         log_every=log_every, remat=remat)
+        return jnp.mean((predict(out.params, xv) - yv) ** 2)
+    return objective
+
+
+def test_per_layer_hypergradient_of_an_mlp_equals_finite_differences_and_forward_mode():
+    with jax.enable_x64(True):
+        obj = _mlp_objective()
+        f = jax.jit(lambda t: obj(jax.tree.map(jnp.exp, t)))
+        log_lams = {"w1": jnp.log(0.02), "w2": jnp.log(0.05)}
+        grad = jax.jit(jax.grad(f))(log_lams)
+        fwd = jax.jit(jax.jacfwd(f))(log_lams)
+        for k in log_lams:
+            up, down = ({**log_lams, k: log_lams[k] + e} for e in (1e-6, -1e-6))
+            fd = (f(up) - f(down)) / 2e-6
+            assert float(grad[k]) == pytest.approx(float(fd), rel=1e-6)
+            assert float(fwd[k]) == pytest.approx(float(grad[k]), rel=1e-10)
+
+
+def test_fit_remat_keeps_gradients_and_bounds_memory():
+    with jax.enable_x64(True):
+        plain, remat = _mlp_objective(steps=100), _mlp_objective(remat=True, log_every=10, steps=100)
+        lams = {"w1": jnp.float64(0.02), "w2": jnp.float64(0.05)}
+        g0, g1 = (jax.jit(jax.value_and_grad(f))(lams) for f in (plain, remat))
+        chex_close = lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10)  # noqa: E731
+        jax.tree.map(chex_close, g0, g1)
+        memory = [jax.jit(jax.grad(f)).lower(lams).compile().memory_analysis() for f in (plain, remat)]
+        if all(m is not None for m in memory):  # (a backend without memory analysis reports None)
+            assert memory[1].temp_size_in_bytes < memory[0].temp_size_in_bytes / 2
+
+
+def _ridge():
+    """Ridge trained to convergence by ``fit``, and the λ minimising its closed-form validation loss."""
+    x, y, xv, yv = _regression(n=40, d=5, seed=3)
+    x = x / np.sqrt((x**2).mean(0))
+    g, c = x.T @ x / len(y), x.T @ y / len(y)
+
+    def closed(lam):  # argmin (1/2n)‖y − Xw‖² + λ‖w‖²: (G + 2λI) w = c
+        w = np.linalg.solve(g + 2 * lam * np.eye(5), c)
+        return np.mean((xv @ w - yv) ** 2)
+
+    grid = np.exp(np.linspace(np.log(1e-4), np.log(10.0), 4001))
+    lam_star = grid[np.argmin([closed(lam) for lam in grid])]
+    xj, yj, xvj, yvj = (jnp.asarray(a) for a in (x, y, xv, yv))
+
+    def objective(lam):
+        out = jaxreg.fit(lambda w: 0.5 * jnp.mean((xj @ w - yj) ** 2), jnp.zeros(5), optax.chain(
+            jaxreg.add_l2_decay(lam), optax.sgd(0.3)), steps=300)
+        return jnp.mean((xvj @ out.params - yvj) ** 2)
+    return objective, lam_star, closed
+
+
+def test_descent_finds_the_closed_form_ridge_optimum():
+    with jax.enable_x64(True):
+        objective, lam_star, closed = _ridge()
+        assert 1e-3 < lam_star < 5.0  # an interior optimum
+        res = tune_hyperparams(objective, 1e-3, steps=150, learning_rate=0.1)
+        assert isinstance(res, TuneResult) and res.check.ok and not res.stopped.any()
+        assert res.best_lams == pytest.approx(lam_star, rel=0.02)
+        assert res.best_loss == pytest.approx(closed(lam_star), rel=1e-6)
+        assert res.val_loss[0, -1] < res.val_loss[0, 0]
+        assert res.grad_norm[0, -1] < 0.05 * res.grad_norm[0, 0]
+
+
+def test_multi_start_equals_separate_runs_and_a_diverging_start_is_stopped():
+    def objective(lam):  # one weight: w(λ) = 2 / (1 + λ); λ > 9 diverges (step factor 1 − 0.2 (1 + λ) < −1)
+        opt = optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(0.1))
+        w = jaxreg.fit(lambda w: (w - 2.0) ** 2, jnp.zeros(()), opt, steps=60).params
+        return (w - 1.0) ** 2
+
+    starts = np.array([0.05, 3.0, 30.0], np.float32)
+    res = tune_hyperparams(objective, starts, steps=40, multi_start=True, check=False)
+    assert res.lams.shape == (3, 41) and res.val_loss.shape == (3, 41) and res.grad_norm.shape == (3, 40)
+    assert res.stopped.tolist() == [False, False, True]
+    assert np.isnan(res.val_loss[2]).all() and np.isfinite(res.val_loss[:2]).all()
+    assert res.best_start in (0, 1) and np.isfinite(res.best_loss)
+    assert res.lams[2, -1] == res.lams[2, 0]  # frozen where it stopped
+    for s in range(2):
+        one = tune_hyperparams(objective, float(starts[s]), steps=40, check=False)
+        np.testing.assert_allclose(one.lams[0], res.lams[s], rtol=1e-5)
+        np.testing.assert_allclose(one.val_loss[0], res.val_loss[s], rtol=1e-4, atol=1e-9)
+
+
+def _sign_setup(transform):
+    """16 of 20 true weights are 0: the sign step makes them oscillate around 0, flipping as λ moves."""
+    return _linear_objective(lambda lam, lr: transform(lam, lr), steps=100, lr=0.05, dense=False, n=80, d=20)
+
+
+def test_check_flags_the_sign_step_and_passes_prox_and_l2():
+    sign = _sign_setup(lambda lam, lr: optax.chain(jaxreg.add_l1_sign(lam), optax.sgd(lr)))
+    prox = _sign_setup(lambda lam, lr: optax.chain(optax.sgd(lr), jaxreg.prox_l1(lam, lr)))
+    l2 = _sign_setup(lambda lam, lr: optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr)))
+    for lam in (0.05, 0.2):
+        assert not check_hypergradient(sign, jnp.float32(lam)).ok
+        assert check_hypergradient(prox, jnp.float32(lam)).ok
+        assert check_hypergradient(l2, jnp.float32(lam)).ok
+    with pytest.raises(ValueError, match="add_l1_sign"):
+        tune_hyperparams(sign, 0.05, steps=3)
+    with pytest.warns(RuntimeWarning, match="check=False"):
+        res = tune_hyperparams(sign, 0.05, steps=3, check="warn")
+    assert not res.check.ok
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tune_hyperparams(sign, 0.05, steps=3, check=False).check is None
+
+
+def test_forward_mode_descent_equals_unrolled_and_bounds_clip():
+    obj = _mlp_objective(dtype=jnp.float32, steps=30)
+    lams0 = {"w1": 0.02, "w2": 0.05}
+    rev = tune_hyperparams(obj, lams0, steps=5, check=False)
+    fwd = tune_hyperparams(obj, lams0, steps=5, method="forward", check=False)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4), rev.lams, fwd.lams)
+    bounded = tune_hyperparams(obj, lams0, steps=30, learning_rate=0.5, bounds=(0.015, 0.06), check=False)
+    for leaf in jax.tree.leaves(bounded.lams):
+        assert leaf.min() >= 0.015 * (1 - 1e-5) and leaf.max() <= 0.06 * (1 + 1e-5)
+    assert bounded.at_bound.tolist() == [True]
+
+
+def test_result_table_dataframe_plot_and_starts_from_sweep(tmp_path):
+    obj = _mlp_objective(dtype=jnp.float32, steps=20)
+    starts = {"w1": np.array([0.01, 0.1], np.float32), "w2": np.array([0.05, 0.02], np.float32)}
+    res = tune_hyperparams(obj, starts, steps=4, multi_start=True, check=False)
+    table = res.table()
+    assert list(table) == ["start", "step", "val_loss", "grad_norm", "lam['w1']", "lam['w2']"]
+    assert len(table["step"]) == 2 * 5 and np.isnan(table["grad_norm"][4])
+    best = res.best_lams
+    assert set(best) == {"w1", "w2"} and isinstance(best["w1"], float)
+    pd = pytest.importorskip("pandas")
+    assert isinstance(res.to_dataframe(), pd.DataFrame)
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    res.plot().savefig(tmp_path / "tune.png")
+    assert (tmp_path / "tune.png").stat().st_size > 0
+    sweep = jaxreg.SweepResult.from_sweep({"val_loss": np.array([0.3, 0.1, 0.2, np.nan])}, [0.01, 0.1, 1.0, 10.0])
+    np.testing.assert_allclose(starts_from_sweep(sweep, 2), [0.1, 1.0])
+    tree = starts_from_sweep(sweep, 3, like={"w1": 0.0, "w2": np.zeros(2)})
+    assert tree["w1"].shape == (3,) and tree["w2"].shape == (3, 2)
+
+
+BAD = [
+    ("λ ≤ 0", dict(lams0=0.0), "lams0 must be finite and > 0"),
+    ("NaN λ", dict(lams0=float("nan")), "lams0 must be finite"),
+    ("int λ", dict(lams0=1), "lams0 leaves must be floats"),
+    ("empty tree", dict(lams0={}), "lams0 has no arrays"),
+    ("starts axis", dict(lams0={"a": np.ones(2), "b": np.ones(3)}, multi_start=True), "leading axis of starts"),
+    ("steps 0", dict(steps=0), "steps must be an int >= 1"),
+    ("method", dict(method="implicit"), "tune_weighted_lasso"),
+    ("check", dict(check="yes"), "check must be"),
+    ("bounds order", dict(bounds=(1.0, 0.1)), "0 < lo < hi"),
+    ("bounds shape", dict(bounds=0.1), "bounds must be a pair"),
+    ("start outside bounds", dict(lams0=5.0, bounds=(0.1, 1.0)), "lams0 has values outside bounds"),
+    ("rate and optimizer", dict(learning_rate=0.1, optimizer=optax.sgd(0.1)), "either learning_rate"),
+    ("negative rate", dict(learning_rate=-0.1), "learning_rate must be a positive"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,match", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_the_argument(name, kwargs, match):
+    kwargs = {"lams0": 0.1, "steps": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tune_hyperparams(lambda lam: jnp.sum(jax.tree.leaves(lam)[0]), kwargs.pop("lams0"), **kwargs)

@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "device count and grid (slower for small models)")
     s.add_argument("--compute-dtype", help=f"forward/backward matmul dtype: {', '.join(COMPUTE_DTYPES)}; params, "
                    f"optimizer state and losses stay float32 (default {d.compute_dtype})")
+    stab = s.add_argument_group("stability selection (lasso paths on halves of the training split; "
+                                "docs/command.md)")
+    stab.add_argument("--stability", type=int, metavar="B",
+                      help="B complementary pairs of halves: the stable set and its error bounds (0 = off, default)")
+    stab.add_argument("--stability-threshold", type=float, metavar="PI",
+                      help=f"selection probability of the stable set, in (0.5, 1] (default {d.stability_threshold})")
+    stab.add_argument("--stability-max-false", type=float, metavar="E",
+                      help="λ region: the largest whose bound on wrongly stable features is <= E "
+                      f"(default {d.stability_max_false:g})")
     out = s.add_mutually_exclusive_group()
     out.add_argument("--out", help="output directory (default runs/<timestamp>/)")
     out.add_argument("--resume", metavar="DIR",
@@ -173,7 +182,7 @@ def _table(result) -> str:
 _CONFIG_ARGS = (
     "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
     "optimizer", "seeds", "folds", "chunk_size", "hidden", "batch_size", "l1_ratio", "n_train", "deterministic",
-    "compute_dtype", "val_fraction", "task",
+    "compute_dtype", "val_fraction", "task", "stability", "stability_threshold", "stability_max_false",
 )
 
 

@@ -28,7 +28,8 @@ _OPTIONAL_INT_FIELDS = ("chunk_size", "batch_size", "n_train")
 TASKS = ("auto", "regression", "classification")
 #: Fields left out of :meth:`SweepConfig.to_dict` at these defaults, so that sweeps saved before the field existed
 #: still resume.
-_OMITTED_DEFAULTS = {"compute_dtype": "float32", "task": "auto"}
+_OMITTED_DEFAULTS = {"compute_dtype": "float32", "task": "auto", "stability": 0, "stability_threshold": 0.75,
+                     "stability_max_false": 1.0}
 
 
 @dataclass
@@ -67,6 +68,9 @@ class SweepConfig:
     keep_params: bool = True
     deterministic: bool = False  # one model at a time: bit-identical for any chunk size / device count
     compute_dtype: str = "float32"  # forward/backward matmuls; params, optimizer state and losses stay float32
+    stability: int = 0  # B complementary pairs of halves for stability selection (lasso paths); 0 = off
+    stability_threshold: float = 0.75  # π_thr of the stable set (jaxreg.app._stability: why 0.75)
+    stability_max_false: float = 1.0  # the largest λ region whose bound on wrongly stable features is <= this
 
     def validate(self) -> SweepConfig:
         """Check every field; raise :class:`ConfigError` naming the field and what it accepts. Returns ``self``."""
@@ -80,6 +84,7 @@ class SweepConfig:
         _check_integers(self)
         if not 0 < self.val_fraction < 1:
             raise ConfigError.about("val_fraction", f"must be in (0, 1), got {self.val_fraction}")
+        _check_stability(self)
         return self
 
     @property
@@ -181,3 +186,22 @@ def _check_integers(cfg: SweepConfig) -> None:
         value = getattr(cfg, field)
         if value is not None and (not _is_int(value) or value < 1):
             raise ConfigError.about(field, f"must be an integer >= 1, got {value!r}")
+
+
+def _check_stability(cfg: SweepConfig) -> None:
+    """``stability`` (B >= 0), its threshold in (1/2, 1] and its bound > 0; both only with ``stability``."""
+    if not _is_int(cfg.stability) or cfg.stability < 0:
+        raise ConfigError.about("stability", f"must be an integer >= 0 (complementary pairs of halves; 0 = off), "
+                                f"got {cfg.stability!r}")
+    t, e = cfg.stability_threshold, cfg.stability_max_false
+    if not (isinstance(t, (int, float)) and not isinstance(t, bool) and 0.5 < t <= 1):
+        raise ConfigError.about("stability_threshold", f"must be in (0.5, 1] (the error bounds need a selection "
+                                f"probability above 1/2), got {t!r}")
+    if not (isinstance(e, (int, float)) and not isinstance(e, bool) and 0 < e < float("inf")):
+        raise ConfigError.about("stability_max_false", f"must be a number > 0 (expected wrongly stable features), "
+                                f"got {e!r}")
+    if not cfg.stability and (t != _OMITTED_DEFAULTS["stability_threshold"]
+                              or e != _OMITTED_DEFAULTS["stability_max_false"]):
+        raise ConfigError("{stability_threshold} and {stability_max_false} apply to stability selection: add "
+                          "{stability} B (e.g. 50 pairs of halves)", "stability_threshold", "stability_max_false",
+                          "stability")

@@ -46,6 +46,7 @@ from jaxreg.app._config import SweepConfig, check_lambda_order
 from jaxreg.app._data import Dataset, load_dataset, load_file
 from jaxreg.app._errors import ConfigError
 from jaxreg.app._optimizers import OPTIMIZERS, PENALTIES, make_optimizer
+from jaxreg.app._stability import check_stability, run_stability, write_stability
 from jaxreg.app._step_size import StepSize, data_curvature, default_step_size
 from jaxreg.core._grids import lambda_max_l1, log_grid
 from jaxreg.core._metrics import all_finite, weight_metrics
@@ -114,6 +115,7 @@ def _check_against_data(ds: Dataset, cfg: SweepConfig) -> None:
         raise ConfigError.about("folds", f"({cfg.folds}) cannot exceed the number of training samples ({n})")
     if cfg.batch_size is not None and cfg.batch_size > n:
         raise ConfigError.about("batch_size", f"({cfg.batch_size}) must be <= the number of training samples ({n})")
+    check_stability(ds, cfg)
 
 
 def lambda_grid(ds: Dataset, cfg: SweepConfig) -> tuple[np.ndarray, dict]:
@@ -442,6 +444,8 @@ def run(
             for pen in cfg.penalties}
     result = _assemble(ds, cfg, lambdas, grid_info, steps, rows)
     _report_divergence(result, log)
+    if cfg.stability:  # lasso paths on halves of the training split, on the sweep's grid (jaxreg.app._stability)
+        result.info["stability"] = run_stability(ds, cfg, lambdas, log)
     return result
 
 
@@ -476,7 +480,8 @@ def _json_ready(obj: Any) -> Any:
 
 
 def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
-    """Stage 6: ``results.csv`` (+ ``result.json``, ``params.npz``), ``summary.json`` and the figures.
+    """Stage 6: ``results.csv`` (+ ``result.json``, ``params.npz``), ``summary.json`` and the figures
+    (+ ``stability.csv`` and ``stability_path.png`` with ``stability``).
 
     Returns the paths a user opens: the CSV, the summary and the PNGs.
 
@@ -489,7 +494,11 @@ def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
     """
     result.save(out_dir)
     summary_path = os.path.join(out_dir, "summary.json")
-    summary = _json_ready({"best": result.best("val_loss"), **result.info})
+    info, stability_paths = dict(result.info), []
+    if "stability" in info:  # the probabilities go to stability.csv, the rest to the summary
+        info["stability"], stability_paths = write_stability(
+            info["stability"], out_dir, title=f"Stability path: {info['dataset']['name']}, lasso on halves")
+    summary = _json_ready({"best": result.best("val_loss"), **info})
     atomic_write(summary_path, json.dumps(summary, indent=2, allow_nan=False))  # a kill never leaves half a file
     title = f"{result.info['dataset']['name']}, {result.info['model']}"
     paths = [os.path.join(out_dir, "results.csv"), summary_path,
@@ -498,4 +507,4 @@ def write_outputs(result: SweepResult, out_dir: str) -> list[str]:
              plots.sparsity_curve(result, os.path.join(out_dir, "sparsity.png"), title=f"Sparsity vs λ: {title}")]
     if result.params is not None:
         paths.append(plots.weight_histogram(result, os.path.join(out_dir, "weights_hist.png")))
-    return paths
+    return paths + stability_paths

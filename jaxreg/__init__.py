@@ -104,7 +104,11 @@ from jaxreg.solvers import (
     path_device as path_device,
     relative_duality_gap as relative_duality_gap,
 )
-from jaxreg.tuning import TuneResult as TuneResult, tune_hyperparams as tune_hyperparams
+from jaxreg.tuning import (
+    TuneResult as TuneResult,
+    tune_hyperparams as tune_hyperparams,
+    tune_weighted_lasso as tune_weighted_lasso,
+)
 
 __version__ = "0.2.0.dev0"
 
@@ -132,5 +136,5 @@ __all__ = [
     # regularization paths
     "elastic_net_path", "path_device", "relative_duality_gap", "ActiveSet", "Fista", "Admm", "FixedSteps",
     # tuning many λ by hypergradients
-    "tune_hyperparams", "TuneResult",
+    "tune_hyperparams", "tune_weighted_lasso", "TuneResult",
 ]

@@ -1,6 +1,7 @@
 """Hypergradient tuning (jaxreg.tuning): hypergradients against finite differences in float64, the descent against
 closed-form optima, multi-start = separate runs, the sign-step check, the result object."""
 
+import re
 import warnings
 
 import jax
@@ -10,7 +11,15 @@ import optax
 import pytest
 
 import jaxreg
-from jaxreg.tuning import TuneResult, check_hypergradient, starts_from_sweep, tune_hyperparams
+from jaxreg.tuning import (
+    TuneResult,
+    check_hypergradient,
+    lasso_hypergradient,
+    solve_weighted_elastic_net,
+    starts_from_sweep,
+    tune_hyperparams,
+    tune_weighted_lasso,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -239,3 +248,95 @@ def test_bad_input_names_the_argument(name, kwargs, match):
     kwargs = {"lams0": 0.1, "steps": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         tune_hyperparams(lambda lam: jnp.sum(jax.tree.leaves(lam)[0]), kwargs.pop("lams0"), **kwargs)
+
+
+# implicit differentiation at the lasso / elastic-net solution
+
+def _sparse_problem(n=50, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    w = np.r_[2.0, -1.0, 0.5, np.zeros(d - 3)]
+    x, xv = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    y, yv = x @ w + 0.5 * rng.normal(size=n), xv @ w + 0.5 * rng.normal(size=n)
+    mu, my = x.mean(0), y.mean()
+    return x - mu, y - my, xv - mu, yv - my
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_implicit_hypergradient_equals_finite_differences_of_the_exact_path(l1_ratio):
+    with jax.enable_x64(True):
+        x, y, xv, yv = _sparse_problem()
+        val = lambda w: np.mean((yv - xv @ w) ** 2)  # noqa: E731
+        # one λ: the path solver itself (no rescaling) gives the finite differences
+        hg = lasso_hypergradient(x, y, xv, yv, 0.1, l1_ratio=l1_ratio, tol=1e-12)
+        path = lambda lam: jaxreg.elastic_net_path(x, y, [lam], l1_ratio=l1_ratio, tol=1e-12)[0]  # noqa: E731
+        fd = (val(path(0.1 + 1e-6)) - val(path(0.1 - 1e-6))) / 2e-6
+        assert hg.grad.shape == () and 0 < hg.support.sum() < 8 and hg.margin > 0.05
+        assert float(hg.grad) == pytest.approx(fd, rel=1e-7)
+        np.testing.assert_allclose(hg.coef, path(0.1), atol=1e-10)
+        # one λ per feature: finite differences of the weighted solution, which satisfies its optimality conditions
+        lams = np.linspace(0.05, 0.2, 8)
+        hg = lasso_hypergradient(x, y, xv, yv, lams, l1_ratio=l1_ratio, tol=1e-12)
+        w, n = hg.coef, len(y)
+        grad_data = x.T @ (x @ w - y) / n + 2 * (1 - l1_ratio) * lams * w
+        on = w != 0
+        np.testing.assert_allclose(grad_data[on], -l1_ratio * lams[on] * np.sign(w[on]), atol=1e-12)
+        assert np.all(np.abs(grad_data[~on]) < l1_ratio * lams[~on])
+        solve = lambda lam: solve_weighted_elastic_net(x, y, lam, l1_ratio=l1_ratio, tol=1e-12)  # noqa: E731
+        eye = np.eye(8)
+        fd = [(val(solve(lams + 1e-6 * eye[j])) - val(solve(lams - 1e-6 * eye[j]))) / 2e-6 for j in range(8)]
+        np.testing.assert_allclose(hg.grad, fd, rtol=1e-6, atol=1e-9)
+        assert np.all(hg.grad[~on] == 0) and np.all(hg.grad[on] != 0)
+
+
+def test_implicit_groups_sum_the_features_and_a_custom_val_loss():
+    with jax.enable_x64(True):
+        x, y, xv, yv = _sparse_problem()
+        lams = np.full(8, 0.08)
+        per_feature = lasso_hypergradient(x, y, xv, yv, lams)
+        groups = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+        grouped = lasso_hypergradient(x, y, xv, yv, np.full(4, 0.08), groups=groups)
+        np.testing.assert_allclose(grouped.grad, np.bincount(groups, per_feature.grad), rtol=1e-12)
+        scalar = lasso_hypergradient(x, y, xv, yv, 0.08)
+        assert float(scalar.grad) == pytest.approx(per_feature.grad.sum(), rel=1e-10)
+        xvj, yvj = jnp.asarray(xv), jnp.asarray(yv)
+        custom = lasso_hypergradient(x, y, xv, yv, lams, val_loss=lambda w: 0.5 * jnp.mean((yvj - xvj @ w) ** 2))
+        np.testing.assert_allclose(custom.grad, per_feature.grad / 2, rtol=1e-10)
+        assert custom.loss == pytest.approx(per_feature.loss / 2)
+
+
+def test_weighted_lasso_descent_beats_the_best_single_lambda_and_multi_start_equals_runs():
+    with jax.enable_x64(True):
+        x, y, xv, yv = _sparse_problem(n=60, d=10, seed=1)
+        grid = np.geomspace(0.005, 0.5, 40)
+        val = [lasso_hypergradient(x, y, xv, yv, lam).loss for lam in grid]
+        best = grid[int(np.argmin(val))]
+        res = tune_weighted_lasso(x, y, xv, yv, np.full(10, best), steps=40, learning_rate=0.1)
+        assert res.method == "implicit" and res.lams.shape == (1, 41, 10) and not res.stopped.any()
+        assert res.best_loss < min(val) * 0.99
+        starts = np.stack([np.full(10, best), np.full(10, best / 2)])
+        both = tune_weighted_lasso(x, y, xv, yv, starts, steps=5, multi_start=True)
+        second = tune_weighted_lasso(x, y, xv, yv, starts[1], steps=5)
+        np.testing.assert_allclose(both.lams[1], second.lams[0], rtol=1e-12)
+        np.testing.assert_allclose(both.val_loss[0], res.val_loss[0, :6], rtol=1e-12)
+        bounded = tune_weighted_lasso(x, y, xv, yv, 0.1, steps=5, learning_rate=1.0, bounds=(0.05, 0.2))
+        assert bounded.lams.shape == (1, 6) and bounded.lams.min() >= 0.05 * (1 - 1e-12)
+
+
+IMPLICIT_BAD = [
+    ("l1_ratio 0", dict(l1_ratio=0.0), "l1_ratio must be in (0, 1]"),
+    ("lams shape", dict(lams0=np.ones(3)), "lams must be a scalar, one λ per feature"),
+    ("groups shape", dict(groups=np.zeros(3, int)), "groups must be"),
+    ("group λ count", dict(groups=np.arange(8), lams0=np.ones(2) * 0.1), "one λ per group"),
+    ("negative λ", dict(lams0=-0.1), "lams0 must be finite and > 0"),
+    ("bad tol", dict(tol=-1.0), "tol must be a positive float"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,match", IMPLICIT_BAD, ids=[b[0] for b in IMPLICIT_BAD])
+def test_implicit_bad_input_names_the_argument(name, kwargs, match):
+    x, y, xv, yv = _sparse_problem()
+    kwargs = {"lams0": 0.1, "steps": 1, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(match)):
+        tune_weighted_lasso(x, y, xv, yv, kwargs.pop("lams0"), **kwargs)
+    with pytest.raises(ValueError, match="x_val must have the 8 features"):
+        lasso_hypergradient(x, y, xv[:, :3], yv, 0.1)

@@ -17,9 +17,16 @@ from jaxreg.tuning._descent import (
     DEFAULT_LEARNING_RATE as DEFAULT_LEARNING_RATE,
     tune_hyperparams as tune_hyperparams,
 )
+from jaxreg.tuning._implicit import (
+    ImplicitHypergradient as ImplicitHypergradient,
+    lasso_hypergradient as lasso_hypergradient,
+    solve_weighted_elastic_net as solve_weighted_elastic_net,
+    tune_weighted_lasso as tune_weighted_lasso,
+)
 from jaxreg.tuning._result import TuneResult as TuneResult, starts_from_sweep as starts_from_sweep
 
 __all__ = [
     "tune_hyperparams", "TuneResult", "starts_from_sweep", "check_hypergradient", "HypergradientCheck",
-    "DEFAULT_LEARNING_RATE",
+    "DEFAULT_LEARNING_RATE", "tune_weighted_lasso", "lasso_hypergradient", "ImplicitHypergradient",
+    "solve_weighted_elastic_net",
 ]

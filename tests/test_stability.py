@@ -260,3 +260,47 @@ def test_stability_sweep_sets_the_folds_itself():
         stability_sweep(train, [0.5], 20, n_pairs=2, folds=3)
     with pytest.raises(ValueError, match="n_pairs must be a positive int"):
         stability_sweep(train, [0.5], 20, n_pairs=0)
+
+
+def test_support_metrics_by_hand():
+    from jaxreg.selection import support_metrics
+
+    m = support_metrics([0.0, 3.0, 0.0, -1.0, 0.2], [1.0, 2.0, 0.0, -1.0, 0.0])
+    assert m == {"tpr": 2 / 3, "fdr": 1 / 3, "n_selected": 3, "n_false": 1,
+                 "l2_error": pytest.approx(np.sqrt(1 + 1 + 0 + 0 + 0.04))}
+    assert support_metrics(np.zeros(3), [1.0, 0, 0])["fdr"] == 0.0  # nothing selected: no false discovery
+    with pytest.raises(ValueError, match="true_coef has no nonzero"):
+        support_metrics([1.0], [0.0])
+
+
+def test_path_cv_equals_a_loop_over_the_folds():
+    from jaxreg.selection import path_cv
+
+    x, y = design(n=50, d=6, support=(0, 3))
+    lambdas = np.array([1.0, 0.3, 0.1])
+    calls = []
+
+    def ridge_like(xc, yc, lam):  # a closed-form path, so the expectation is exact: (XᵀX/n + λI)⁻¹Xᵀy/n
+        calls.append((xc.mean(0), yc.mean()))
+        g, b = xc.T @ xc / len(yc), xc.T @ yc / len(yc)
+        return np.stack([np.linalg.solve(g + a * np.eye(6), b) for a in lam])
+
+    cv = path_cv(ridge_like, x, y, lambdas, folds=4, seed=2)
+    assert all(np.allclose(m, 0) and abs(my) < 1e-12 for m, my in calls)  # every fit sees centred data
+    for f, test in enumerate(jaxreg.kfold_masks(50, 4, seed=2)):
+        tr = ~test
+        w = ridge_like(x[tr] - x[tr].mean(0), y[tr] - y[tr].mean(), lambdas)
+        pred = y[tr].mean() + (x[test] - x[tr].mean(0)) @ w.T
+        np.testing.assert_allclose(cv["scores"][f], ((y[test, None] - pred) ** 2).mean(0))
+    np.testing.assert_allclose(cv["coef_min"], ridge_like(x - x.mean(0), y - y.mean(), lambdas)[cv["index_min"]])
+    assert cv["lambda_min"] <= cv["lambda_1se"] and cv["coefs"].shape == (3, 6)
+
+
+def test_refit_least_squares_on_a_support():
+    from jaxreg.selection import refit_least_squares
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4))
+    y = 3 + x[:, 1] * 2.0 - x[:, 2]  # exact: the refit recovers the coefficients, the intercept is free
+    np.testing.assert_allclose(refit_least_squares(x, y, [1, 2]), [0, 2.0, -1.0, 0], atol=1e-12)
+    np.testing.assert_array_equal(refit_least_squares(x, y, []), np.zeros(4))

@@ -41,3 +41,11 @@ def test_flax_linen_cnn_with_batchnorm_and_dropout_cv():
     pytest.importorskip("flax.linen")
     n, lam_min, lam_1se = _cv_lines(_run("flax_linen_cnn_cv.py"))
     assert n == 3 and 0 < lam_min <= lam_1se
+
+
+def test_tune_per_layer_l2_improves_on_the_coarse_sweep(tmp_path):
+    out = _run("tune_per_layer_l2.py", "--plot", str(tmp_path / "tune.png"))
+    coarse = float(re.search(r"coarse sweep .*val loss ([0-9.]+)", out).group(1))
+    tuned = float(re.search(r"hypergradient descent, 3 starts: .*val loss ([0-9.]+)", out).group(1))
+    assert tuned <= coarse, out  # the best start begins at the sweep's best λ: never worse
+    assert (tmp_path / "tune.png").stat().st_size > 0

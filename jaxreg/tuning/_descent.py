@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxreg.tuning._check import DEFAULT_EPS, check_hypergradient, hypergradient_fn, log_objective
+from jaxreg.tuning._check import check_hypergradient, hypergradient_fn, log_objective
 from jaxreg.tuning._result import TuneResult
 
 __all__ = ["tune_hyperparams", "DEFAULT_LEARNING_RATE", "check_log_lams", "log_bounds", "descent_optimizer"]
@@ -135,7 +135,7 @@ def _descent(objective: Callable, method: str, optimizer: optax.GradientTransfor
 
 def tune_hyperparams(objective: Callable[[Any], Any], lams0: Any, *, steps: int, learning_rate: Any = None,
                      optimizer: Any = None, method: str = "unrolled", multi_start: bool = False, bounds: Any = None,
-                     check: Any = "raise", check_eps: Any = DEFAULT_EPS, check_rtol: float = 0.1) -> TuneResult:
+                     check: Any = "raise", check_options: dict | None = None) -> TuneResult:
     r"""Hypergradient descent on log λ: tune many regularization strengths at once by ``jax.grad`` through training.
 
     Args:
@@ -158,7 +158,8 @@ def tune_hyperparams(objective: Callable[[Any], Any], lams0: Any, *, steps: int,
       check: before the descent, compare the hypergradient at the (first) start with finite differences
         (:func:`check_hypergradient`): ``"raise"`` (ValueError when they disagree: the sign step), ``"warn"``
         (RuntimeWarning), ``False`` (skip: saves ``1 + 4·directions`` evaluations).
-      check_eps, check_rtol: the check's finite-difference steps in log λ and its tolerance.
+      check_options: keyword arguments of :func:`check_hypergradient` (``eps``, ``rtol``, ``atol``,
+        ``directions``, ``key``).
 
     Returns:
       :class:`TuneResult`: λ, validation loss and hypergradient norm per start and step, ``stopped`` starts (a
@@ -194,7 +195,7 @@ def tune_hyperparams(objective: Callable[[Any], Any], lams0: Any, *, steps: int,
     optimizer = descent_optimizer(learning_rate, optimizer)
     log_lams0, _ = check_log_lams(lams0, multi_start)
     lo, hi = log_bounds(bounds, log_lams0, multi_start)
-    checked = _run_check(objective, lams0, multi_start, method, check, check_eps, check_rtol)
+    checked = _run_check(objective, lams0, multi_start, method, check, check_options)
     run = _descent(objective, method, optimizer, int(steps), lo, hi)
     end, record, last = jax.jit(jax.vmap(run) if multi_start else run)(log_lams0)
     if not multi_start:
@@ -202,12 +203,15 @@ def tune_hyperparams(objective: Callable[[Any], Any], lams0: Any, *, steps: int,
     return _result(end, record, last, lo, hi, method, checked)
 
 
-def _run_check(objective, lams0, multi_start, method, check, eps, rtol):
+def _run_check(objective, lams0, multi_start, method, check, options):
     """:func:`check_hypergradient` at the first start, raising or warning as ``check`` says; its result or None."""
     if not check:
         return None
     first = jax.tree.map(lambda x: np.asarray(x)[0], lams0) if multi_start else lams0
-    found = check_hypergradient(objective, first, eps=eps, rtol=rtol, method=method)
+    options = dict(options or {})
+    if "method" in options:
+        raise ValueError("check_options must not set method: the check uses tune_hyperparams' method")
+    found = check_hypergradient(objective, first, method=method, **options)
     if not found.ok:
         if check == "raise":
             raise ValueError(found.message())

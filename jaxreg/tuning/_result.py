@@ -111,22 +111,25 @@ class TuneResult(NamedTuple):
         return pd.DataFrame(self.table())
 
     def plot(self, *, title: str = ""):
-        """Validation loss, λ (log scale; at most 8 hyperparameters drawn) and hypergradient norm against the
-        step, one line per start; returns the matplotlib figure (matplotlib is imported here, not before)."""
+        """Validation loss, λ (log scale; at most 8 hyperparameters drawn, one line style each) and hypergradient
+        norm against the step, one colour per start; returns the matplotlib figure (matplotlib is imported here)."""
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
         steps = np.arange(self.steps + 1)
         lam_cols = list(self._lam_columns().items())[:8]
-        for s in range(self.n_starts):
-            axes[0].plot(steps, self.val_loss[s], lw=1.2)
-            for j, (name, col) in enumerate(lam_cols):
-                axes[1].plot(steps, col[s], lw=1.0, color=f"C{j}", label=name if s == 0 else None)
-            axes[2].plot(steps[:-1], self.grad_norm[s], lw=1.0)
+        styles = ("-", "--", ":", "-.")
+        for s in range(self.n_starts):  # colour: the start; line style: the hyperparameter
+            axes[0].plot(steps, self.val_loss[s], lw=1.2, color=f"C{s % 10}", label=f"start {s}")
+            for j, (_, col) in enumerate(lam_cols):
+                axes[1].plot(steps, col[s], lw=1.0, color=f"C{s % 10}", ls=styles[j % 4])
+            axes[2].plot(steps[:-1], self.grad_norm[s], lw=1.0, color=f"C{s % 10}")
+        for j, (name, _) in enumerate(lam_cols):
+            axes[1].plot([], [], color="k", ls=styles[j % 4], label=name)
         s, t = self._best_index() if np.isfinite(self.val_loss).any() else (None, None)
         if s is not None:
             axes[0].plot([t], [self.val_loss[s, t]], "k*", ms=10, label="best")
-            axes[0].legend(loc="upper right")
+        axes[0].legend(loc="upper right", fontsize="small")
         axes[0].set(xlabel="step", ylabel="validation loss", title=title or f"hypergradient descent ({self.method})")
         axes[1].set(xlabel="step", ylabel="λ", yscale="log")
         axes[1].legend(loc="upper right", fontsize="small")

@@ -82,7 +82,29 @@ API = [
      ConfigError, r"^lambda_min \(1.0\) must be <= lambda_max \(0.1\); swap them"),
     ("config NaN lr", lambda: runner.SweepConfig(lr=float("nan")).validate(), ConfigError, "^lr must be finite"),
     ("unknown loss scaling", lambda: jaxreg.from_sklearn_lasso(1.0, loss="l2"), ValueError, "loss"),
+    # nonconvex paths
+    ("nonconvex_path penalty", lambda: nonconvex_path(penalty="lasso"), ValueError, "penalty must be 'mcp' or 'scad'"),
+    ("nonconvex_path MCP gamma <= 1", lambda: nonconvex_path(gamma=1.0), ValueError, "gamma must be finite and > 1"),
+    ("nonconvex_path SCAD gamma <= 2", lambda: nonconvex_path(penalty="scad", gamma=2.0), ValueError,
+     "gamma must be finite and > 2"),
+    ("nonconvex_path NaN gamma", lambda: nonconvex_path(gamma=float("nan")), ValueError, "gamma"),
+    ("nonconvex_path gamma vs columns", lambda: nonconvex_path(x=0.3 * np.eye(4), gamma=3.0), ValueError,
+     "gamma=3 is too small for this design.*standardise"),
+    ("nonconvex_path tol", lambda: nonconvex_path(tol=0.0), ValueError, "tol must be a positive float"),
+    ("nonconvex_path max_iter", lambda: nonconvex_path(max_iter=0), ValueError, "max_iter must be a positive int"),
+    ("nonconvex_path λ = 0", lambda: nonconvex_path(lambdas=[0.5, 0.0]), ValueError, "lambdas must be > 0"),
+    ("nonconvex_path negative λ", lambda: nonconvex_path(lambdas=[-0.5]), ValueError, "lambdas must be finite"),
+    ("nonconvex_path NaN in x", lambda: nonconvex_path(x=np.full((4, 4), np.nan)), ValueError, "x has NaN"),
+    ("nonconvex_path inf in y", lambda: nonconvex_path(y=np.r_[np.inf, 0, 0, 0]), ValueError, "y has NaN or inf"),
+    ("nonconvex_path shapes", lambda: nonconvex_path(y=np.ones(3)), ValueError, r"x must be \(n, d\) and y \(n,\)"),
 ]
+
+
+def nonconvex_path(x=None, y=None, lambdas=(0.5,), **kwargs):
+    """:func:`jaxreg.solvers.nonconvex_path` on a 4 × 4 standardised design unless told otherwise."""
+    x = np.sqrt(4) * np.eye(4) if x is None else x
+    y = np.array([1.0, -1.0, 0.5, 0.0]) if y is None else y
+    return jaxreg.solvers.nonconvex_path(x, y, lambdas, **kwargs)
 
 
 @pytest.mark.parametrize("name,call,exc,match", API, ids=[a[0] for a in API])

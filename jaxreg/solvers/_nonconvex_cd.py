@@ -60,6 +60,8 @@ __all__ = ["nonconvex_cd_path", "violations", "threshold", "PROGRAMS", "MIN_WORK
 MIN_WORKING_SET = 10
 #: Epochs on a working set stop when its violation is below this share of the last full one (as skglm).
 INNER_FACTOR = 0.3
+#: Anderson extrapolation from this many differences of iterates (skglm's ``K``).
+ANDERSON = 5
 #: The compiled path programs, kept for the process.
 PROGRAMS = ProgramCache()
 
@@ -119,8 +121,8 @@ class _Setup:
     tol: jax.Array  # () the absolute violation each λ stops at
     capacity: int  # p: working-set slots
     d: int
-    max_iter: int  # outer iterations per λ
-    max_epochs: int  # epochs per working set
+    max_iter: jax.Array  # () outer iterations per λ
+    max_epochs: jax.Array  # () epochs per working set
     whole_gram: bool  # the slots' Gram rows would be most of G: use G itself
 
 
@@ -139,6 +141,9 @@ class _Inner(NamedTuple):
     w: jax.Array  # (p,) the iterate on the slots
     g: jax.Array  # (p,) −∇ of the smooth part on the slots, Xᵀr/n
     viol: jax.Array  # () the largest violation on the slots
+    hist_w: jax.Array  # (ANDERSON + 1, p) the last epochs' iterates (Anderson extrapolation)
+    hist_g: jax.Array  # (ANDERSON + 1, p) their g
+    fill: jax.Array  # () int32: epochs recorded in the history
 
 
 class _Outer(NamedTuple):
@@ -214,8 +219,31 @@ def _cd_epoch(ctx: _Setup, lam, ws: _WorkingSet, w, g):
     return jax.lax.fori_loop(0, ws.count, step, (w, g))
 
 
+def _objective_change(ctx: _Setup, lam, ws: _WorkingSet, w, g, new):
+    """``F(new) − F(w)`` on the slots (``g``: −∇ at ``w``), from the step: not a difference of two large
+    objectives. Returns it and ``H (new − w)``."""
+    step = new - w
+    h_step = ws.hess @ step
+    rho = _rho(ctx.penalty, new, lam, ctx.gamma) - _rho(ctx.penalty, w, lam, ctx.gamma)
+    return 0.5 * jnp.dot(step, h_step) - jnp.dot(step, g) + jnp.sum(jnp.where(ws.mask, rho, 0)), h_step
+
+
+def _first_boundary(ctx: _Setup, lam, w, step, on):
+    """The largest ``t ∈ (0, 1]`` for which ``w + t·step`` stays on the pieces of ``w`` (0, λ (SCAD), γλ)."""
+    knots = [0.0, ctx.gamma * lam, -ctx.gamma * lam] + ([lam, -lam] if ctx.penalty == "scad" else [])
+    safe = jnp.where(step != 0, step, 1)
+    t = jnp.ones((), w.dtype)
+    for knot in knots:
+        hit = (knot - w) / safe
+        t = jnp.minimum(t, jnp.min(jnp.where(on & (step != 0) & (hit > 0), hit, 1)))
+    return t
+
+
 def _newton(ctx: _Setup, lam, ws: _WorkingSet, w, g):
-    """Step 2's Newton step on the nonzero slots, kept only if it lowers ``F``."""
+    """Step 2's Newton step on the nonzero slots: the better (lower ``F``) of the full step and the step stopped
+    at the first piece boundary (a coordinate reaching 0, λ or γλ), along the Newton direction or its opposite,
+    whichever descends (``G_AA − diag(e)`` may be indefinite); kept only if it lowers ``F``. Returns ``w``,
+    ``g`` and whether it was kept."""
     pen, gamma = ctx.penalty, ctx.gamma
     on = ws.mask & (w != 0)
     rhs = jnp.where(on, g - _derivative(pen, w, lam, gamma), 0)
@@ -223,24 +251,50 @@ def _newton(ctx: _Setup, lam, ws: _WorkingSet, w, g):
     system = jnp.where(both, ws.hess - jnp.diag(_concavity(pen, w, lam, gamma)), 0)
     system = system + jnp.diag(jnp.where(on, 0, 1).astype(w.dtype))
     step = jnp.where(on, jnp.linalg.solve(system, rhs), 0)
-    new = w + step
-    h_step = ws.hess @ step
-    change = (0.5 * jnp.dot(step, h_step) - jnp.dot(step, g)
-              + jnp.sum(jnp.where(on, _rho(pen, new, lam, gamma) - _rho(pen, w, lam, gamma), 0)))
-    keep = jnp.isfinite(change) & (change < 0)
-    return jnp.where(keep, new, w), jnp.where(keep, g - h_step, g)
+    step = jnp.where(jnp.dot(rhs, step) >= 0, step, -step)  # (F' along it is −rhsᵀstep: descend)
+    t = _first_boundary(ctx, lam, w, step, on)
+    new = w + t * step
+    new = jnp.where(on & (jnp.abs(new) <= 4 * jnp.finfo(w.dtype).eps * jnp.abs(w)), 0, new)
+    change, h_step = _objective_change(ctx, lam, ws, w, g, new)
+    keep = jnp.isfinite(change) & (change < 0) & jnp.all(jnp.isfinite(new))
+    return jnp.where(keep, new, w), jnp.where(keep, g - h_step, g), keep
+
+
+def _anderson(ctx: _Setup, lam, ws: _WorkingSet, c: _Inner, w, g):
+    """Anderson extrapolation (as skglm's) of the last :data:`ANDERSON` + 1 epochs' iterates, kept if it lowers
+    ``F``: ``w`` and ``g`` (affine in ``w``: extrapolated alike), and the history with this epoch recorded."""
+    hist_w, hist_g = c.hist_w.at[c.fill].set(w), c.hist_g.at[c.fill].set(g)
+    full = c.fill == ANDERSON
+
+    def extrapolate(_):
+        u = jnp.diff(hist_w, axis=0)  # (K, p)
+        coef = jnp.linalg.solve(u @ u.T, jnp.ones(ANDERSON, w.dtype))
+        coef = coef / jnp.sum(coef)
+        new, g_new = coef @ hist_w[1:], coef @ hist_g[1:]
+        change, _ = _objective_change(ctx, lam, ws, w, g, new)
+        keep = jnp.isfinite(change) & (change < 0) & jnp.all(jnp.isfinite(new))
+        return jnp.where(keep, new, w), jnp.where(keep, g_new, g)
+
+    w, g = jax.lax.cond(full, extrapolate, lambda _: (w, g), None)
+    return w, g, hist_w, hist_g, jnp.where(full, 0, c.fill + 1)
 
 
 def _solve_working_set(ctx: _Setup, lam, ws: _WorkingSet, w, g, target):
-    """Step 2: epochs (coordinate descent, then a Newton step) until the slots' violation ≤ ``target``."""
+    """Step 2: epochs (coordinate descent, then a Newton step, else Anderson extrapolation) until the slots'
+    violation ≤ ``target``."""
 
     def epoch(c: _Inner) -> _Inner:
         w, g = _cd_epoch(ctx, lam, ws, c.w, c.g)
-        w, g = _newton(ctx, lam, ws, w, g)
+        w, g, newton = _newton(ctx, lam, ws, w, g)
+        w2, g2, hist_w, hist_g, fill = _anderson(ctx, lam, ws, c, w, g)
+        w, g = jnp.where(newton, w, w2), jnp.where(newton, g, g2)
+        fill = jnp.where(newton, 0, fill)  # (a Newton step restarts the history)
         viol = jnp.max(jnp.where(ws.mask, violations(ctx.penalty, w, g, lam, ctx.gamma), 0))
-        return _Inner(c.epoch + 1, w, g, viol)
+        return _Inner(c.epoch + 1, w, g, viol, hist_w, hist_g, fill)
 
-    first = _Inner(jnp.zeros([], jnp.int32), w, g, jnp.array(jnp.inf, w.dtype))
+    hist = jnp.zeros((ANDERSON + 1,) + w.shape, w.dtype)
+    first = _Inner(jnp.zeros([], jnp.int32), w, g, jnp.array(jnp.inf, w.dtype), hist, hist,
+                   jnp.zeros([], jnp.int32))
     return jax.lax.while_loop(lambda c: (c.epoch < ctx.max_epochs) & (c.viol > target), epoch, first)
 
 
@@ -278,7 +332,7 @@ def _one_lambda(ctx: _Setup, lams, c: _Path) -> _Path:
                  record(c.viols, last.viol), record(c.iters, last.it), record(c.epochs, last.epochs), over)
 
 
-def _path_program(lams, k0, w0, gamma, tol, data, *, penalty, capacity, max_iter, max_epochs):
+def _path_program(lams, k0, w0, gamma, tol, max_iter, max_epochs, data, *, penalty, capacity):
     """λ ``k0``, ``k0 + 1``, … (sorted large → small) from ``w0``, until the last or until one needs more than
     ``capacity`` slots. Returns coefficients, violations, outer iterations and epochs per λ, the λ reached and
     the warm start to resume from."""
@@ -299,9 +353,10 @@ def nonconvex_cd_path(lams_desc, data, *, penalty: str, gamma: float, tol: float
     violation ≤ ``tol`` (absolute).
 
     ``data``: :func:`jaxreg.solvers._design.design_data`'s, plus ``"diag"`` (``diag(XᵀX/n)``, at least the
-    smallest normal number). ``capacity``: the first program's slots (doubled, at most ``d``, each time a
-    working set outgrows them). Returns the ``(K, d)`` coefficients in the order of ``lams_desc`` and stats:
-    ``compile_s``, ``run_s``, per λ ``violations``, ``iterations`` and ``epochs``, and the ``capacities`` used.
+    smallest normal number). ``capacity``: the first program's slots (all ``d`` up to twice that; doubled, at
+    most ``d``, each time a working set outgrows them). Returns the ``(K, d)`` coefficients in the order of
+    ``lams_desc`` and stats: ``compile_s``, ``run_s``, per λ ``violations``, ``iterations`` and ``epochs``, and
+    the ``capacities`` used.
     """
     cache = PROGRAMS if cache is None else cache
     dtype = np.dtype(data["diag"].dtype)
@@ -310,12 +365,13 @@ def nonconvex_cd_path(lams_desc, data, *, penalty: str, gamma: float, tol: float
     coefs, viols = np.zeros((k_total, d), dtype), np.full(k_total, np.inf)
     iters, epochs = np.zeros(k_total, np.int64), np.zeros(k_total, np.int64)
     w = jnp.asarray(np.zeros(d, dtype))
-    k, p, capacities, compile_s, run_s = 0, min(d, int(capacity)), [], 0.0, 0.0
+    # (up to twice the first capacity, all d slots at once: one program instead of two)
+    k, p, capacities, compile_s, run_s = 0, d if d <= 2 * capacity else int(capacity), [], 0.0, 0.0
     while k < k_total:
         t0 = time.perf_counter()
-        args = (lams, np.int32(k), w, np.asarray(gamma, dtype), np.asarray(tol, dtype), data)
-        static = dict(penalty=penalty, capacity=p, max_iter=max_iter, max_epochs=max_epochs)
-        program = cache.compiled(partial(_path_program, **static), args, key=tuple(static.values()))
+        args = (lams, np.int32(k), w, np.asarray(gamma, dtype), np.asarray(tol, dtype), np.int32(max_iter),
+                np.int32(max_epochs), data)
+        program = cache.compiled(partial(_path_program, penalty=penalty, capacity=p), args, key=(penalty, p))
         compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         c, v, it, ep, k_new, w = program(*args)

@@ -93,14 +93,15 @@ def solve_weighted_elastic_net(x: Any, y: Any, lams: Any, *, l1_ratio: float = 1
                                groups: Any = None) -> np.ndarray:
     r"""The weighted elastic net's solution :math:`w^\star(\lambda)` with one λ per feature (module docstring).
 
-    Solved by :func:`jaxreg.solvers.elastic_net_path` at one λ on rescaled (and, for ``l1_ratio < 1``,
-    augmented) columns, then polished: the support's optimality system solved exactly in float64.
+    Solved in float64 (whatever ``jax_enable_x64`` says) by :func:`jaxreg.solvers.elastic_net_path` at one λ on
+    rescaled (and, for ``l1_ratio < 1``, augmented) columns, then polished: the support's optimality system solved
+    exactly.
 
     Args:
       x: ``(n, d)`` centred design. y: ``(n,)`` centred target.
       lams: λ > 0: a scalar, ``(d,)``, or one per group with ``groups``.
       l1_ratio: ρ ∈ (0, 1].
-      tol: the solve's relative duality gap (default: the finest the dtype certifies, ≥ 1e-10).
+      tol: the solve's relative duality gap (default 1e-10).
       groups: ``(d,)`` ints in ``[0, G)``: feature j gets ``lams[groups[j]]``.
 
     Returns:
@@ -146,9 +147,9 @@ def _solve(x: np.ndarray, y: np.ndarray, lam: np.ndarray, rho: float, tol: Any) 
     l1 = rho * lam * n / xa.shape[0]  # the L1 weights after dividing the objective by n'/n
     lam0 = float(np.exp(np.mean(np.log(l1))))  # columns rescaled around 1
     omega = l1 / lam0
-    dtype = jnp.asarray(xa[:1, :1]).dtype  # the JAX default float: float64 only under jax_enable_x64
-    v = elastic_net_path(jnp.asarray(xa / omega, dtype), jnp.asarray(ya, dtype), [lam0], l1_ratio=1.0,
-                         tol=_default_tol(tol, dtype))[0]
+    with jax.enable_x64(True):  # rescaled columns need float64 to certify a fine gap (float32 stops near 1e-3)
+        v = elastic_net_path(jnp.asarray(xa / omega), jnp.asarray(ya), [lam0], l1_ratio=1.0,
+                             tol=_default_tol(tol, np.float64))[0]
     return _polish(x, y, np.asarray(v, np.float64) / omega, lam, rho)
 
 
@@ -213,8 +214,7 @@ def lasso_hypergradient(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams
       lams: λ > 0: a scalar (one λ), ``(d,)`` (one per feature), or one per group with ``groups``.
       l1_ratio: ρ ∈ (0, 1]; 1 is the lasso.
       groups: ``(d,)`` ints in ``[0, G)``: feature j's λ is ``lams[groups[j]]``.
-      tol: the solve's relative duality gap (default: the finest the dtype certifies, ≥ 1e-10; enable
-        ``jax_enable_x64`` for exact supports on hard problems).
+      tol: the solve's relative duality gap (default 1e-10; the solve runs in float64).
       val_loss: ``w -> scalar`` in JAX (differentiated with ``jax.grad``); default the mean squared error
         :math:`\|y_{val} - X_{val}w\|^2/m`.
 

@@ -142,10 +142,10 @@ def starts_from_sweep(result: Any, k: int, *, metric: str = "val_loss", like: An
                       penalty: str | None = None) -> Any:
     """The ``k`` λ of a coarse sweep with the lowest mean ``metric``, as starts for a multi-start descent.
 
-    The means are :meth:`jaxreg.SweepResult.curves`' (healthy models only: NaN or diverged never count).
+    The means are :meth:`jaxreg.engine.SweepResult.curves`' (healthy models only: NaN or diverged never count).
 
     Args:
-      result: a :class:`jaxreg.SweepResult` (e.g. ``SweepResult.from_sweep(out, lambdas)``).
+      result: a :class:`jaxreg.engine.SweepResult` (e.g. ``SweepResult.from_sweep(out, lambdas)``).
       k: how many starts.
       metric: the column to minimise.
       like: ``None``: the starts as a ``(k,)`` array (one scalar λ each); a pytree: each start's λ broadcast

@@ -97,6 +97,14 @@ API = [
     ("nonconvex_path NaN in x", lambda: nonconvex_path(x=np.full((4, 4), np.nan)), ValueError, "x has NaN"),
     ("nonconvex_path inf in y", lambda: nonconvex_path(y=np.r_[np.inf, 0, 0, 0]), ValueError, "y has NaN or inf"),
     ("nonconvex_path shapes", lambda: nonconvex_path(y=np.ones(3)), ValueError, r"x must be \(n, d\) and y \(n,\)"),
+    # hypergradient tuning (more in test_tuning.py)
+    ("tune λ0 = 0", lambda: jaxreg.tune_hyperparams(f, 0.0, steps=1), ValueError, "lams0 must be finite and > 0"),
+    ("tune starts axis", lambda: jaxreg.tune_hyperparams(f, {"a": np.ones(2), "b": np.ones(3)}, steps=1,
+                                                          multi_start=True), ValueError, "leading axis of starts"),
+    ("tune bounds", lambda: jaxreg.tune_hyperparams(f, 0.1, steps=1, bounds=(1.0, 0.1)), ValueError, "0 < lo < hi"),
+    ("weighted lasso l1_ratio 0", lambda: jaxreg.tune_weighted_lasso(np.eye(3), np.ones(3), np.eye(3), np.ones(3),
+                                                                     0.1, steps=1, l1_ratio=0.0), ValueError,
+     "l1_ratio must be in"),
 ]
 
 

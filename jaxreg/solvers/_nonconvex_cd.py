@@ -24,12 +24,14 @@ One outer iteration (as skglm's ``AndersonCD``):
 2. epochs on ``W`` until its own violation is ``≤ max(0.3·v_max, tol)``; an epoch is cyclic coordinate
    descent, each coordinate set to the exact minimiser of :math:`F` along it (the firm / SCAD threshold of
    :math:`w_j + g_j/G_{jj}` at step :math:`1/G_{jj}`, unique when :math:`\gamma G_{jj} > 1` for MCP and
-   :math:`(\gamma - 1)G_{jj} > 1` for SCAD: the caller checks it), then one Newton step on the nonzero
-   coordinates of ``W``: on the pieces where they lie :math:`\rho'(w) = c\,\operatorname{sign}(w) - e\,w` is
-   affine, so stationarity is the linear system :math:`(G_{AA} - \operatorname{diag}(e))\,\delta =
-   g_A - \rho'(w_A)`; the Newton point is kept only if it lowers :math:`F` (it may be a saddle where
-   :math:`G_{AA} - \operatorname{diag}(e)` is indefinite). Coordinate descent never raises :math:`F`, so
-   neither does an epoch; once the pieces are the solution's, the Newton step lands on it;
+   :math:`(\gamma - 1)G_{jj} > 1` for SCAD: the caller checks it); then, if no coordinate changed its piece
+   of ρ or its sign in that pass, one Newton step on the nonzero coordinates ``A`` of ``W``: on those pieces
+   :math:`\rho'(w) = c\,\operatorname{sign}(w) - e\,w` is affine, so stationarity is the linear system
+   :math:`(G_{AA} - \operatorname{diag}(e))\,\delta = g_A - \rho'(w_A)`. The step goes along δ (or −δ,
+   whichever descends: the matrix may be indefinite) and stops at the first piece boundary (a coordinate
+   reaching 0, λ or γλ), where :math:`F` is still the quadratic it minimises; it is kept if it lowers
+   :math:`F`; else Anderson extrapolation of the last epochs (as skglm), kept likewise. Coordinate descent never
+   raises :math:`F`, so neither does an epoch; once the pieces are the solution's, the Newton step lands on it;
 3. the full gradient at the new point (``O(|W| d)`` with the Gram matrix, ``O(nd)`` from the data), and the
    violation of every coordinate.
 
@@ -60,6 +62,8 @@ __all__ = ["nonconvex_cd_path", "violations", "threshold", "PROGRAMS", "MIN_WORK
 MIN_WORKING_SET = 10
 #: Epochs on a working set stop when its violation is below this share of the last full one (as skglm).
 INNER_FACTOR = 0.3
+#: The leading blocks a Newton solve may take, in eighths of the slots (the smallest that holds the nonzeros).
+BLOCKS = (2, 4, 8)
 #: Anderson extrapolation from this many differences of iterates (skglm's ``K``).
 ANDERSON = 5
 #: The compiled path programs, kept for the process.
@@ -239,18 +243,41 @@ def _first_boundary(ctx: _Setup, lam, w, step, on):
     return t
 
 
+def _pieces(ctx: _Setup, lam, w):
+    """Which piece of ρ each coordinate lies on, signed: 0 at 0, ±1 (MCP's concave part, SCAD's linear one),
+    ±2 (SCAD's concave part), ±3 (flat)."""
+    a = jnp.abs(w)
+    piece = jnp.where(a > ctx.gamma * lam, 3, jnp.where((ctx.penalty == "scad") & (a > lam), 2, 1))
+    return (jnp.sign(w) * piece).astype(jnp.int32)
+
+
+def _solve_on(ctx: _Setup, system, rhs, on):
+    """``system⁻¹ rhs`` on the slots ``on`` (0 elsewhere), ``system`` the identity outside them: the ``on`` slots
+    gathered first, then a solve of the smallest leading block of :data:`BLOCKS` that holds them."""
+    p = ctx.capacity
+    order = jnp.argsort(~on, stable=True)
+    sizes = tuple(sorted({max(1, p * k // 8) for k in BLOCKS}))
+    a, b = system[order][:, order], rhs[order]
+
+    def leading(q):
+        return lambda _: jnp.zeros(p, a.dtype).at[:q].set(jnp.linalg.solve(a[:q, :q], b[:q]))
+
+    block = jnp.sum(jnp.asarray(sizes[:-1]) < jnp.sum(on))
+    u = jax.lax.switch(block, [leading(q) for q in sizes], None)
+    return jnp.zeros(p, a.dtype).at[order].set(u)
+
+
 def _newton(ctx: _Setup, lam, ws: _WorkingSet, w, g):
-    """Step 2's Newton step on the nonzero slots: the better (lower ``F``) of the full step and the step stopped
-    at the first piece boundary (a coordinate reaching 0, λ or γλ), along the Newton direction or its opposite,
-    whichever descends (``G_AA − diag(e)`` may be indefinite); kept only if it lowers ``F``. Returns ``w``,
-    ``g`` and whether it was kept."""
+    """Step 2's Newton step on the nonzero slots, stopped at the first piece boundary (a coordinate reaching
+    0, λ or γλ), along the Newton direction or its opposite, whichever descends (``G_AA − diag(e)`` may be
+    indefinite); kept only if it lowers ``F``. Returns ``w``, ``g`` and whether it was kept."""
     pen, gamma = ctx.penalty, ctx.gamma
     on = ws.mask & (w != 0)
     rhs = jnp.where(on, g - _derivative(pen, w, lam, gamma), 0)
     both = on[:, None] & on[None, :]
     system = jnp.where(both, ws.hess - jnp.diag(_concavity(pen, w, lam, gamma)), 0)
     system = system + jnp.diag(jnp.where(on, 0, 1).astype(w.dtype))
-    step = jnp.where(on, jnp.linalg.solve(system, rhs), 0)
+    step = jnp.where(on, _solve_on(ctx, system, rhs, on), 0)
     step = jnp.where(jnp.dot(rhs, step) >= 0, step, -step)  # (F' along it is −rhsᵀstep: descend)
     t = _first_boundary(ctx, lam, w, step, on)
     new = w + t * step
@@ -285,7 +312,10 @@ def _solve_working_set(ctx: _Setup, lam, ws: _WorkingSet, w, g, target):
 
     def epoch(c: _Inner) -> _Inner:
         w, g = _cd_epoch(ctx, lam, ws, c.w, c.g)
-        w, g, newton = _newton(ctx, lam, ws, w, g)
+        # Newton only once the epoch kept every coordinate's piece and sign: it is then likely to land
+        settled = jnp.all(_pieces(ctx, lam, w) == _pieces(ctx, lam, c.w))
+        w, g, newton = jax.lax.cond(settled, lambda: _newton(ctx, lam, ws, w, g),
+                                    lambda: (w, g, jnp.array(False)))
         w2, g2, hist_w, hist_g, fill = _anderson(ctx, lam, ws, c, w, g)
         w, g = jnp.where(newton, w, w2), jnp.where(newton, g, g2)
         fill = jnp.where(newton, 0, fill)  # (a Newton step restarts the history)

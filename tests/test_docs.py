@@ -28,7 +28,7 @@ README = ROOT / "README.md"
 #: The README must be read in five minutes (issue 19).
 README_MAX_LINES = 250
 #: The subpackages with one API reference page each (``docs/api/<layer>.md``).
-LAYERS = ("core", "engine", "solvers", "selection", "models", "app")
+LAYERS = ("core", "engine", "solvers", "selection", "tuning", "models", "app")
 #: Marks the fenced block on the next line as not run by these tests.
 SKIP_MARK = "<!-- docs-test: skip"
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)

@@ -6,6 +6,7 @@ working-set coordinate descent of :mod:`jaxreg.solvers._nonconvex_cd` along the 
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 import warnings
@@ -18,6 +19,7 @@ import numpy as np
 from jaxreg.core._grids import check_grid
 from jaxreg.core._nonconvex_prox import MCP_GAMMA_MIN, SCAD_GAMMA_MIN, check_gamma
 from jaxreg.engine._devices import device_description
+from jaxreg.solvers._blas import one_blas_thread
 from jaxreg.solvers._design import design_data, design_entries, gram_fits, place
 from jaxreg.solvers._nonconvex_cd import nonconvex_cd_path
 from jaxreg.solvers._paths import path_device
@@ -161,8 +163,9 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
         scale = float(jnp.max(jnp.abs(data["xty"])))
         jax.block_until_ready(data)
         setup_s = time.perf_counter() - t0
-        coefs, stats = nonconvex_cd_path(lam_desc, data, penalty=penalty, gamma=gamma, tol=tol * scale,
-                                         max_iter=max_iter, max_epochs=max_epochs)
+        with one_blas_thread() if dev.platform == "cpu" else contextlib.nullcontext():  # (small LAPACK solves)
+            coefs, stats = nonconvex_cd_path(lam_desc, data, penalty=penalty, gamma=gamma, tol=tol * scale,
+                                             max_iter=max_iter, max_epochs=max_epochs)
     stats.update(solver="working_set_cd", penalty=penalty, gamma=gamma, tol=tol, scale=scale, setup_s=setup_s,
                  device=device_description(dev))
     result, stats = _in_callers_order(coefs, stats, order)

@@ -25,7 +25,8 @@ test: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
-EXPERIMENTS := e1_l2_geometric e2_l1_constant_step e3_sparsity e4_tradeoff e5_center_transfer e6_paths
+EXPERIMENTS := e1_l2_geometric e2_l1_constant_step e3_sparsity e4_tradeoff e5_center_transfer e6_paths \
+	e8_per_layer_l2 e9_weighted_lasso
 
 experiments: $(STAMP)
 	rm -f experiments/results/*.json experiments/results/*.png

@@ -304,3 +304,23 @@ def test_refit_least_squares_on_a_support():
     y = 3 + x[:, 1] * 2.0 - x[:, 2]  # exact: the refit recovers the coefficients, the intercept is free
     np.testing.assert_allclose(refit_least_squares(x, y, [1, 2]), [0, 2.0, -1.0, 0], atol=1e-12)
     np.testing.assert_array_equal(refit_least_squares(x, y, []), np.zeros(4))
+
+
+def test_benchmark_quick_mode_writes_its_json_row():
+    """`benchmarks/stability_selection.py --quick`: one JSON line, the same halves for both, the selections
+    compared (timings are recorded, never asserted)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "stability_selection.py"), "--quick",
+                          "--dtype", "float64"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (row,) = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert row["quick"] is True and row["dtype"] == "float64" and row["n_subsamples"] == 10
+    for key in ("jaxreg_s", "jaxreg_first_call_s", "sklearn_s", "ratio", "max_relative_gap_jaxreg", "device"):
+        assert row[key], key
+    assert row["max_probability_difference"] <= 0.1 and row["jaxreg_certified"] == 10
+    assert row["max_relative_gap_jaxreg"] <= 1e-6  # the certificate, recomputed by the benchmark

@@ -27,9 +27,11 @@ One outer iteration (as skglm's ``AndersonCD``):
    :math:`(\gamma - 1)G_{jj} > 1` for SCAD: the caller checks it); then, if no coordinate changed its piece
    of ρ or its sign in that pass, one Newton step on the nonzero coordinates ``A`` of ``W``: on those pieces
    :math:`\rho'(w) = c\,\operatorname{sign}(w) - e\,w` is affine, so stationarity is the linear system
-   :math:`(G_{AA} - \operatorname{diag}(e))\,\delta = g_A - \rho'(w_A)`. The step goes along δ (or −δ,
-   whichever descends: the matrix may be indefinite) and stops at the first piece boundary (a coordinate
-   reaching 0, λ or γλ), where :math:`F` is still the quadratic it minimises; it is kept if it lowers
+   :math:`(G_{AA} - \operatorname{diag}(e))\,\delta = g_A - \rho'(w_A)`, solved when that matrix is
+   positive definite (Cholesky), the step stopped at the first piece boundary (a coordinate reaching 0, λ or
+   γλ), where :math:`F` is still the quadratic it minimises. Where the matrix is indefinite, its stationary
+   point is a saddle (a fixed point of coordinate descent: it would stop there); the step follows a direction
+   of negative curvature instead, downhill, to the first piece boundary. Either is kept if it lowers
    :math:`F`; else Anderson extrapolation of the last epochs (as skglm), kept likewise. Coordinate descent never
    raises :math:`F`, so neither does an epoch; once the pieces are the solution's, the Newton step lands on it;
 3. the full gradient at the new point (``O(|W| d)`` with the Gram matrix, ``O(nd)`` from the data), and the
@@ -232,14 +234,14 @@ def _objective_change(ctx: _Setup, lam, ws: _WorkingSet, w, g, new):
     return 0.5 * jnp.dot(step, h_step) - jnp.dot(step, g) + jnp.sum(jnp.where(ws.mask, rho, 0)), h_step
 
 
-def _first_boundary(ctx: _Setup, lam, w, step, on):
-    """The largest ``t ∈ (0, 1]`` for which ``w + t·step`` stays on the pieces of ``w`` (0, λ (SCAD), γλ)."""
+def _first_boundary(ctx: _Setup, lam, w, step, on, t_max):
+    """The largest ``t ∈ (0, t_max]`` for which ``w + t·step`` stays on the pieces of ``w`` (0, λ (SCAD), γλ)."""
     knots = [0.0, ctx.gamma * lam, -ctx.gamma * lam] + ([lam, -lam] if ctx.penalty == "scad" else [])
     safe = jnp.where(step != 0, step, 1)
-    t = jnp.ones((), w.dtype)
+    t = t_max
     for knot in knots:
         hit = (knot - w) / safe
-        t = jnp.minimum(t, jnp.min(jnp.where(on & (step != 0) & (hit > 0), hit, 1)))
+        t = jnp.minimum(t, jnp.min(jnp.where(on & (step != 0) & (hit > 0), hit, t_max)))
     return t
 
 
@@ -251,35 +253,46 @@ def _pieces(ctx: _Setup, lam, w):
     return (jnp.sign(w) * piece).astype(jnp.int32)
 
 
-def _solve_on(ctx: _Setup, system, rhs, on):
-    """``system⁻¹ rhs`` on the slots ``on`` (0 elsewhere), ``system`` the identity outside them: the ``on`` slots
-    gathered first, then a solve of the smallest leading block of :data:`BLOCKS` that holds them."""
+def _direction(ctx: _Setup, system, rhs, on):
+    """On the slots ``on`` (``system`` the identity outside them): the Newton step ``system⁻¹ rhs`` if ``system``
+    is positive definite there, else a unit direction of negative curvature (its eigenvector of least
+    eigenvalue); and which. The ``on`` slots are gathered first, then the smallest leading block of
+    :data:`BLOCKS` that holds them is factorised (Cholesky; the eigendecomposition only where it fails)."""
     p = ctx.capacity
     order = jnp.argsort(~on, stable=True)
     sizes = tuple(sorted({max(1, p * k // 8) for k in BLOCKS}))
     a, b = system[order][:, order], rhs[order]
 
     def leading(q):
-        return lambda _: jnp.zeros(p, a.dtype).at[:q].set(jnp.linalg.solve(a[:q, :q], b[:q]))
+        def solve(_):
+            chol = jnp.linalg.cholesky(a[:q, :q])
+            definite = jnp.all(jnp.isfinite(chol))
+            u = jax.lax.cond(definite, lambda: jax.scipy.linalg.cho_solve((chol, True), b[:q]),
+                             lambda: jnp.linalg.eigh(a[:q, :q])[1][:, 0])
+            return jnp.zeros(p, a.dtype).at[:q].set(u), definite
+
+        return solve
 
     block = jnp.sum(jnp.asarray(sizes[:-1]) < jnp.sum(on))
-    u = jax.lax.switch(block, [leading(q) for q in sizes], None)
-    return jnp.zeros(p, a.dtype).at[order].set(u)
+    u, definite = jax.lax.switch(block, [leading(q) for q in sizes], None)
+    return jnp.zeros(p, a.dtype).at[order].set(u), definite
 
 
 def _newton(ctx: _Setup, lam, ws: _WorkingSet, w, g):
-    """Step 2's Newton step on the nonzero slots, stopped at the first piece boundary (a coordinate reaching
-    0, λ or γλ), along the Newton direction or its opposite, whichever descends (``G_AA − diag(e)`` may be
-    indefinite); kept only if it lowers ``F``. Returns ``w``, ``g`` and whether it was kept."""
+    """Step 2's Newton step on the nonzero slots ``A``, stopped at the first piece boundary (a coordinate
+    reaching 0, λ or γλ). Where ``G_AA − diag(e)`` is indefinite its stationary point is a saddle, not a
+    minimum: then a direction of negative curvature instead, followed (descending) to the first piece boundary.
+    Kept only if it lowers ``F``. Returns ``w``, ``g`` and whether it was kept."""
     pen, gamma = ctx.penalty, ctx.gamma
     on = ws.mask & (w != 0)
     rhs = jnp.where(on, g - _derivative(pen, w, lam, gamma), 0)
     both = on[:, None] & on[None, :]
     system = jnp.where(both, ws.hess - jnp.diag(_concavity(pen, w, lam, gamma)), 0)
     system = system + jnp.diag(jnp.where(on, 0, 1).astype(w.dtype))
-    step = jnp.where(on, _solve_on(ctx, system, rhs, on), 0)
+    step, definite = _direction(ctx, system, rhs, on)
+    step = jnp.where(on, step, 0)
     step = jnp.where(jnp.dot(rhs, step) >= 0, step, -step)  # (F' along it is −rhsᵀstep: descend)
-    t = _first_boundary(ctx, lam, w, step, on)
+    t = _first_boundary(ctx, lam, w, step, on, jnp.where(definite, 1, jnp.inf).astype(w.dtype))
     new = w + t * step
     new = jnp.where(on & (jnp.abs(new) <= 4 * jnp.finfo(w.dtype).eps * jnp.abs(w)), 0, new)
     change, h_step = _objective_change(ctx, lam, ws, w, g, new)

@@ -91,3 +91,86 @@ def test_equinox_mlp():
     for layer, ul in zip(model.layers, u.layers):
         np.testing.assert_allclose(ul.weight, -LR * 2 * LAM * layer.weight, rtol=1e-6)
         np.testing.assert_array_equal(ul.bias, 0.0)
+
+
+def _by_path(mask):
+    return {jax.tree_util.keystr(p): m for p, m in jax.tree_util.tree_leaves_with_path(mask)}
+
+
+def test_linen_scanned_layers_leave_stacked_biases_and_scales_alone():
+    nn = pytest.importorskip("flax.linen")
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x, _):
+            return nn.LayerNorm()(nn.relu(nn.Dense(16)(x))), None
+
+    class Deep(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            scan = nn.scan(Block, variable_axes={"params": 0}, split_rngs={"params": True}, length=4)
+            return scan()(x, None)[0]
+
+    params = Deep().init(jax.random.key(0), jnp.ones((2, 16)))["params"]
+    assert params["ScanBlock_0"]["LayerNorm_0"]["scale"].shape == (4, 16)  # stacking made it 2-D
+    assert jaxreg.weights_mask(params) == {"ScanBlock_0": {"Dense_0": {"bias": False, "kernel": True},
+                                                           "LayerNorm_0": {"bias": False, "scale": False}}}
+    u = _decay_only(params)
+    np.testing.assert_allclose(u["ScanBlock_0"]["Dense_0"]["kernel"],
+                               -LR * 2 * LAM * params["ScanBlock_0"]["Dense_0"]["kernel"], rtol=1e-6)
+    for leaf in (u["ScanBlock_0"]["Dense_0"]["bias"], u["ScanBlock_0"]["LayerNorm_0"]["scale"]):
+        np.testing.assert_array_equal(leaf, 0.0)
+
+
+def test_nnx_vmapped_layers_leave_stacked_biases_and_scales_alone():
+    nnx = pytest.importorskip("flax.nnx")
+
+    class Block(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(8, 8, rngs=rngs)
+            self.norm = nnx.LayerNorm(8, rngs=rngs)
+
+    @nnx.vmap(in_axes=0, out_axes=0)
+    def make(key):
+        return Block(nnx.Rngs(key))
+
+    state = nnx.state(make(jax.random.split(jax.random.key(0), 3)), nnx.Param)
+    want = {"['linear']['bias']": False, "['linear']['kernel']": True,
+            "['norm']['bias']": False, "['norm']['scale']": False}
+    as_params = {k.removesuffix(".value"): m for k, m in _by_path(jaxreg.weights_mask(state)).items()}
+    assert as_params == want  # the Param nodes nnx.Optimizer initialises with
+    plain = jax.tree.map(jnp.asarray, nnx.to_pure_dict(state))
+    assert _by_path(jaxreg.weights_mask(plain)) == want  # the plain arrays it updates with
+
+
+def test_equinox_stacked_layers_with_stacked_axes():
+    eqx = pytest.importorskip("equinox")
+
+    class Block(eqx.Module):
+        linear: eqx.nn.Linear
+        norm: eqx.nn.LayerNorm
+
+        def __init__(self, key):
+            self.linear, self.norm = eqx.nn.Linear(8, 8, key=key), eqx.nn.LayerNorm(8)
+
+    class Net(eqx.Module):
+        blocks: Block
+        head: eqx.nn.Linear
+
+    keys = jax.random.split(jax.random.key(0), 4)
+    net = Net(eqx.filter_vmap(Block)(keys), eqx.nn.Linear(8, 2, key=keys[0]))
+    params = eqx.filter(net, eqx.is_inexact_array)
+    stacked = _by_path(jaxreg.weights_mask(params.blocks, stacked_axes=1))
+    assert stacked == {".linear.weight": True, ".linear.bias": False, ".norm.weight": False, ".norm.bias": False}
+    # a model with both: the stack's part of the mask on its own, as the docstring shows
+    mask = eqx.tree_at(lambda m: m.blocks, jaxreg.weights_mask(params),
+                       jaxreg.weights_mask(params.blocks, stacked_axes=1))
+    assert _by_path(mask) == {".blocks.linear.weight": True, ".blocks.linear.bias": False,
+                              ".blocks.norm.weight": False, ".blocks.norm.bias": False,
+                              ".head.weight": True, ".head.bias": False}
+
+
+@pytest.mark.parametrize("bad", [-1, 1.0, True, "1"])
+def test_stacked_axes_must_be_a_non_negative_int(bad):
+    with pytest.raises(ValueError, match="stacked_axes must be an int >= 0"):
+        jaxreg.weights_mask({"w": jnp.ones((2, 2))}, stacked_axes=bad)

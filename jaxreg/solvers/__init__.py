@@ -2,7 +2,8 @@
 
 :func:`elastic_net_path` solves a grid of λ with a solver chosen by an option object (:class:`ActiveSet`,
 :class:`Fista`, :class:`Admm`, :class:`FixedSteps`) or by ``solver="auto"``; every certified solver stops at the
-same certificate, :func:`relative_duality_gap` (:mod:`jaxreg.solvers._objective`).
+same certificate, :func:`relative_duality_gap` (:mod:`jaxreg.solvers._objective`). :func:`nonconvex_path` solves
+MCP / SCAD paths to stationary points (:mod:`jaxreg.solvers._nonconvex_cd`).
 """
 
 from jaxreg.solvers._nonconvex_path import nonconvex_path as nonconvex_path

@@ -124,7 +124,7 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
       lambdas: 1-D grid of λ > 0, in any order.
       penalty: ``"mcp"`` or ``"scad"``.
       gamma: the concavity γ: > 1 (MCP), > 2 (SCAD); ``None``: 3 (MCP), 3.7 (SCAD).
-      tol: the largest violation, relative to ``‖Xᵀy/n‖_∞``. float32 resolves about 1e-5.
+      tol: the largest violation, relative to ``‖Xᵀy/n‖_∞``. float32's rounding allows about 1e-6 at best.
       max_iter: outer (working-set) iterations per λ.
       max_epochs: coordinate-descent epochs per working set.
       device: as :func:`jaxreg.solvers.elastic_net_path`'s (``"auto"``: small paths on the CPU).

@@ -63,3 +63,109 @@ def test_user_files(tmp_path):
     npz = tmp_path / "d.npz"
     np.savez(npz, x=x, y=x @ np.array([1.0, 2.0, 3.0]))
     assert app.load_file(str(npz)).task == "regression"
+
+
+# --- choosing λ by a score, replicates, the grid's edges (a new user's findings) ---
+
+ACC = np.array([[[.90, .95, .50]], [[.91, .96, .52]], [[.89, .94, .49]]])  # (F=3, S=1, K=3): higher is better
+
+
+def _acc_result():
+    return SweepResult.from_sweep({"val_acc": ACC}, [0.01, 0.1, 1.0], keys=[0], folds=3)
+
+
+def test_an_accuracy_is_maximised_by_default_and_a_loss_minimised():
+    res = _acc_result()
+    assert res.best("val_acc")["lambda"] == 0.1 and res.best("val_acc")["val_acc"] == pytest.approx(0.95)
+    cv = res.cv("val_acc")
+    assert cv["lambda_min"] == 0.1 and cv["mode"] == "max"
+    assert res.cv("val_acc", mode="max")["lambda_min"] == 0.1
+    assert res.cv("val_acc", mode="min")["lambda_min"] == 1.0  # asked for: the smallest mean
+    assert res.best("val_acc", mode="min")["lambda"] == 1.0
+    loss = SweepResult.from_sweep({"val_loss": 1 - ACC}, [0.01, 0.1, 1.0], keys=[0], folds=3)
+    assert loss.best("val_loss")["lambda"] == 0.1 and loss.cv("val_loss")["lambda_min"] == 0.1
+
+
+@pytest.mark.parametrize("metric,mode", [
+    ("val_loss", "min"), ("train_loss", "min"), ("test_error", "min"), ("mse", "min"), ("val_nll", "min"),
+    ("rmse", "min"), ("val/mae", "min"), ("val_accuracy", "max"), ("acc", "max"), ("val_auc", "max"),
+    ("r2", "max"), ("f1", "max"), ("precision", "max"), ("recall", "max"), ("top1_acc", "max")])
+def test_the_direction_is_read_from_the_metric_name(metric, mode):
+    res = SweepResult.from_sweep({metric: np.array([0.2, 0.1, 0.3])}, [0.01, 0.1, 1.0])
+    assert res.best(metric)["lambda"] == (0.1 if mode == "min" else 1.0)
+
+
+@pytest.mark.parametrize("metric", ["zeros", "sparsity", "score", "neg_mse", "loss_accuracy"])
+def test_a_metric_without_a_clear_direction_needs_mode(metric):
+    res = SweepResult.from_sweep({metric: np.ones((2, 3))}, [0.01, 0.1, 1.0], folds=2)
+    for choose in (res.best, res.cv):
+        with pytest.raises(ValueError, match=rf"{metric!r}.*mode='min'.*mode='max'"):
+            choose(metric)
+    assert res.best(metric, mode="max")["lambda"] == 0.01
+
+
+def test_lambda_1se_in_the_max_direction_is_the_largest_lambda_within_one_se_below_the_best():
+    acc = np.array([[0.80, 0.90, 0.89, 0.70], [0.84, 0.92, 0.92, 0.72]])  # (F=2, K=4)
+    lambdas = [0.01, 0.1, 1.0, 10.0]
+    s = SweepResult.from_sweep({"val_accuracy": acc}, lambdas, folds=2).cv("val_accuracy")
+    mean, se = acc.mean(0), acc.std(0, ddof=1) / np.sqrt(2)
+    assert s["lambda_min"] == 0.1  # the best (largest) mean: 0.91
+    within = [lam for lam, m in zip(lambdas, mean) if m >= mean[1] - se[1]]
+    assert s["lambda_1se"] == max(within) == 1.0  # 0.905 >= 0.91 - 0.01; the loss rule would keep 0.1
+
+
+def test_best_uses_the_fold_level_standard_error_as_cv_does():
+    # identical seeds (a zero-initialised linear model, full batch): the rows of seed 1 repeat seed 0's
+    per_fold = np.array([[0.30, 0.20, 0.25], [0.36, 0.26, 0.31], [0.33, 0.21, 0.27]])  # (F=3, K=3)
+    val = np.repeat(per_fold[:, None, :], 2, axis=1)  # (F, S=2, K)
+    res = SweepResult.from_sweep({"val_loss": val}, [0.01, 0.1, 1.0], keys=[0, 1], folds=3)
+    with pytest.warns(UserWarning, match="seeds change nothing for this model: they are not independent"):
+        b = res.best("val_loss")
+    cv = res.cv("val_loss")
+    se = per_fold[:, 1].std(ddof=1) / np.sqrt(3)
+    assert b["lambda"] == cv["lambda_min"] == 0.1
+    assert b["se"] == pytest.approx(se) == pytest.approx(cv["se"][1])
+    assert (b["n"], b["n_counts"], b["n_models"]) == (3, "folds", 6)
+    c = res.curves("val_loss")  # what the validation curve's band shows
+    np.testing.assert_allclose(c.se, cv["se"])
+    assert c.replicates == "folds"
+
+
+def test_identical_seeds_warn_once_and_different_seeds_not_at_all():
+    import warnings
+
+    same = SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.2]])}, [0.1, 1.0], keys=[0, 1])
+    assert same.seeds_identical("val_loss")
+    with pytest.warns(UserWarning, match="seeds change nothing"):
+        same.best("val_loss")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same.best("val_loss")  # once per result
+        other = SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.21]])}, [0.1, 1.0], keys=[0, 1])
+        assert not other.seeds_identical("val_loss")
+        assert other.best("val_loss")["n_counts"] == "models"
+        one_seed = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.2])}, [0.1, 1.0])
+        assert not one_seed.seeds_identical("val_loss") and one_seed.best()["n"] == 1
+
+
+def test_a_choice_at_the_grid_edge_is_flagged():
+    lambdas = [0.01, 0.1, 1.0]
+    low = SweepResult.from_sweep({"val_loss": np.array([[0.1, 0.2, 0.3], [0.12, 0.22, 0.3]])}, lambdas, folds=2)
+    assert low.best()["at_grid_edge"] == "lower" and low.cv()["at_grid_edge"] == "lower"
+    high = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.2, 0.1])}, lambdas)
+    assert high.best()["at_grid_edge"] == "upper"
+    inside = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.1, 0.2])}, lambdas)
+    assert inside.best()["at_grid_edge"] is None
+    assert _acc_result().cv("val_acc")["at_grid_edge"] is None
+
+
+def test_the_validation_curve_marks_the_best_accuracy_and_bands_the_fold_level_se():
+    pytest.importorskip("matplotlib")
+    res = _acc_result()
+    fig = res.plot_validation_curve("val_acc", train_metric=None)
+    ax = fig.axes[0]
+    assert "best λ=0.1" in [t.get_text() for t in ax.get_legend().get_texts()]
+    per_fold = ACC[:, 0, :]
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    se = per_fold.std(0, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose([band.min(), band.max()], [(per_fold.mean(0) - se).min(), (per_fold.mean(0) + se).max()])

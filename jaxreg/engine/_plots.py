@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxreg.engine._select import Curve, curves
+from jaxreg.engine._select import Curve, curves, resolve_mode
 
 __all__ = ["PENALTY_COLORS", "plot_validation_curve", "plot_sparsity", "plot_coefficient_path",
            "plot_weight_histogram"]
@@ -67,10 +67,13 @@ def _finish(ax, title: str) -> None:
 
 
 def plot_validation_curve(result: Any, metric: str = "val_loss", *, train_metric: str | None = "train_loss",
-                          title: str = ""):
-    r"""``metric`` vs λ (solid), mean ± standard error over seeds/folds; ``train_metric`` dashed; one panel per penalty.
+                          title: str = "", mode: str | None = None):
+    r"""``metric`` vs λ (solid), mean ± standard error; ``train_metric`` dashed; one panel per penalty.
 
-    The dotted vertical line is :meth:`~jaxreg.engine.SweepResult.best`'s λ.
+    The band is :meth:`~jaxreg.engine.SweepResult.curves`' standard error: over the healthy
+    models, or with a ``fold`` column over the folds' seed-averaged scores (as ``cv``). The
+    dotted vertical line is :meth:`~jaxreg.engine.SweepResult.best`'s λ in the direction
+    ``mode`` (``None``: read from the metric's name; a name that says neither gets no line).
 
     Example:
       >>> import numpy as np
@@ -85,6 +88,10 @@ def plot_validation_curve(result: Any, metric: str = "val_loss", *, train_metric
     train = None
     if train_metric is not None and train_metric in result.table:
         train = result.curves(train_metric) if "penalty" in result.table else {None: result.curves(train_metric)}
+    try:
+        sign = 1.0 if resolve_mode(metric, mode) == "min" else -1.0
+    except ValueError:
+        sign = None  # no direction: a curve is drawn, no λ is chosen
     fig, axes = _figure(len(val), sharey=True)
     for ax, (pen, c) in zip(axes, val.items()):
         color = PENALTY_COLORS.get(pen, "k")
@@ -92,8 +99,8 @@ def plot_validation_curve(result: Any, metric: str = "val_loss", *, train_metric
             _band(ax, train[pen], color, "train", "--")
         _band(ax, c, color, "validation")
         i = np.flatnonzero(np.isfinite(c.mean))
-        if i.size:
-            k = i[np.argmin(c.mean[i])]
+        if i.size and sign is not None:
+            k = i[np.argmin(sign * c.mean[i])]
             ax.axvline(c.lambdas[k], color="grey", lw=0.8, ls=":", label=f"best λ={c.lambdas[k]:.2g}")
         _mark_diverged(ax, c)
         _finish(ax, pen or "")

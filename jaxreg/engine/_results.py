@@ -13,13 +13,24 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxreg.engine._select import DIVERGENCE_FACTOR, Curve, best_of, curves, cv_of, diverged_models
+from jaxreg.engine._select import (
+    DIVERGENCE_FACTOR,
+    SEEDS_IDENTICAL,
+    Curve,
+    best_of,
+    curves,
+    cv_of,
+    diverged_models,
+    resolve_mode,
+    seeds_identical,
+)
 
 __all__ = ["SweepResult", "atomic_write"]
 
@@ -355,9 +366,10 @@ class SweepResult:
         return self.table[metric].astype(np.float64)
 
     def _curves(self, metric: str) -> dict[str | None, Curve]:
-        """Per penalty (``None`` without a ``penalty`` column): :func:`~jaxreg.engine._select.curves`."""
+        """Per penalty (``None`` without a ``penalty`` column): :func:`~jaxreg.engine._select.curves`, over the
+        folds' seed-averaged scores when there is a ``fold`` column."""
         values = self._checked_metric(metric)
-        out = curves(self._labels(), self.table["lambda"], values, self.diverged)
+        out = curves(self._labels(), self.table["lambda"], values, self.diverged, self.table.get("fold"))
         if "penalty" in self.table:
             return out
         (only,) = out.values()  # no penalty column: one curve
@@ -379,8 +391,10 @@ class SweepResult:
         """``metric`` per λ over the healthy (not diverged) models: a :class:`~jaxreg.engine.Curve`.
 
         One curve for a table without a ``penalty`` column (or with ``penalty=``), else a
-        dict penalty -> curve. Fields: ``lambdas``, ``mean``, ``spread`` (sd), ``se``, ``n``
-        (healthy models), ``n_diverged``.
+        dict penalty -> curve. Fields: ``lambdas``, ``mean``, ``spread`` (sd), ``se``, ``n``,
+        ``n_diverged``, ``n_models`` (healthy models) and ``replicates``: what ``n`` counts and the
+        statistics are over, the healthy models, or with a ``fold`` column the folds (each fold's
+        score the mean over its healthy seeds, as :meth:`cv`).
 
         Example:
           >>> res = SweepResult.from_sweep({"val_loss": np.array([[0.5, 0.2], [0.7, np.nan]])}, [0.1, 1.0],
@@ -401,14 +415,47 @@ class SweepResult:
         """
         return {pen: (c.lambdas, c.mean, c.spread) for pen, c in self._curves(metric).items()}
 
-    def best(self, metric: str = "val_loss", mode: str = "min", *, penalty: str | None = None) -> dict:
-        """The λ with the best mean ``metric`` over its seeds/folds; never a NaN or diverged model.
+    def seeds_identical(self, metric: str = "val_loss") -> bool:
+        """Whether every seed gave a bit-identical ``metric`` at every (penalty, fold, λ): seeds that change nothing.
 
-        The mean at each λ is over its healthy models (:attr:`diverged` rows and non-finite
-        values left out); a λ whose every model diverged is skipped. The record holds
-        ``lambda``, ``metric``'s mean, ``spread`` (sd), ``se``, ``n`` and ``n_diverged`` at
-        that λ, ``index`` (position in the λ grid) and ``row`` (the table row of the best
-        single model there, e.g. for :attr:`params`).
+        A model started at zero and trained on full batches ignores its seed; its seeds are then
+        not replicates (:func:`~jaxreg.engine._select.seeds_identical`). :meth:`best` and
+        :meth:`cv` warn once per result when this holds, and record it in
+        ``info["seeds_identical"]``.
+
+        Example:
+          >>> SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.2]])}, [0.1, 1.0],
+          ...                        keys=[0, 1]).seeds_identical()
+          True
+        """
+        values = self._checked_metric(metric)
+        return seeds_identical(self._labels(), self.table["lambda"], self.table["seed"], values, self.diverged,
+                               self.table.get("fold"))
+
+    def _note_identical_seeds(self, metric: str) -> None:
+        """Warn, once per result, when the seeds changed nothing (:meth:`seeds_identical`)."""
+        if "seeds_identical" in self.info or "seed" not in self.table:
+            return
+        self.info["seeds_identical"] = same = self.seeds_identical(metric)
+        if same:
+            warnings.warn(SEEDS_IDENTICAL.format(metric=metric), UserWarning, stacklevel=3)
+
+    def best(self, metric: str = "val_loss", mode: str | None = None, *, penalty: str | None = None) -> dict:
+        """The λ with the best mean ``metric``; never a NaN or diverged model.
+
+        ``mode``: ``"min"`` (a loss) or ``"max"`` (an accuracy); ``None`` reads it from the
+        metric's name (``val_loss`` -> min, ``val_acc`` -> max) and raises for a name that says
+        neither (:func:`~jaxreg.engine._select.resolve_mode`). The mean at each λ is over its
+        healthy models (:attr:`diverged` rows and non-finite values left out), or with a
+        ``fold`` column over the folds' scores, each the mean over that fold's healthy seeds,
+        as :meth:`cv` does: seeds of one fold share its held-out rows, so the folds are the
+        replicates. A λ whose every model diverged is skipped. The record holds ``lambda``,
+        ``metric``'s mean, ``spread`` (sd), ``se``, ``n`` (the replicates ``se`` is over) and
+        ``n_counts`` (what they are: ``"models"`` or ``"folds"``), ``n_models`` (healthy models)
+        and ``n_diverged`` at that λ, ``index`` (position in the λ grid), ``at_grid_edge``
+        (``"lower"`` / ``"upper"`` when λ is the grid's smallest / largest: the best may lie
+        beyond it; else ``None``) and ``row`` (the table row of the best single model there,
+        e.g. for :attr:`params`). Seeds that change nothing warn once (:meth:`seeds_identical`).
 
         One record for a table without a ``penalty`` column (or with ``penalty=``), else a
         dict penalty -> record, where a penalty whose every model diverged gets
@@ -416,19 +463,23 @@ class SweepResult:
         penalty does not hide the others' choices.
 
         Raises:
-          ValueError: an unknown ``metric``, ``mode`` or ``penalty``; or, when one record is
-            asked for, no model with a finite ``metric`` that did not diverge.
+          ValueError: an unknown ``metric``, ``mode`` or ``penalty``; a metric whose name says
+            neither direction without ``mode``; or, when one record is asked for, no model with
+            a finite ``metric`` that did not diverge.
 
         Example:
           >>> res = SweepResult.from_sweep({"val_loss": np.array([np.nan, 0.4, 0.3])}, [0.01, 0.1, 1.0])
           >>> b = res.best()
-          >>> b["lambda"], b["val_loss"], b["row"]
-          (1.0, 0.3, 2)
+          >>> b["lambda"], b["val_loss"], b["row"], b["at_grid_edge"]
+          (1.0, 0.3, 2, 'upper')
+          >>> acc = SweepResult.from_sweep({"val_acc": np.array([0.9, 0.95, 0.5])}, [0.01, 0.1, 1.0])
+          >>> acc.best("val_acc")["lambda"]  # an accuracy: the largest mean
+          0.1
         """
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         all_curves = self._curves(metric)
+        mode = resolve_mode(metric, mode)
         single, key = self._one(all_curves, penalty)
+        self._note_identical_seeds(metric)
         picks = {pen: best_of(c, metric, mode) for pen, c in all_curves.items() if not single or pen == key}
         for pen, rec in picks.items():
             if rec is not None:
@@ -451,46 +502,52 @@ class SweepResult:
         pick = np.argmin(values[rows]) if mode == "min" else np.argmax(values[rows])
         return int(rows[pick])
 
-    def cv(self, metric: str = "val_loss", *, penalty: str | None = None) -> dict:
+    def cv(self, metric: str = "val_loss", *, mode: str | None = None, penalty: str | None = None) -> dict:
         """Cross-validation's ``lambda_min`` and ``lambda_1se`` (glmnet's rules) with means and standard errors.
 
         Needs a ``fold`` column (``sweep(..., folds=F)``, ``from_sweep(..., folds=F)``).
         Each fold's score at a λ is the mean over its seeds; ``mean`` and ``se`` are over
         the ``F`` folds of those scores (``se = sd(ddof=1)/sqrt(F)``): seeds of one fold
         share its held-out rows, so the folds are the independent replicates. A λ at which
-        any model diverged has no score and is never chosen. ``lambda_1se`` is the largest λ
-        whose mean is within one standard error of the minimum's. See
+        any model diverged has no score and is never chosen. ``mode`` as in :meth:`best`:
+        ``lambda_min`` is the λ with the best mean (the smallest for ``"min"``, the largest
+        for ``"max"``), ``lambda_1se`` the largest λ whose mean is within one standard error
+        of it (``mean <= best + se``, or ``mean >= best - se`` for ``"max"``). See
         :func:`~jaxreg.engine._select.cv_of` for the formulas.
 
         Returns one dict (or a dict per penalty, as :meth:`best`) with ``lambda_min``,
-        ``lambda_1se``, ``index_min``, ``index_1se``, ``lambdas``, ``mean``, ``se``,
+        ``lambda_1se``, ``index_min``, ``index_1se``, ``at_grid_edge`` (of ``lambda_min``:
+        ``"lower"``, ``"upper"`` or ``None``), ``mode``, ``lambdas``, ``mean``, ``se``,
         ``n_folds``, ``n_seeds``, ``n_diverged`` (per λ) and ``metric``.
 
         Raises:
-          ValueError: no ``fold`` column or fewer than 2 folds; an unknown ``metric`` or
-            ``penalty``; every λ with a diverged model (for a per-penalty dict, that
-            penalty's entry is ``{"lambda_min": None, "lambda_1se": None, "note": ...}``).
+          ValueError: no ``fold`` column or fewer than 2 folds; an unknown ``metric``, ``mode``
+            or ``penalty``, or a metric whose name says neither direction without ``mode``;
+            every λ with a diverged model (for a per-penalty dict, that penalty's entry is
+            ``{"lambda_min": None, "lambda_1se": None, "note": ...}``).
 
         Example:
           >>> val = np.array([[3.0, 1.0, 1.1], [3.0, 1.2, 1.2]])  # (folds, λ)
           >>> s = SweepResult.from_sweep({"val_loss": val}, [0.1, 1.0, 10.0], folds=2).cv()
-          >>> s["lambda_min"], s["lambda_1se"]
-          (1.0, 10.0)
+          >>> s["lambda_min"], s["lambda_1se"], s["at_grid_edge"]
+          (1.0, 10.0, None)
         """
         if "fold" not in self.table:
             raise ValueError("cv needs cross-validation results: the table has no fold column; run "
                              "sweep(..., folds=F) and pass folds=F to SweepResult.from_sweep")
         values = self._checked_metric(metric)
+        mode = resolve_mode(metric, mode)
         labels = self._labels()
         first = np.sort(np.unique(labels, return_index=True)[1])
         names = dict.fromkeys(labels[first].tolist()) if "penalty" in self.table else {None: None}
         single, key = self._one(names, penalty)
+        self._note_identical_seeds(metric)
         out = {}
         for pen in ([key] if single else names):
             sel = labels == (pen if pen is not None else "")
             try:
                 out[pen] = cv_of(self.table["lambda"][sel], self.table["fold"][sel], values[sel],
-                                 self.diverged[sel], metric)
+                                 self.diverged[sel], metric, mode)
             except ValueError as e:
                 if single or "diverged" not in str(e):
                     raise
@@ -498,11 +555,11 @@ class SweepResult:
         return out[key] if single else out
 
     def plot_validation_curve(self, metric: str = "val_loss", *, train_metric: str | None = "train_loss",
-                              title: str = ""):
+                              title: str = "", mode: str | None = None):
         """The validation curve, mean ± standard error per λ: :func:`~jaxreg.engine.plot_validation_curve`."""
         from jaxreg.engine._plots import plot_validation_curve
 
-        return plot_validation_curve(self, metric, train_metric=train_metric, title=title)
+        return plot_validation_curve(self, metric, train_metric=train_metric, title=title, mode=mode)
 
     def plot_sparsity(self, *, title: str = ""):
         """Fraction of exact zeros vs λ: :func:`~jaxreg.engine.plot_sparsity`."""

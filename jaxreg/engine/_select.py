@@ -4,6 +4,9 @@ Rows are models; a *cell* is the models of one (penalty, λ) pair (seeds, folds)
 function here groups the rows with one sort (``np.unique``) and sums each cell with
 ``np.bincount``, so choosing λ costs :math:`O(n \log n)` in the number of rows ``n``.
 
+Every choice has a direction, ``mode``: ``"min"`` for a loss, ``"max"`` for an accuracy;
+:func:`resolve_mode` reads it from the metric's name and refuses to guess for any other name.
+
 A model is *diverged* when a metric is non-finite or its training loss ended above
 :data:`DIVERGENCE_FACTOR` times its initial loss (:func:`diverged_models`). Diverged models never
 enter a mean, so they are never chosen; each curve counts them.
@@ -11,14 +14,16 @@ enter a mean, so they are never chosen; each curve counts them.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from jaxreg.engine._cv import cv_summary
+from jaxreg.engine._cv import cv_summary, grid_edge
 
-__all__ = ["DIVERGENCE_FACTOR", "Curve", "diverged_models", "curves", "best_of", "cv_of"]
+__all__ = ["DIVERGENCE_FACTOR", "LOSS_WORDS", "SCORE_WORDS", "SEEDS_IDENTICAL", "Curve", "resolve_mode",
+           "diverged_models", "curves", "best_of", "cv_of", "seeds_identical"]
 
 #: A model whose training loss ended above this multiple of its initial loss is diverged, even if finite.
 #: With penalties centred at 0 and zero-initialised weights, a model that trains properly never ends
@@ -28,9 +33,23 @@ __all__ = ["DIVERGENCE_FACTOR", "Curve", "diverged_models", "curves", "best_of",
 #: noisy but converging runs and still flags a diverging one within a few steps.
 DIVERGENCE_FACTOR = 10.0
 
+#: Words of a metric's name (split at anything but letters and digits) that make it a loss: smaller is better.
+LOSS_WORDS = frozenset({"loss", "losses", "error", "errors", "err", "mse", "rmse", "mae", "mape", "nll", "deviance",
+                        "risk", "cost", "perplexity", "ppl", "xent", "crossentropy", "bce", "brier", "hinge"})
+#: Words that make it a score: larger is better.
+SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "r2", "f1", "precision", "recall",
+                         "sensitivity", "specificity", "iou", "dice", "bleu"})
+#: What :meth:`~jaxreg.engine.SweepResult.best` and ``cv`` warn (once) when every seed gave the same value.
+SEEDS_IDENTICAL = ("seeds change nothing for this model: they are not independent replicates (each seed gave a "
+                   "bit-identical {metric} at every λ, as a zero-initialised model trained on full batches does); "
+                   "run one seed, or make the seeds matter (a random initialisation, minibatches)")
 
 class Curve(NamedTuple):
     """One metric per λ over the healthy models at each λ (one penalty): what a validation curve plots.
+
+    The replicates are the healthy models, or, with CV folds, the folds: each fold's score is
+    the mean over its healthy seeds, and ``mean``, ``spread``, ``se`` and ``n`` are over those
+    scores (a fold's seeds share its held-out rows, so they are not independent; :func:`cv_of`).
 
     Example:
       >>> from jaxreg.engine import SweepResult
@@ -41,11 +60,40 @@ class Curve(NamedTuple):
     """
 
     lambdas: np.ndarray  # (K,) float64, increasing
-    mean: np.ndarray  # (K,) mean over the healthy models; NaN when a λ has none
-    spread: np.ndarray  # (K,) standard deviation over them (ddof=0); 0 for one model
-    se: np.ndarray  # (K,) standard error sd(ddof=1)/sqrt(n); NaN with fewer than 2 healthy models
-    n: np.ndarray  # (K,) int, healthy models at each λ
+    mean: np.ndarray  # (K,) mean over the replicates; NaN when a λ has none
+    spread: np.ndarray  # (K,) standard deviation over them (ddof=0); 0 for one
+    se: np.ndarray  # (K,) standard error sd(ddof=1)/sqrt(n); NaN with fewer than 2 replicates
+    n: np.ndarray  # (K,) int, replicates at each λ: healthy models, or folds with a healthy model
     n_diverged: np.ndarray  # (K,) int, diverged models at each λ
+    n_models: np.ndarray | None = None  # (K,) int, healthy models at each λ; None: n counts them
+    replicates: str = "models"  # what n counts: "models", or "folds" (each scored by the mean of its seeds)
+
+
+def resolve_mode(metric: str, mode: str | None) -> str:
+    """The direction of a choice by ``metric``: ``mode`` if given, else read from the metric's name.
+
+    The name is split into words at anything but letters and digits (``val_acc`` -> ``val``,
+    ``acc``); a word of :data:`LOSS_WORDS` makes it ``"min"``, one of :data:`SCORE_WORDS`
+    ``"max"``. Any other name, one with words of both kinds, or one with ``neg`` (scikit-learn's
+    negated losses) is refused rather than guessed.
+
+    Raises:
+      ValueError: a ``mode`` other than ``"min"`` / ``"max"``, or a name that says neither, naming ``mode=``.
+
+    Example:
+      >>> resolve_mode("val_loss", None), resolve_mode("val_acc", None), resolve_mode("zeros", "max")
+      ('min', 'max', 'max')
+    """
+    if mode is not None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' (a loss) or 'max' (an accuracy), got {mode!r}")
+        return mode
+    words = set(re.split(r"[^a-z0-9]+", str(metric).lower()))
+    loss, score = bool(words & LOSS_WORDS), bool(words & SCORE_WORDS)
+    if loss != score and "neg" not in words:
+        return "min" if loss else "max"
+    raise ValueError(f"cannot tell from the name {metric!r} whether smaller or larger is better; pass "
+                     f"mode='min' (a loss or error) or mode='max' (an accuracy or score)")
 
 
 def diverged_models(finite: ArrayLike, loss: ArrayLike | None = None, initial_loss: ArrayLike | None = None, *,
@@ -100,8 +148,14 @@ def _cell_stats(values: np.ndarray, ok: np.ndarray, cell: np.ndarray, n_cells: i
     return n.astype(np.int64), mean, sd, se
 
 
-def curves(labels: ArrayLike, lambdas: ArrayLike, values: ArrayLike, bad: ArrayLike) -> dict:
-    """Per label (penalty): the :class:`Curve` of ``values`` over the rows that are not ``bad``.
+def curves(labels: ArrayLike, lambdas: ArrayLike, values: ArrayLike, bad: ArrayLike,
+           folds: ArrayLike | None = None) -> dict:
+    r"""Per label (penalty): the :class:`Curve` of ``values`` over the rows that are not ``bad``.
+
+    Without ``folds`` the replicates are the healthy models. With ``folds`` they are the folds:
+    fold :math:`f`'s score at :math:`\lambda_k` is the mean over its healthy seeds,
+    :math:`\bar s_{fk}`, and the curve's mean, spread and standard error are over the folds that
+    have one (the same rule as :func:`cv_of`, which also drops a λ with any diverged model).
 
     Args:
       labels: ``(n,)`` group of each row (the penalty), any sortable dtype.
@@ -109,22 +163,35 @@ def curves(labels: ArrayLike, lambdas: ArrayLike, values: ArrayLike, bad: ArrayL
       values: ``(n,)`` the metric.
       bad: ``(n,)`` bools, True for a diverged model (:func:`diverged_models`); rows with a non-finite
         value are left out too.
+      folds: ``(n,)`` the CV fold of each row, or ``None``.
 
     Example:
       >>> c = curves(["a"] * 4, [0.1, 0.1, 1.0, 1.0], [1.0, 3.0, 5.0, 9.0], [False, False, False, True])
       >>> c["a"].mean.tolist(), c["a"].n.tolist(), c["a"].n_diverged.tolist()
       ([2.0, 5.0], [2, 1], [0, 1])
+      >>> f = curves(["a"] * 4, [0.1] * 4, [1.0, 1.0, 3.0, 3.0], [False] * 4, folds=[0, 0, 1, 1])["a"]
+      >>> f.mean.tolist(), f.n.tolist(), f.n_models.tolist(), f.replicates
+      ([2.0], [2], [4], 'folds')
     """
     labels, lambdas = np.asarray(labels), np.asarray(lambdas, np.float64)
     values, bad = np.asarray(values, np.float64), np.asarray(bad, bool)
     label_values, cell_label, cell_lambda, cell = _cells(labels, lambdas)
     ok = ~bad & np.isfinite(values)
-    n, mean, sd, se = _cell_stats(values, ok, cell, cell_label.size)
-    n_bad = np.bincount(cell, weights=bad.astype(np.float64), minlength=cell_label.size).astype(np.int64)
+    n_cells = cell_label.size
+    n_models, mean, sd, se = _cell_stats(values, ok, cell, n_cells)
+    n = n_models
+    if folds is not None:  # the fold scores (means over each fold's healthy seeds) are the replicates
+        fold_values, fold_idx = np.unique(np.asarray(folds), return_inverse=True)
+        F = fold_values.size
+        n_sub, fold_score, _, _ = _cell_stats(values, ok, cell * F + fold_idx.ravel(), n_cells * F)
+        n, mean, sd, se = _cell_stats(fold_score, n_sub > 0, np.arange(n_cells * F) // F, n_cells)
+    n_bad = np.bincount(cell, weights=bad.astype(np.float64), minlength=n_cells).astype(np.int64)
+    kind = "models" if folds is None else "folds"
     out = {}
     for j in _first_seen(labels, label_values):
         sel = cell_label == j
-        out[label_values[j].item()] = Curve(cell_lambda[sel], mean[sel], sd[sel], se[sel], n[sel], n_bad[sel])
+        out[label_values[j].item()] = Curve(cell_lambda[sel], mean[sel], sd[sel], se[sel], n[sel], n_bad[sel],
+                                            n_models[sel], kind)
     return out
 
 
@@ -137,11 +204,17 @@ def _first_seen(labels: np.ndarray, label_values: np.ndarray) -> np.ndarray:
 def best_of(curve: Curve, metric: str, mode: str) -> dict | None:
     """The λ of ``curve`` with the best mean (``mode`` ``"min"`` or ``"max"``); ``None`` when no λ has one.
 
+    The record: ``lambda``, ``metric``'s mean, ``spread``, ``se``, ``n`` (the replicates the
+    standard error is over) and ``n_counts`` (what they are: ``"models"`` or ``"folds"``),
+    ``n_models`` (healthy models) and ``n_diverged`` at that λ, ``index`` and ``at_grid_edge``
+    (``"lower"`` / ``"upper"`` at the grid's smallest / largest λ: the best may lie beyond it).
+
     Example:
       >>> c = Curve(np.array([0.1, 1.0]), np.array([0.5, 0.4]), np.zeros(2), np.full(2, np.nan),
       ...           np.array([1, 1]), np.array([0, 0]))
-      >>> best_of(c, "val_loss", "min")["lambda"]
-      1.0
+      >>> b = best_of(c, "val_loss", "min")
+      >>> b["lambda"], b["at_grid_edge"]
+      (1.0, 'upper')
     """
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -150,11 +223,15 @@ def best_of(curve: Curve, metric: str, mode: str) -> dict | None:
         return None
     score = np.where(usable, curve.mean if mode == "min" else -curve.mean, np.inf)
     i = int(np.argmin(score))  # the smallest λ among ties, as the rows are sorted by λ
+    n_models = curve.n if curve.n_models is None else curve.n_models
     return {"lambda": float(curve.lambdas[i]), metric: float(curve.mean[i]), "spread": float(curve.spread[i]),
-            "se": float(curve.se[i]), "n": int(curve.n[i]), "n_diverged": int(curve.n_diverged[i]), "index": i}
+            "se": float(curve.se[i]), "n": int(curve.n[i]), "n_counts": curve.replicates,
+            "n_models": int(n_models[i]), "n_diverged": int(curve.n_diverged[i]), "index": i,
+            "at_grid_edge": grid_edge(curve.lambdas, i)}
 
 
-def cv_of(lambdas: ArrayLike, folds: ArrayLike, values: ArrayLike, bad: ArrayLike, metric: str) -> dict:
+def cv_of(lambdas: ArrayLike, folds: ArrayLike, values: ArrayLike, bad: ArrayLike, metric: str,
+          mode: str = "min") -> dict:
     r"""Cross-validation choice of λ for one penalty: glmnet's ``lambda_min`` and ``lambda_1se``.
 
     The score of fold :math:`f` at :math:`\lambda_k` is the mean of ``values`` over that
@@ -168,7 +245,8 @@ def cv_of(lambdas: ArrayLike, folds: ArrayLike, values: ArrayLike, bad: ArrayLik
     the independent replicates: seeds of one fold are scored on the same held-out rows, so
     treating the ``F·S`` scores as independent would shrink the error bar by up to
     :math:`\sqrt S`. A λ at which any model diverged gets no score and is never chosen (its
-    mean would average different sets of models than its neighbours').
+    mean would average different sets of models than its neighbours'). ``mode``: ``"min"`` for a
+    loss, ``"max"`` for an accuracy (:func:`~jaxreg.engine.cv_summary`).
 
     Raises:
       ValueError: fewer than 2 folds, a fold missing some λ, or every λ with a diverged model.
@@ -197,9 +275,38 @@ def cv_of(lambdas: ArrayLike, folds: ArrayLike, values: ArrayLike, bad: ArrayLik
     n_bad = np.bincount(cell, weights=bad.astype(np.float64), minlength=F * K).reshape(F, K)
     scores = np.where(n_bad.sum(0) == 0, total / count, np.nan)
     try:
-        s = cv_summary(lambda_values, scores)
+        s = cv_summary(lambda_values, scores, mode=mode)
     except ValueError as e:
         raise ValueError(f"no λ can be chosen by cross-validation of {metric}: every λ has a diverged model "
                          "(lower the learning rate)") from e
     return {**s, "lambdas": lambda_values, "metric": metric, "n_folds": F, "n_seeds": int(count.max()),
             "n_diverged": n_bad.sum(0).astype(np.int64)}
+
+
+def seeds_identical(labels: ArrayLike, lambdas: ArrayLike, seeds: ArrayLike, values: ArrayLike, bad: ArrayLike,
+                    folds: ArrayLike | None = None) -> bool:
+    """Whether two or more seeds gave bit-identical ``values`` in every (label, fold, λ) cell.
+
+    Seeds that change nothing (a model started at zero and trained on full batches) are not
+    replicates: their spread is 0 and counting them shrinks a standard error. ``False`` with one
+    seed, or when no cell has two healthy seeds to compare.
+
+    Example:
+      >>> seeds_identical(["a"] * 4, [0.1, 1.0] * 2, [0, 0, 1, 1], [0.3, 0.2, 0.3, 0.2], [False] * 4)
+      True
+    """
+    seeds, values = np.asarray(seeds), np.asarray(values, np.float64)
+    ok = ~np.asarray(bad, bool) & np.isfinite(values)
+    if np.unique(seeds[ok]).size < 2:
+        return False
+    parts = [np.asarray(labels)[ok], np.asarray(lambdas, np.float64)[ok]]
+    if folds is not None:
+        parts.append(np.asarray(folds)[ok])
+    cell = np.zeros(int(ok.sum()), np.int64)
+    for part in parts:  # renumbered after each part: the ids stay below the number of rows
+        part_values, part_idx = np.unique(part, return_inverse=True)
+        cell = np.unique(cell * part_values.size + part_idx.ravel(), return_inverse=True)[1].ravel()
+    v = values[ok]
+    order = np.lexsort((v, cell))
+    same_cell = cell[order][1:] == cell[order][:-1]
+    return bool(same_cell.any() and np.all(v[order][1:][same_cell] == v[order][:-1][same_cell]))

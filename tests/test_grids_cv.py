@@ -88,3 +88,15 @@ def test_cv_sweep_folds_are_held_out():
     expected = [(np.arange(9.0) * (1 - m[f])).sum() / (1 - m[f]).sum() for f in range(3)]
     np.testing.assert_allclose(out[:, 0], expected, rtol=1e-6)
     assert jax.numpy.shape(out) == (3, 2)
+
+
+def test_cv_summary_of_an_accuracy_and_the_grid_edge():
+    lambdas = [0.01, 0.1, 1.0, 10.0]
+    acc = np.array([[0.80, 0.90, 0.89, 0.70], [0.84, 0.92, 0.92, 0.72]])
+    s = cv.cv_summary(lambdas, acc, mode="max")
+    assert (s["lambda_min"], s["lambda_1se"], s["mode"], s["at_grid_edge"]) == (0.1, 1.0, "max", None)
+    assert cv.cv_summary(lambdas, acc)["lambda_min"] == 10.0  # read as a loss: the worst accuracy
+    assert cv.cv_summary(lambdas, acc)["at_grid_edge"] == "upper"
+    assert cv.cv_summary(lambdas, -acc)["at_grid_edge"] is None
+    with pytest.raises(ValueError, match="mode must be 'min'"):
+        cv.cv_summary(lambdas, acc, mode="largest")

@@ -26,7 +26,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 EXPERIMENTS := e1_l2_geometric e2_l1_constant_step e3_sparsity e4_tradeoff e5_center_transfer e6_paths \
-	e8_per_layer_l2 e9_weighted_lasso
+	e7_support_recovery e8_per_layer_l2 e9_weighted_lasso
 
 experiments: $(STAMP)
 	rm -f experiments/results/*.json experiments/results/*.png
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sweep_throughput.py --json | tee benchmarks/sweep_throughput.jsonl
 	$(PY) benchmarks/sweep_throughput.py --scale --steps 2 | tee benchmarks/sweep_scale.jsonl
 	$(PY) benchmarks/lasso_path.py --json | tee benchmarks/lasso_path.jsonl
+	$(PY) benchmarks/stability_selection.py | tee benchmarks/stability_selection.jsonl
 	$(PY) benchmarks/report.py
 
 lint: $(STAMP)

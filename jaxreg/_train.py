@@ -42,7 +42,9 @@ Example (a running count as the state, the parameter's distance as aux):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -97,16 +99,24 @@ class _Loss(NamedTuple):
             args.append(batch)
         if self.pass_key:
             args.append(key)
-        out = self.fn(*args)
+        try:
+            out = self.fn(*args)
+        except TypeError as e:
+            error = bad_call_error(self.fn, "loss_fn", self.arg_names(), self.call_hint())
+            if error is None:
+                raise
+            raise error from e
         if not (self.with_state or self.has_aux):
             return _check_loss(out, self.fn), (state, {})
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"loss_fn must return {self.returns()}, got {type(out).__name__}")
+            hint = " (with state=, return the state too, even unchanged: `return loss, state`)" if (
+                self.with_state and not isinstance(out, (tuple, list, dict))) else ""
+            raise TypeError(f"loss_fn must return {self.returns()}, got {describe_value(out)}{hint}")
         loss, extra = out
         if self.with_state and self.has_aux:
             if not (isinstance(extra, tuple) and len(extra) == 2):
-                raise TypeError(f"loss_fn must return {self.returns()}, got a second element of type "
-                                f"{type(extra).__name__}")
+                raise TypeError(f"loss_fn must return {self.returns()}, got a second element that is "
+                                f"{describe_value(extra)}")
             new_state, aux = extra
         else:
             new_state, aux = (extra, {}) if self.with_state else (state, extra)
@@ -114,13 +124,29 @@ class _Loss(NamedTuple):
             _check_new_state(state, new_state)
         if not isinstance(aux, Mapping):
             raise TypeError(f"with has_aux=True, loss_fn's aux must be a dict of arrays to record, "
-                            f"got {type(aux).__name__}")
+                            f"got {describe_value(aux)}")
         return _check_loss(loss, self.fn), (new_state, dict(aux))
 
     def returns(self) -> str:
         """What ``loss_fn`` must return, for error messages."""
         extra = {(True, True): "(new_state, aux)", (True, False): "new_state", (False, True): "aux"}
         return f"(loss, {extra[self.with_state, self.has_aux]})"
+
+    def arg_names(self) -> list[str]:
+        """The arguments ``loss_fn`` is called with, by name, in order."""
+        flags = (("state", self.with_state), ("batch", self.with_data), ("key", self.pass_key))
+        return ["params", *(name for name, on in flags if on)]
+
+    def call_hint(self) -> tuple[str, str]:
+        """What to change when ``loss_fn`` takes more, or fewer, arguments than :func:`fit` passes."""
+        why = [f"{name} because {arg}" for name, arg, on in (
+            ("state", "state= is given", self.with_state), ("batch", "data= is given", self.with_data),
+            ("key", "pass_key=True", self.pass_key)) if on]
+        more = ("fit passes params, then state only with state=, a batch only with data= and a key only with "
+                "pass_key=True, in that order: give fit the arguments your loss_fn expects")
+        fewer = (f"fit passes {', '.join(why)}: give loss_fn those parameters, in that order after params"
+                 if why else "loss_fn must take the params")
+        return more, fewer
 
 
 class _Training(NamedTuple):
@@ -133,6 +159,7 @@ class _Training(NamedTuple):
     log_every: int  # steps per logged block
     metrics_fn: Callable[..., dict[str, jax.Array]] | None  # params[, state] -> extra history entries
     remat: bool = False  # reverse mode keeps only the carries, recomputing each step and block (fit's remat=)
+    sample_mask: jax.Array | None = None  # (n,): minibatches are drawn from its nonzero rows; None: all rows
 
     def step(self, carry: _FitCarry, step_key: jax.Array | None) -> tuple[_FitCarry, None]:
         """One optimizer step, on a minibatch drawn with ``step_key`` when ``batch_size`` is below n; with
@@ -144,7 +171,7 @@ class _Training(NamedTuple):
         if self.batch_size is not None:
             n = jax.tree.leaves(self.data)[0].shape[0]
             if self.batch_size < n:
-                idx = _draw_batch(batch_key, n, self.batch_size)
+                idx = _draw_batch(batch_key, n, self.batch_size, self.sample_mask)
                 batch = jax.tree.map(lambda a: a[idx], self.data)
         grads, (state, _) = jax.grad(self.loss, has_aux=True)(carry.params, carry.state, batch, model_key)
         updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
@@ -170,9 +197,56 @@ class _Training(NamedTuple):
         record = {"step": (block + 1) * self.log_every, "loss": loss}
         _add_entries(record, aux, "loss_fn's aux")
         if self.metrics_fn is not None:
-            metrics = self.metrics_fn(fit.params, fit.state) if self.loss.with_state else self.metrics_fn(fit.params)
-            _add_entries(record, metrics, "metrics_fn")
+            _add_entries(record, self.metrics(fit), "metrics_fn")
         return _BlockCarry(fit, key), record
+
+    def metrics(self, fit: _FitCarry) -> dict[str, jax.Array]:
+        """``metrics_fn(params[, state])``, its calling convention explained when it does not fit."""
+        args = (fit.params, fit.state) if self.loss.with_state else (fit.params,)
+        try:
+            return self.metrics_fn(*args)
+        except TypeError as e:
+            names = ["params", "state"][:len(args)]
+            hint = ("fit passes state to metrics_fn only with state=",
+                    "with state=, fit calls metrics_fn(params, state): add a state parameter")
+            error = bad_call_error(self.metrics_fn, "metrics_fn", names, hint)
+            if error is None:
+                raise
+            raise error from e
+
+
+def bad_call_error(fn: Callable[..., Any], name: str, arg_names: Sequence[str],
+                   hint: tuple[str, str]) -> TypeError | None:
+    """The error to raise when calling ``fn`` with ``arg_names`` (positionally) failed because its signature
+    cannot take them, or None when it can (the ``TypeError`` came from inside ``fn``: re-raise that).
+
+    ``hint`` is what to do when ``fn`` needs more arguments, and when it takes fewer. Read only after a call
+    failed, so a signature that misreports (a decorator) never blocks a call that works.
+    """
+    try:
+        sig = inspect.signature(fn)
+        sig.bind(*arg_names)
+    except ValueError:  # no signature to read (some builtins): the original error stands
+        return None
+    except TypeError as e:
+        params = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = sum(p.default is p.empty for p in params)
+        most = math.inf if any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()) else len(params)
+        what = hint[0] if len(arg_names) < required else hint[1] if len(arg_names) > most else str(e)
+        label = getattr(fn, "__name__", type(fn).__name__)
+        return TypeError(f"{name} {label}{sig} cannot be called as {name}({', '.join(arg_names)}): {what}")
+    return None
+
+
+def describe_value(x: Any) -> str:
+    """``x`` in a user's terms for an error message: a tuple of 3, a scalar array, an array of shape (2, 3)."""
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of {len(x)}"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"a scalar {x.dtype} array" if jnp.ndim(x) == 0 else f"a {x.dtype} array of shape {jnp.shape(x)}"
+    if isinstance(x, (int, float)):
+        return f"a Python {type(x).__name__}"
+    return f"a {type(x).__name__}"
 
 
 def _add_entries(record: dict[str, jax.Array], entries: Mapping[str, jax.Array], source: str) -> None:
@@ -207,13 +281,20 @@ def _check_new_state(state: Any, new_state: Any) -> None:
         )
 
 
-def _draw_batch(key: jax.Array, n: int, batch_size: int) -> jax.Array:
+def _draw_batch(key: jax.Array, n: int, batch_size: int, mask: jax.Array | None = None) -> jax.Array:
     """``batch_size`` distinct indices of ``range(n)``, every subset equally likely: the positions of the
     ``batch_size`` largest of ``n`` i.i.d. uniforms (``top_k``). Same distribution as
     ``jax.random.choice(key, n, (batch_size,), replace=False)``, without its shuffle of all ``n``
     (docs/design/engine.md). Float ties (probability ~n²/2²⁴ per draw in float32, and they matter
-    only across the cut) go to the lower index: a bias far below the sampling noise."""
-    return jax.lax.top_k(jax.random.uniform(key, (n,)), batch_size)[1]
+    only across the cut) go to the lower index: a bias far below the sampling noise.
+
+    With ``mask`` (``(n,)``, may be traced), only rows where it is nonzero are drawn: their uniforms are in
+    [0, 1), the others' are −1, so every subset of ``batch_size`` masked rows is equally likely (as long as
+    there are that many, which :func:`fit` checks), and an all-True mask draws what no mask draws."""
+    u = jax.random.uniform(key, (n,))
+    if mask is not None:
+        u = jnp.where(mask != 0, u, -1.0)
+    return jax.lax.top_k(u, batch_size)[1]
 
 
 def fit(
@@ -231,49 +312,47 @@ def fit(
     has_aux: bool = False,
     pass_key: bool = False,
     remat: bool = False,
+    sample_mask: Any = None,
 ) -> FitResult:
     """Train one model: ``steps`` optimizer steps on ``loss_fn`` inside one ``lax.scan``.
 
     Args:
-      loss_fn: ``loss_fn(params[, state][, batch][, key])``: ``state`` with ``state=``,
-        ``batch`` with ``data=``, ``key`` with ``pass_key=True``. It returns the scalar
-        data loss; ``(loss, aux)`` with ``has_aux=True``; ``(loss, new_state)`` with
-        ``state=``; ``(loss, (new_state, aux))`` with both. The regularizer belongs in
-        ``optimizer`` (jaxreg transforms), not here, so the recorded loss is the data loss.
+      loss_fn: ``loss_fn(params[, state][, batch][, key])``: ``state`` with ``state=``, ``batch`` with
+        ``data=``, ``key`` with ``pass_key=True``. It returns the scalar data loss; ``(loss, aux)`` with
+        ``has_aux=True``; ``(loss, new_state)`` with ``state=``; ``(loss, (new_state, aux))`` with both. The
+        regularizer belongs in ``optimizer`` (jaxreg transforms), not here, so the recorded loss is the data loss.
       params: initial parameters (any pytree of float arrays).
-      optimizer: an ``optax.GradientTransformation``, e.g.
-        ``optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr))``.
+      optimizer: an ``optax.GradientTransformation``, e.g. ``optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(lr))``.
       steps: number of optimizer steps (a Python int: it sets the scan length).
       data: a pytree of arrays sharing a leading axis of n samples.
-      batch_size: minibatch size; ``None`` = full batch. Each step draws
-        ``batch_size`` distinct samples with a key split from ``key``.
-      key: PRNG key: an int seed, a ``jax.random.key`` or a legacy
-        ``jax.random.PRNGKey``; required for minibatches and ``pass_key``.
-      log_every: record the history every this many steps (default: once, at
-        the end). ``steps`` need not be a multiple: the remainder runs after
-        the last record.
-      metrics_fn: optional ``params -> dict`` (``(params, state) -> dict`` with
-        ``state=``) recorded in the history.
-      state: initial model state carried from step to step (e.g. flax linen's
-        ``{"batch_stats": ...}``), not differentiated; ``None``: no state.
+      batch_size: minibatch size; ``None`` = full batch. Each step draws ``batch_size`` distinct samples with a
+        key split from ``key``.
+      key: PRNG key: an int seed, a ``jax.random.key`` or a legacy ``jax.random.PRNGKey``; required for
+        minibatches and ``pass_key``.
+      log_every: record the history every this many steps (default: once, at the end). ``steps`` need not be a
+        multiple: the remainder runs after the last record.
+      metrics_fn: optional ``params -> dict`` (``(params, state) -> dict`` with ``state=``) recorded in the history.
+      state: initial model state carried from step to step (e.g. flax linen's ``{"batch_stats": ...}``), not
+        differentiated; ``None``: no state.
       has_aux: ``loss_fn`` also returns a dict of arrays to record.
-      pass_key: ``loss_fn`` takes a PRNG key (dropout): each step gets a fresh
-        one split from ``key``, distinct from the minibatch key.
-      remat: for reverse-mode differentiation *through* training (``jax.grad``
-        of a validation loss with respect to λ, :mod:`jaxreg.tuning`): keep only
-        the carries (params, optimizer and model state) at the start of each
-        logged block and, while one block is differentiated, at each of its
-        steps; everything else is recomputed. Memory falls from ``steps`` steps'
-        residuals (activations included) to about ``steps / log_every +
-        log_every`` carries, for about one more forward pass; ``log_every ≈
-        √steps`` minimises it. Values and gradients are unchanged.
+      pass_key: ``loss_fn`` takes a PRNG key (dropout): each step gets a fresh one split from ``key``, distinct
+        from the minibatch key.
+      remat: for reverse-mode differentiation *through* training (``jax.grad`` of a validation loss with respect
+        to λ, :mod:`jaxreg.tuning`): keep only the carries (params, optimizer and model state) at the start of
+        each logged block and, while one block is differentiated, at each of its steps; everything else is
+        recomputed. Memory falls from ``steps`` steps' residuals (activations included) to about ``steps /
+        log_every + log_every`` carries, for about one more forward pass; ``log_every ≈ √steps`` minimises it.
+        Values and gradients are unchanged.
+      sample_mask: ``(n,)`` bools or 0/1 weights, may be traced (a CV fold's training rows): each minibatch is
+        ``batch_size`` rows drawn from its nonzero rows only, so held-out rows never enter a step. Needs
+        ``batch_size``. The history's loss is still ``loss_fn`` on the full ``data``: weight the rows there too
+        (``data=(x, y, w)``). Fewer nonzero rows than ``batch_size`` raise, or, traced, make params and loss NaN.
 
     Returns:
-      :class:`FitResult` with the final params, optimizer state, history and
-      model state. The history's entries have shape ``(steps // log_every,)``:
-      ``"step"``, then ``"loss"`` and the aux entries, both from one call of
-      ``loss_fn`` on the full ``data`` after the logged step (the values of that
-      model, not a running average), then the ``metrics_fn`` entries.
+      :class:`FitResult` with the final params, optimizer state, history and model state. The history's entries
+      have shape ``(steps // log_every,)``: ``"step"``, then ``"loss"`` and the aux entries, both from one call of
+      ``loss_fn`` on the full ``data`` after the logged step (the values of that model, not a running average),
+      then the ``metrics_fn`` entries.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -285,17 +364,53 @@ def fit(
     """
     steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, log_every)
     has_aux, pass_key = _check_flag(has_aux, "has_aux"), _check_flag(pass_key, "pass_key")
-    remat = _check_flag(remat, "remat")
     key = _check_key(key, needed_by=[name for name, needs in (("minibatches", batch_size is not None),
                                                               ("pass_key=True", pass_key)) if needs])
+    sample_mask = _check_sample_mask(sample_mask, data, batch_size)
     loss = _Loss(loss_fn, state is not None, data is not None, has_aux, pass_key)
-    training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn, remat)
-    n_logs, rest = divmod(steps, log_every)
-    start = _BlockCarry(_FitCarry(params, optimizer.init(params), state), key)
-    block = jax.checkpoint(training.logged_block, prevent_cse=False) if remat else training.logged_block
+    training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn, _check_flag(remat, "remat"),
+                         sample_mask)
+    return _train(training, _BlockCarry(_FitCarry(params, optimizer.init(params), state), key), steps)
+
+
+def _train(training: _Training, start: _BlockCarry, steps: int) -> FitResult:
+    """``steps`` steps from ``start``: logged blocks in a ``lax.scan``, then the remainder."""
+    n_logs, rest = divmod(steps, training.log_every)
+    block = jax.checkpoint(training.logged_block, prevent_cse=False) if training.remat else training.logged_block
     end, history = jax.lax.scan(block, start, jnp.arange(n_logs))
     fit = training.run(end.fit, rest, end.key) if rest else end.fit
-    return FitResult(params=fit.params, opt_state=fit.opt_state, history=history, state=fit.state)
+    result = FitResult(params=fit.params, opt_state=fit.opt_state, history=history, state=fit.state)
+    mask = training.sample_mask
+    if isinstance(mask, jax.core.Tracer):  # too few rows cannot raise under jit/vmap: NaN marks the model
+        enough = jnp.count_nonzero(mask) >= training.batch_size
+        result = result._replace(params=_nan_unless(enough, result.params),
+                                 history={**history, "loss": _nan_unless(enough, history["loss"])})
+    return result
+
+
+def _nan_unless(ok: jax.Array, tree: Any) -> Any:
+    """``tree`` with its float leaves NaN where ``ok`` is False."""
+    return jax.tree.map(lambda x: jnp.where(ok, x, jnp.nan) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+                        else x, tree)
+
+
+def _check_sample_mask(mask: Any, data: Any, batch_size: int | None) -> jax.Array | None:
+    """``sample_mask`` as an ``(n,)`` array; a concrete one must select at least ``batch_size`` rows."""
+    if mask is None:
+        return None
+    if batch_size is None:
+        raise ValueError("sample_mask picks the rows minibatches are drawn from, so it needs batch_size=; for "
+                         "full-batch training weight the rows in loss_fn instead (e.g. data=(x, y, w))")
+    n = jax.tree.leaves(data)[0].shape[0]
+    if jnp.shape(mask) != (n,):
+        raise ValueError(f"sample_mask must have shape (n,) = ({n},), one entry per row of data, got "
+                         f"{jnp.shape(mask)}")
+    if not isinstance(mask, jax.core.Tracer):
+        rows = int(np.count_nonzero(np.asarray(mask)))
+        if rows < batch_size:
+            raise ValueError(f"sample_mask selects {rows} rows, fewer than batch_size ({batch_size}): lower "
+                             "batch_size or select more rows")
+    return jnp.asarray(mask)
 
 
 def _check_fit_arguments(loss_fn: Any, optimizer: Any, steps: Any, data: Any, batch_size: Any,

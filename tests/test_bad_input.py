@@ -192,3 +192,76 @@ def test_cli_bad_input(name, argv, match, tmp_path, capsys):
 
 def test_catalogue_size():
     assert len(API) + len(CLI) >= 25
+
+
+# calling conventions of fit and sweep, named at the first trace (the TypeError Python raises is chained);
+# minibatches restricted to some rows (fit's sample_mask, the command's CV folds)
+_sq = lambda w, *b: jnp.sum(w**2)  # noqa: E731
+
+
+def _fit(loss_fn, **kwargs):
+    import optax
+
+    return jaxreg.fit(loss_fn, jnp.zeros(3), optax.sgd(0.1), steps=2, **kwargs)
+
+
+CALLS = [
+    ("sweep: train_fn takes a key, no keys=", lambda: jaxreg.sweep(lambda lam, key: lam, [0.1, 0.2]), TypeError,
+     r"train_fn <lambda>\(lam, key\) cannot be called as train_fn\(lam\): sweep passes train_fn a key only "
+     r"with keys= \(e.g. keys=\[0, 1\]"),
+    ("sweep: train_fn takes no key, keys= given", lambda: jaxreg.sweep(lambda lam: lam, [0.1], keys=[0, 1]),
+     TypeError, r"cannot be called as train_fn\(lam, key\): sweep passes key because keys= is given: add"),
+    ("sweep: train_fn takes no fold, folds= given", lambda: jaxreg.sweep(lambda lam, key: lam, [0.1], keys=[0],
+                                                                          folds=2),
+     TypeError, r"train_fn\(lam, key, fold\): sweep passes key because keys= is given, fold because folds="),
+    ("fit: loss_fn without a batch, data= given", lambda: _fit(lambda p: jnp.sum(p**2), data=jnp.ones((4, 3))),
+     TypeError, r"loss_fn <lambda>\(p\) cannot be called as loss_fn\(params, batch\): fit passes batch because "
+     r"data= is given"),
+    ("fit: loss_fn takes a batch, no data=", lambda: _fit(lambda p, batch: jnp.sum(p**2)), TypeError,
+     r"cannot be called as loss_fn\(params\): fit passes params, then state only with state=, a batch only "
+     r"with data="),
+    ("fit: metrics_fn without state, state= given", lambda: _fit(
+        lambda p, s: (jnp.sum(p**2), s), state=jnp.zeros(()), metrics_fn=lambda p: {"n": jnp.sum(p)}),
+     TypeError, r"with state=, fit calls metrics_fn\(params, state\): add a state parameter"),
+    ("fit: state= with a loss returning a scalar", lambda: _fit(lambda p, s: jnp.sum(p**2), state=jnp.zeros(())),
+     TypeError, r"loss_fn must return \(loss, new_state\), got a scalar float32 array \(with state=, return the "
+     r"state too"),
+    ("fit: has_aux with a loss returning a scalar", lambda: _fit(lambda p: jnp.sum(p**2), has_aux=True),
+     TypeError, r"must return \(loss, aux\), got a scalar float32 array\s"),
+    ("fit: sample_mask without batch_size", lambda: _fit(_sq, data=jnp.ones(4), sample_mask=np.ones(4, bool)),
+     ValueError, "sample_mask picks the rows minibatches are drawn from, so it needs batch_size="),
+    ("fit: sample_mask shape", lambda: _fit(_sq, data=jnp.ones(4), batch_size=2, key=0,
+                                            sample_mask=np.ones(5, bool)),
+     ValueError, r"sample_mask must have shape \(n,\) = \(4,\)"),
+    ("fit: sample_mask with too few rows", lambda: _fit(_sq, data=jnp.ones(4), batch_size=3, key=0,
+                                                        sample_mask=np.array([1, 0, 1, 0])),
+     ValueError, r"sample_mask selects 2 rows, fewer than batch_size \(3\)"),
+]
+
+
+@pytest.mark.parametrize("name,call,exc,match", CALLS, ids=[c[0] for c in CALLS])
+def test_calling_convention_bad_input(name, call, exc, match):
+    with pytest.raises(exc, match=match) as info:
+        call()
+    if "cannot be called" in match:
+        assert isinstance(info.value.__cause__, TypeError)  # Python's own message, chained
+
+
+def test_a_type_error_inside_loss_fn_is_not_reworded():
+    def penalty(p, scale):
+        return scale * jnp.sum(p**2)
+
+    def loss_fn(p, batch):
+        return jnp.sum(p * batch) + penalty(p)  # the user's own call misses an argument: reported as it is
+
+    with pytest.raises(TypeError, match="penalty.. missing 1 required positional argument: 'scale'") as info:
+        _fit(loss_fn, data=jnp.ones((4, 3)))
+    assert "cannot be called" not in str(info.value)
+
+
+def test_cli_batch_size_larger_than_a_fold_s_training_rows(tmp_path, capsys):
+    rc = main(["sweep", "--n-train", "20", "--folds", "4", "--batch-size", "18", "--num-lambdas", "2",
+               "--steps", "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
+    assert "--batch-size (18) must be <= the rows each CV fold trains on (15 of 20)" in err, err

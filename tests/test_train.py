@@ -248,3 +248,90 @@ def test_bad_state_key_and_data_arguments(kwargs, match):
 def test_loss_fn_returning_the_wrong_shape_is_named(loss_fn, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         jaxreg.fit(loss_fn, jnp.zeros(2), optax.sgd(0.1), steps=4, **kwargs)
+
+
+# --- minibatches from some rows only (sample_mask: a CV fold's training rows) ------------------------------------
+
+
+def _recorded_batches(mask, *, steps=200, batch_size=3, n=10, key=0):
+    """The rows (ids) of every minibatch fit drew, recorded in the model state."""
+
+    def loss_fn(w, state, batch):
+        t, seen = state  # batch[:batch_size]: the logged evaluation gets all rows (and its state is dropped)
+        return jnp.mean((w - batch) ** 2), (t + 1, seen.at[t].set(batch[:batch_size]))
+
+    state = (jnp.zeros((), jnp.int32), jnp.full((steps, batch_size), -1.0))
+    return jaxreg.fit(loss_fn, jnp.zeros(()), optax.sgd(0.1), steps=steps, data=jnp.arange(float(n)),
+                      batch_size=batch_size, key=key, state=state, sample_mask=mask).state[1]
+
+
+def test_sample_mask_every_minibatch_has_exactly_batch_size_rows_of_the_mask():
+    mask = np.zeros(10, bool)
+    mask[[1, 3, 4, 7, 8]] = True
+    seen = np.asarray(_recorded_batches(mask)).astype(int)
+    assert all(len(set(row)) == 3 for row in seen)  # b distinct rows every step, none missing
+    assert set(seen.ravel()) == {1, 3, 4, 7, 8}  # only the mask's rows, and every one of them
+    weights = mask.astype(np.float32)  # 0/1 weights work the same
+    np.testing.assert_array_equal(_recorded_batches(weights), seen)
+
+
+def test_sample_mask_traced_per_fold_under_vmap():
+    held = jaxreg.kfold_masks(10, 3, seed=1)
+    seen = np.asarray(jax.jit(jax.vmap(lambda m: _recorded_batches(m, steps=60)))(jnp.asarray(~held)))
+    for f in range(3):
+        assert set(seen[f].ravel().astype(int)) == set(np.flatnonzero(~held[f])), f
+
+
+def test_sample_mask_rows_outside_never_enter_a_step():
+    x = jnp.array([1.0, np.nan, 3.0, np.inf, 5.0, np.nan])  # the rows outside the mask would poison any step
+    mask = jnp.isfinite(x)
+    res = jaxreg.fit(lambda w, b: jnp.mean((w - b) ** 2), jnp.zeros(()), optax.sgd(0.1), steps=300, data=x,
+                     batch_size=2, key=0, sample_mask=mask)
+    assert abs(float(res.params) - 3.0) < 1.0  # SGD around the mean of 1, 3, 5
+
+
+def test_sample_mask_of_every_row_draws_what_no_mask_draws():
+    run = lambda **kw: jaxreg.fit(lambda w, b: jnp.mean((w - b) ** 2), jnp.zeros(()), optax.sgd(0.1), steps=20,
+                                  data=jnp.arange(50.0), batch_size=5, key=3, **kw).params
+    assert float(run()) == float(run(sample_mask=np.ones(50, bool)))
+
+
+def test_sample_mask_draws_every_subset_of_its_rows_equally_likely():
+    from itertools import combinations
+
+    from jaxreg._train import _draw_batch
+
+    mask = jnp.array([True, False, True, True, False, True])
+    idx = np.asarray(jax.vmap(lambda k: _draw_batch(k, 6, 2, mask))(jax.random.split(jax.random.key(4), 12000)))
+    pairs = {s: 0 for s in combinations([0, 2, 3, 5], 2)}
+    for a, b in idx:
+        pairs[(min(a, b), max(a, b))] += 1  # a KeyError would be a row outside the mask
+    sd = np.sqrt(12000 * (1 / 6) * (5 / 6))
+    assert all(abs(c - 2000) < 5 * sd for c in pairs.values()), pairs
+
+
+def test_traced_sample_mask_with_fewer_rows_than_batch_size_makes_the_model_nan():
+    run = jax.jit(lambda m: jaxreg.fit(lambda w, b: jnp.mean((w - b) ** 2), jnp.zeros(()), optax.sgd(0.1), steps=4,
+                                       data=jnp.arange(6.0), batch_size=3, key=0, sample_mask=m))
+    short, enough = run(jnp.arange(6) < 2), run(jnp.arange(6) < 3)
+    assert np.all(np.isnan(short.params)) and np.all(np.isnan(short.history["loss"]))
+    assert np.all(np.isfinite(enough.params)) and np.all(np.isfinite(enough.history["loss"]))
+
+
+def test_command_cv_minibatches_come_from_the_fold_s_training_rows_only():
+    """With --folds and --batch-size, a fold's model never sees its held-out rows: NaN there changes nothing."""
+    import dataclasses
+
+    from jaxreg.app import SweepConfig, load_dataset, make_train_fn
+
+    cfg = SweepConfig(dataset="diabetes", penalties=("l2",), steps=40, lr=0.05, folds=2, batch_size=2, n_train=40)
+    ds = load_dataset("diabetes", n_train=40)
+    held = jaxreg.kfold_masks(len(ds.y_train), 2)
+    x = ds.x_train.copy()
+    x[held[0]] = np.nan  # fold 0's held-out rows
+    poisoned = dataclasses.replace(ds, x_train=x)
+    clean = make_train_fn(ds, cfg, "l2", held)(0.01, jax.random.key(0), 0)["params"]
+    out = make_train_fn(poisoned, cfg, "l2", held)(0.01, jax.random.key(0), 0)["params"]
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(out))
+    for a, b in zip(jax.tree.leaves(clean), jax.tree.leaves(out)):
+        np.testing.assert_array_equal(a, b)

@@ -115,6 +115,10 @@ def _check_against_data(ds: Dataset, cfg: SweepConfig) -> None:
         raise ConfigError.about("folds", f"({cfg.folds}) cannot exceed the number of training samples ({n})")
     if cfg.batch_size is not None and cfg.batch_size > n:
         raise ConfigError.about("batch_size", f"({cfg.batch_size}) must be <= the number of training samples ({n})")
+    fold_rows = n - -(-n // cfg.cv_folds) if cfg.cv_folds else n  # the fewest rows a fold trains on
+    if cfg.batch_size is not None and cfg.batch_size > fold_rows:
+        raise ConfigError.about("batch_size", f"({cfg.batch_size}) must be <= the rows each CV fold trains on "
+                                f"({fold_rows} of {n}): minibatches come from a fold's training rows only")
     check_stability(ds, cfg)
 
 
@@ -178,7 +182,8 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
     models of the sweep are unaffected. ``initial_loss`` is the training loss
     at initialisation, for :func:`~jaxreg.engine.diverged_models`. With
     ``fold_masks`` (``(folds, n)``, True = held out) the model of fold ``f``
-    trains on the rest of the training split and is scored on fold ``f``.
+    trains on the rest of the training split (its minibatches drawn from those
+    rows only) and is scored on fold ``f``.
     ``learning_rate``: default ``cfg.lr``, else :func:`step_sizes`' rule.
 
     Example:
@@ -218,7 +223,9 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
             data = (x, y, train_w)
             val = (x, y, held[fold])
         initial_loss = models.data_loss(ds.task, params, x, y, train_w, compute_dtype=dt)
-        p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=k_batch).params
+        rows = None if train_w is None or cfg.batch_size is None else train_w  # minibatches: the fold's rows only
+        p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=k_batch,
+                sample_mask=rows).params
         metrics = {
             "train_loss": models.data_loss(ds.task, p, x, y, train_w, compute_dtype=dt),
             "val_loss": models.data_loss(ds.task, p, *val, compute_dtype=dt),

@@ -112,9 +112,8 @@ def _linear_curvature(ds, batch_size: int | None, fold_masks: np.ndarray | None)
         weights = keep / n_f
         fold = c * _gram_eigenvalue(x, weights)
         one_sample = c * float(np.max(np.sum(x[keep] ** 2, axis=1)))
-        # minibatches are drawn from all n rows; a fold's rows are n_f / n of each batch on average
-        batch = None if batch_size is None else max(1, round(batch_size * n_f / n))
-        worst = max(worst, _expected_smoothness(fold, one_sample, n_f, batch))
+        # minibatches are drawn from the fold's n_f training rows only (fit's sample_mask)
+        worst = max(worst, _expected_smoothness(fold, one_sample, n_f, batch_size))
     return full, worst
 
 

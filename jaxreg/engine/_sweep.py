@@ -25,12 +25,14 @@ device count and the rest of the grid. docs/design/engine.md says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
+from jaxreg._train import bad_call_error
 from jaxreg.engine._chunks import ChunkRun, run_chunks
 from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, SWEEP_PROGRAMS, SweepProgramCache
 from jaxreg.engine._devices import warn_if_cores_idle
@@ -98,8 +100,7 @@ def sweep(
     """Train one model per λ (× key × fold) in one compiled, vmapped, sharded call.
 
     Args:
-      train_fn: pure function ``train_fn(lam[, key][, fold]) -> pytree`` (``key`` when ``keys`` is given,
-        ``fold`` when ``folds`` is given).
+      train_fn: pure ``train_fn(lam[, key][, fold]) -> pytree``: ``key`` with ``keys=``, ``fold`` with ``folds=``.
       lambdas: 1-D grid of λ (``K`` values, finite, ``>= 0``).
       keys: PRNG keys (``jax.random.split(key, S)``) or a list of int seeds.
       folds: number of CV folds ``F`` (``train_fn`` gets ``fold = 0..F-1``) or a sequence of fold ids.
@@ -151,9 +152,10 @@ def sweep(
     default_options = SWEEP_CPU_COMPILER_OPTIONS if plan.platform == "cpu" else {}
     compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size, strict=explicit, cache=program_cache,
                              compiler_options=compiler_options if explicit else default_options)
-    choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction)
-    run = run_chunks(plan, choice.size, choice.programs[-1] if choice.programs else None, compiler.compile,
-                     progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
+    with _explained_calls(train_fn, keys, folds):  # train_fn is first traced here
+        choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction)
+        run = run_chunks(plan, choice.size, choice.programs[-1] if choice.programs else None, compiler.compile,
+                         progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
     result = _gather(plan, run.pieces)
     if not return_stats:
         return result
@@ -191,6 +193,25 @@ def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_op
         raise TypeError("program_cache must be a jaxreg.engine.SweepProgramCache (default: the process's "
                         f"SWEEP_PROGRAMS) or None (compile every time), got {program_cache!r}")
     return vmap_size
+
+
+@contextlib.contextmanager
+def _explained_calls(train_fn: Callable[..., Any], keys: Any, folds: Any) -> Iterator[None]:
+    """A ``TypeError`` raised because ``train_fn``'s signature cannot take sweep's call, re-raised with sweep's
+    calling convention; any other error as it is."""
+    passed = [(name, why) for name, why, on in (("key", "keys= is given", keys is not None),
+                                                ("fold", "folds= is given", folds is not None)) if on]
+    more = ("sweep passes train_fn a key only with keys= (e.g. keys=[0, 1] for two seeds, or "
+            "keys=jax.random.split(key, n)) and a fold only with folds= (e.g. folds=5)")
+    fewer = ("sweep passes " + ", ".join(f"{name} because {why}" for name, why in passed)
+             + ": add those parameters to train_fn, in that order after lam, or leave that argument of sweep out")
+    try:
+        yield
+    except TypeError as e:
+        error = bad_call_error(train_fn, "train_fn", ["lam", *(name for name, _ in passed)], (more, fewer))
+        if error is None:
+            raise
+        raise error from e
 
 
 def _choose_chunk(plan: SweepPlan, compiler: ChunkCompiler, chunk_size: int | None,

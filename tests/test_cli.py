@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -245,3 +246,60 @@ def test_a_summary_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path
         runner.write_outputs(result, str(tmp_path))
     assert (tmp_path / "summary.json").read_text() == before
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
+
+
+# --- what a new user found: the command's choices, resume, silent options ---
+
+SMALL_RUN = ["sweep", "--penalty", "l2", "--penalty", "l1_prox", "--num-lambdas", "3", "--steps", "10"]
+
+
+def test_a_best_lambda_at_the_grid_edge_and_identical_seeds_are_noted_and_recorded(tmp_path, capsys):
+    # λ from 0.5 to 1 on digits: far too strong, so the least regularised model wins, at the grid's lower end;
+    # the logistic model starts at zero and trains on full batches: its two seeds are the same model
+    assert main([*SMALL_RUN, "--lambda-min", "0.5", "--lambda-max", "1", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {pen: b["at_grid_edge"] for pen, b in summary["best"].items()} == {"l2": "lower", "l1_prox": "lower"}
+    notes = [line for line in out.splitlines() if "grid's edge" in line]
+    assert len(notes) == 1 and "l2" in notes[0] and "l1_prox" in notes[0] and "--lambda-min" in notes[0], out
+    assert summary["seeds_identical"] is True and "seeds change nothing" in out
+    assert summary["best"]["l2"]["n_counts"] == "models"
+
+
+def test_logistic_on_a_regression_target_is_one_line_naming_model_and_task(tmp_path, capsys):
+    err = _error_line(capsys, ["sweep", "--dataset", "diabetes", "--model", "logistic", "--out", str(tmp_path)])
+    assert "--model 'logistic' needs class labels" in err and "--task" in err and "'linear' or 'mlp'" in err, err
+
+
+def test_resume_merges_the_flags_given_over_the_saved_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["sweep", "--dataset", "wine", "--penalty", "l2", "--num-lambdas", "4", "--steps", "20", "--folds", "2",
+            "--chunk-size", "2", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    reference = (out / "results.csv").read_text()
+    capsys.readouterr()
+    err = _error_line(capsys, ["sweep", "--resume", str(out), "--steps", "30"])
+    assert "--steps (20 then, 30 now)" in err and "drop --steps, or start a new run with another --out" in err, err
+    for unchanged in ("folds", "num-lambdas", "penalty", "λ grid"):
+        assert unchanged not in err, err
+    os.remove(out / "results.csv")
+    assert main(["sweep", "--resume", str(out), "--quiet"]) == 0  # the saved options alone
+    assert main(["sweep", "--resume", str(out), "--steps", "20", "--quiet"]) == 0  # a flag equal to the saved one
+    assert (out / "results.csv").read_text() == reference
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--folds", "1"], "--folds must be 0 (no cross-validation: the fixed validation split) or >= 2"),
+    (["--folds", "-1"], "--folds must be 0"),
+    (["--hidden", "3"], "--hidden sets the hidden units of --model mlp, but the model is the default (logistic "
+                        "for classes, linear for regression): add --model mlp, or drop --hidden"),
+    (["--n-train", "5"], r"--n-train 5 leaves \d of the 10 classes out of the training split"),
+])
+def test_options_that_would_be_ignored_or_meaningless_are_refused(flags, message, tmp_path, capsys):
+    err = _error_line(capsys, [*SMALL_RUN, *flags, "--out", str(tmp_path)])
+    assert re.search(message if message.startswith("--n-train") else re.escape(message), err), err
+
+
+def test_folds_zero_and_a_small_complete_training_split_still_run(tmp_path, capsys):
+    assert main([*SMALL_RUN, "--folds", "0", "--n-train", "60", "--quiet", "--out", str(tmp_path / "a")]) == 0
+    assert main([*SMALL_RUN, "--model", "mlp", "--hidden", "3", "--quiet", "--out", str(tmp_path / "b")]) == 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as _dt
 import errno
 import functools
@@ -178,6 +179,18 @@ def _table(result) -> str:
     return "\n".join(lines)
 
 
+def _edge_note(result) -> str | None:
+    """One line when a penalty's best λ is the grid's smallest or largest: the best may lie beyond the grid."""
+    at = {pen: b["at_grid_edge"] for pen, b in result.best("val_loss").items() if b.get("at_grid_edge")}
+    if not at:
+        return None
+    fixes = [fix for edge, fix in (("lower", "a smaller --lambda-min"), ("upper", "a larger --lambda-max"))
+             if edge in at.values()]
+    where = ", ".join(f"{pen} ({edge})" for pen, edge in at.items())
+    return (f"  note: the best λ is at the grid's edge for {where}: a better λ may lie beyond it; "
+            f"{' or '.join(fixes)} shows whether it does")
+
+
 # argparse destinations that are SweepConfig fields of the same name
 _CONFIG_ARGS = (
     "dataset", "data", "model", "penalties", "lambda_min", "lambda_max", "num_lambdas", "steps", "lr",
@@ -187,6 +200,8 @@ _CONFIG_ARGS = (
 
 
 def _config_from_args(args):
+    """The run's :class:`~jaxreg.app.SweepConfig`: the flags given over the defaults, or over a resumed run's saved
+    options (refused, naming each flag, when a flag changes one of them)."""
     from jaxreg.app._config import SweepConfig
     from jaxreg.engine._checkpoint import ChunkStore
 
@@ -195,9 +210,42 @@ def _config_from_args(args):
         given["keep_params"] = False
     if "penalties" in given:
         given["penalties"] = tuple(given["penalties"])
-    if args.resume and not given:
-        return SweepConfig.from_dict(ChunkStore.saved_config(args.resume))
-    return SweepConfig(**given).validate()
+    if args.resume:
+        saved = SweepConfig.from_dict(ChunkStore.saved_config(args.resume))
+        cfg = SweepConfig.from_dict({**saved.to_dict(), **given})
+        _refuse_changed_options(args.resume, saved, cfg)
+    else:
+        cfg = SweepConfig(**given).validate()
+    if "hidden" in given and cfg.model != "mlp":  # the MLP's width, silently unused by any other model
+        model = repr(cfg.model) if cfg.model else "the default (logistic for classes, linear for regression)"
+        raise ConfigError(f"{flag('hidden')} sets the hidden units of --model mlp, but the model is {model}: "
+                          f"add --model mlp, or drop {flag('hidden')}")
+    return cfg
+
+
+def _flag_value(field: str, value) -> str:
+    """A config value as the command line gives it: ``l2, l1`` for penalties, given / not given for a switch."""
+    if field == "keep_params":  # --no-params
+        return "not given" if value else "given"
+    if isinstance(value, bool):
+        return "given" if value else "not given"
+    if value is None:
+        return "default"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _refuse_changed_options(directory: str, saved, cfg) -> None:
+    """A resume finishes the saved run as it started: a flag that changes a saved option is refused, by name."""
+    changed = [f.name for f in dataclasses.fields(saved) if getattr(saved, f.name) != getattr(cfg, f.name)]
+    if not changed:
+        return
+    what = "; ".join(f"{flag(k)} ({_flag_value(k, getattr(saved, k))} then, {_flag_value(k, getattr(cfg, k))} now)"
+                     for k in changed)
+    flags = " and ".join(flag(k) for k in changed)
+    raise ConfigError(f"--resume {directory} was started with a different configuration: {what}; a resume finishes "
+                      f"the saved run as it started: drop {flags}, or start a new run with another --out")
 
 
 def _start_runtime(args) -> None:
@@ -270,8 +318,12 @@ def cmd_sweep(args) -> int:
         log(_table(result))
         if "cv" in result.info:
             for pen, s in result.info["cv"].items():
-                log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}, lambda_1se {s['lambda_1se']:.3g}"
+                edge = f" (at the grid's {s['at_grid_edge']} edge)" if s.get("at_grid_edge") else ""
+                log(f"  CV {pen}: lambda_min {s['lambda_min']:.3g}{edge}, lambda_1se {s['lambda_1se']:.3g}"
                     if s["lambda_min"] is not None else f"  CV {pen}: {s['note']}")
+        note = _edge_note(result)
+        if note:
+            log(note)
         log("")
     for p in paths:
         print(p)

@@ -58,7 +58,7 @@ class SweepConfig:
     lr: float | None = None  # default: 1/L from the data (jaxreg.app._step_size), so that no model diverges
     optimizer: str = "sgd"
     seeds: int = 1
-    folds: int = 0  # 0/1: fixed validation split; >= 2: K-fold CV on the training split
+    folds: int = 0  # 0: the fixed validation split; >= 2: K-fold CV on the training split (1 is refused)
     chunk_size: int | None = None
     hidden: int = 64
     batch_size: int | None = None
@@ -89,7 +89,7 @@ class SweepConfig:
 
     @property
     def cv_folds(self) -> int | None:
-        """K of K-fold cross-validation, or ``None`` for the fixed validation split (``folds`` 0 or 1)."""
+        """K of K-fold cross-validation, or ``None`` for the fixed validation split (``folds`` 0)."""
         return self.folds if self.folds >= 2 else None
 
     def model_for(self, task: str) -> str:
@@ -99,6 +99,10 @@ class SweepConfig:
             raise ConfigError.about(
                 "model", "'linear' is least squares for regression; use 'logistic' or 'mlp' for classes"
             )
+        if model == "logistic" and task == "regression":
+            raise ConfigError("{model} 'logistic' needs class labels, but the task is regression; use 'linear' or "
+                              "'mlp', or set {task} classification if the target's values are labels",
+                              "model", "task")
         return model
 
     def to_dict(self) -> dict:
@@ -180,6 +184,9 @@ def _is_int(value: Any) -> bool:
 def _check_integers(cfg: SweepConfig) -> None:
     for field, lo in _INT_FIELDS:
         value = getattr(cfg, field)
+        if field == "folds" and (not _is_int(value) or value == 1 or value < 0):  # one fold is no CV
+            raise ConfigError.about(field, f"must be 0 (no cross-validation: the fixed validation split) or >= 2 "
+                                    f"(K-fold cross-validation on the training split), got {value!r}")
         if not _is_int(value) or value < lo:
             raise ConfigError.about(field, f"must be an integer >= {lo}, got {value!r}")
     for field in _OPTIONAL_INT_FIELDS:

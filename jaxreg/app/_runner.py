@@ -120,6 +120,19 @@ def _check_against_data(ds: Dataset, cfg: SweepConfig) -> None:
         raise ConfigError.about("batch_size", f"({cfg.batch_size}) must be <= the rows each CV fold trains on "
                                 f"({fold_rows} of {n}): minibatches come from a fold's training rows only")
     check_stability(ds, cfg)
+    _check_classes_in_training(ds, cfg)
+
+
+def _check_classes_in_training(ds: Dataset, cfg: SweepConfig) -> None:
+    """A training split of ``n_train`` samples must hold every class: a model never sees a class it lacks."""
+    if ds.task != "classification" or cfg.n_train is None:
+        return
+    missing = np.setdiff1d(np.arange(ds.n_classes), ds.y_train)
+    if missing.size:
+        raise ConfigError(f"{{n_train}} {cfg.n_train} leaves {missing.size} of the {ds.n_classes} classes out of the "
+                          f"training split (class ids {', '.join(map(str, missing.tolist()))}), so the model never "
+                          f"sees them; use a larger {{n_train}} (at least {ds.n_classes}, one per class; the subset "
+                          "is drawn at random), or drop it", "n_train")
 
 
 def lambda_grid(ds: Dataset, cfg: SweepConfig) -> tuple[np.ndarray, dict]:
@@ -382,6 +395,7 @@ def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dic
         "jax_version": jax.__version__,
     }
     result = SweepResult(table=table, params=params, info=info)
+    info["seeds_identical"] = result.seeds_identical("val_loss")  # recorded here, reported once by run()
     if cfg.cv_folds:
         info["cv"] = _cv_choice(result)
     return result
@@ -451,6 +465,10 @@ def run(
             for pen in cfg.penalties}
     result = _assemble(ds, cfg, lambdas, grid_info, steps, rows)
     _report_divergence(result, log)
+    if log and result.info["seeds_identical"]:
+        log("  note: seeds change nothing for this model: they are not independent replicates (each seed gave "
+            "a bit-identical val_loss at every λ: the model starts at zero and trains on full batches); use "
+            "--seeds 1, or --batch-size for minibatches that differ per seed")
     if cfg.stability:  # lasso paths on halves of the training split, on the sweep's grid (jaxreg.app._stability)
         result.info["stability"] = run_stability(ds, cfg, lambdas, log)
     return result

@@ -236,7 +236,8 @@ def plot_weight_histogram(result: Any, *, weight_keys: list[str] | None = None, 
         w = np.concatenate([result.params[k][b["row"]].ravel() for k in keys])
         zeros = int(np.sum(w == 0))
         ax.hist(w[w != 0], bins=60, color=PENALTY_COLORS.get(pen, "k"), alpha=0.8)
-        ax.set_yscale("log")
+        if zeros < w.size:  # every weight 0 (a λ past λ_max): an empty histogram, which a log axis cannot show
+            ax.set_yscale("log")
         ax.set_xlabel(f"weight ({zeros}/{w.size} exact zeros not shown)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("count")

@@ -123,9 +123,10 @@ def plot(settings: dict, path: str) -> str:
                    label=m, capsize=2)
         ax.set_xticks(np.arange(len(labels)), labels, fontsize="small")
         ax.set_title(title)
-    axes[1].legend(fontsize="small")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(METHODS), fontsize="small")
     fig.suptitle("Support recovery: mean ± SE over replicates (a = coefficient amplitude, noise σ = 1)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     return path
 

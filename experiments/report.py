@@ -5,7 +5,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORDER = ["e1_l2_geometric", "e2_l1_constant_step", "e3_sparsity", "e4_tradeoff", "e5_center_transfer", "e6_paths",
-         "e8_per_layer_l2", "e8_optuna_tpe", "e9_weighted_lasso"]
+         "e7_support_recovery", "e8_per_layer_l2", "e8_optuna_tpe", "e9_weighted_lasso"]
 # rows written by another row's script (they share its runs): row -> the script that writes it
 WRITTEN_BY = {"e8_optuna_tpe": "e8_per_layer_l2"}
 

@@ -175,7 +175,8 @@ def test_lambda_max_zero_names_the_options(tmp_path, capsys):
     constant.write_text("\n".join(f"{i * 0.37:.3f},{i % 5}.5,2.5" for i in range(30)))  # the target never varies
     err = _error_line(capsys, ["sweep", "--data", str(constant), "--steps", "2", "--out", str(tmp_path / "a")])
     assert "λ_max of L1 is 0" in err and "--lambda-max" in err, err
-    err = _error_line(capsys, ["sweep", "--n-train", "1", "--steps", "2", "--out", str(tmp_path / "b")])
+    err = _error_line(capsys, ["sweep", "--dataset", "diabetes", "--n-train", "1", "--steps", "2",
+                               "--out", str(tmp_path / "b")])
     assert "λ_max of L1 is 0" in err and "--n-train" in err, err
 
 

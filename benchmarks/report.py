@@ -366,6 +366,36 @@ def lasso_peers_section() -> list[str]:
     return out + [""]
 
 
+def nonconvex_peers_section() -> list[str]:
+    """The table of `nonconvex_peers.py` (`nonconvex_peers.jsonl`): jaxreg's MCP / SCAD paths against skglm."""
+    rows = _load("nonconvex_peers.jsonl")
+    if not rows:
+        return []
+    r0 = rows[0]
+    out = [f"## MCP and SCAD paths against skglm ({r0['device']}, {r0['date']}, `nonconvex_peers.py`)", "",
+           f"float64, {r0['n_lambdas']} λ from λ_max to {r0['lambda_min_ratio']:g}·λ_max, no intercept, MCP γ = 3, "
+           "SCAD γ = 3.7, the same objective for both (skglm's `MCPenalty` / `SCAD` with `Quadratic`). Both stop "
+           f"each λ at an optimality violation ≤ {r0['tol']:g}·λ_max, recomputed by the benchmark from the returned "
+           "coefficients (skglm's `subdiff_distance`); the time is the best of "
+           f"{r0['repeat']} runs in one process, jaxreg's after a first call that compiled its programs (that "
+           "call's compilation in its own column). The problem is nonconvex: where the two paths reach different "
+           "stationary points, the last column counts the λ and says which objective is lower."
+           + (f" {r0['note']}." if r0.get("note") else ""), "",
+           "| design | penalty | jaxreg s | compile s | skglm s | skglm / jaxreg | violations (jaxreg, skglm) "
+           "| λ at other stationary points | load |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        mine, peer = r["jaxreg"], r["skglm"]
+        ok = peer.get("status") == "ok"
+        obj = r.get("objective", {})
+        other = (f"{obj['lambdas_differ']} (jaxreg lower at {obj['jaxreg_lower']}, skglm at {obj['skglm_lower']})"
+                 if obj.get("lambdas_differ") else "none" if obj else "n/a")
+        out.append(f"| {r['label']} | {r['penalty'].upper()} | {mine['s']:.3f} | {mine.get('compile_s', 0):.1f} | "
+                   + (f"{peer['s']:.3f} | {r['skglm_over_jaxreg']:.2f}× | {mine['max_violation']:.0e}, "
+                      f"{peer['max_violation']:.0e} | " if ok else f"{peer.get('status')} | | | ")
+                   + f"{other} | {r['load_avg_1min'][0]:.1f}–{r['load_avg_1min'][1]:.1f} |")
+    return out + ["", "Method, criterion and the local-minima caveat: `docs/nonconvex.md`.", ""]
+
+
 def _measured_on(name: str) -> str:
     """The date a results file was last written: its last commit's date (a fresh clone's mtimes are the clone's),
     or its mtime when it has uncommitted changes or no history."""
@@ -471,6 +501,7 @@ def render() -> str:
                 f"{r['jaxreg_speedup']:.2f}× | {r.get('date', '2026-11-26 or earlier')} |")
         out.append("")
     out += lasso_peers_section()
+    out += nonconvex_peers_section()
     out += earlier_cpu_section()
     return "\n".join(out)
 

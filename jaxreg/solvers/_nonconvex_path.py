@@ -141,7 +141,7 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
 
     Warns:
       RuntimeWarning: some λ stopped above ``tol`` (``max_iter``, or rounding); they return with
-      ``converged=False``.
+        ``converged=False``.
 
     Example:
       >>> import numpy as np, jaxreg

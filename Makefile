@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sweep_throughput.py --json | tee benchmarks/sweep_throughput.jsonl
 	$(PY) benchmarks/sweep_throughput.py --scale --steps 2 | tee benchmarks/sweep_scale.jsonl
 	$(PY) benchmarks/lasso_path.py --json | tee benchmarks/lasso_path.jsonl
+	$(PY) benchmarks/nonconvex_peers.py | tee benchmarks/nonconvex_peers.jsonl
 	$(PY) benchmarks/stability_selection.py | tee benchmarks/stability_selection.jsonl
 	$(PY) benchmarks/report.py
 

@@ -91,6 +91,8 @@ def _report(info: dict, n_train: int, log: Callable[[str], Any]) -> None:
     certified = "" if info["n_converged"] is None else f", {info['n_converged']} certified"
     log(f"  stability selection: {info['n_pairs']} pairs of halves of the {n_train} training samples, "
         f"{info['n_subsamples']} lasso paths{certified} ({info['seconds']:.1f} s)")
+    for message in info["warnings"]:  # e.g. paths stopped short of their certificate (also in summary.json)
+        log(f"  warning: {message}")
     if info["lambda_min"] is None:
         log(f"  stable set: none ({info['note']})")
         return

@@ -15,7 +15,9 @@ gradient. Put them *before* the optimizer's scaling, e.g.
 * :func:`add_elastic_net`, and :func:`add_penalty_grad` for any differentiable R.
 
 **Proximal** transforms go at the *end* of a chain, after the learning rate.
-They return the update that moves :math:`w` to :math:`c + \operatorname{prox}(w + u - c)`,
+Placed first, ``optax.chain(jaxreg.prox_l1(lam, lr), optax.sgd(lr))`` is accepted (no
+transform can see where it sits) and pushes weights *away* from zero;
+:func:`jaxreg.proximal_sgd` builds the chain in the right order. They return the update that moves :math:`w` to :math:`c + \operatorname{prox}(w + u - c)`,
 giving exact zeros (with SGD, :func:`prox_l1` is ISTA):
 
 * :func:`prox_l1`: :math:`w \leftarrow c + S_{\alpha\lambda\omega}(w + u - c)`.
@@ -395,6 +397,15 @@ def prox_l1(
     nonzero ``center`` the landing is exact up to one float rounding of
     ``w + (c − w)``.)
 
+    Warning:
+      Put it LAST: ``optax.chain(optax.sgd(lr), jaxreg.prox_l1(lam, lr))``. Placed first,
+      ``optax.chain(jaxreg.prox_l1(lam, lr), optax.sgd(lr))`` runs without an error (a transform
+      cannot see where it sits in a chain) but is wrong: the prox acts on the raw gradient and
+      sgd's ``−lr`` then turns its shrinkage around, so weights move *away* from zero (second
+      example). :func:`jaxreg.proximal_sgd` (``proximal_sgd(lr, lambda lr: jaxreg.prox_l1(lam,
+      lr))``) builds the chain itself and cannot be mis-ordered. The same holds for every
+      ``prox_*`` transform.
+
     Args:
       lam: λ ≥ 0 (float, array or tracer).
       learning_rate: α the optimizer used: a float, or the same optax schedule
@@ -413,6 +424,14 @@ def prox_l1(
       >>> w = jnp.array([10.0, -0.01, 0.03])
       >>> u, _ = opt.update(jnp.zeros(3), opt.init(w), w)
       >>> print(optax.apply_updates(w, u))   # S_0.05(W): small weights -> exact 0
+      [9.95 0.   0.  ]
+      >>> wrong = optax.chain(jaxreg.prox_l1(0.5, 0.1), optax.sgd(0.1))   # prox FIRST: wrong
+      >>> u, _ = wrong.update(jnp.zeros(3), wrong.init(w), w)
+      >>> print(optax.apply_updates(w, u))   # every weight moved away from 0
+      [10.005 -0.011  0.033]
+      >>> right = jaxreg.proximal_sgd(0.1, lambda lr: jaxreg.prox_l1(0.5, lr))   # cannot be mis-ordered
+      >>> u, _ = right.update(jnp.zeros(3), right.init(w), w)
+      >>> print(optax.apply_updates(w, u))
       [9.95 0.   0.  ]
     """
     return _proximal(
@@ -439,7 +458,8 @@ def prox_elastic_net(
 
     the prox of :math:`\alpha\lambda[\rho\sum|y| + (1 - \rho)\sum y^2]` (see
     :func:`jaxreg.core.prox.elastic_net`). Arguments as :func:`prox_l1`, plus
-    ``l1_ratio`` ρ ∈ [0, 1] (float, array or tracer).
+    ``l1_ratio`` ρ ∈ [0, 1] (float, array or tracer). LAST in a chain, as :func:`prox_l1` warns
+    (placed first it pushes weights away from zero); :func:`jaxreg.proximal_sgd` orders it for you.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg
@@ -479,7 +499,8 @@ def prox_group_lasso(
     Groups come from reducing each leaf over ``axis`` (NumPy's meaning): for a
     dense kernel ``(in, out)``, ``axis=0`` gives one group per output neuron.
     ``weights`` broadcast to the group norms (shape with ``axis`` set to 1).
-    Other arguments as :func:`prox_l1`.
+    Other arguments as :func:`prox_l1`. LAST in a chain, as :func:`prox_l1` warns (placed first it
+    pushes weights away from zero); :func:`jaxreg.proximal_sgd` orders it for you.
 
     Example:
       >>> import jax.numpy as jnp, optax, jaxreg

@@ -265,3 +265,38 @@ def test_cli_batch_size_larger_than_a_fold_s_training_rows(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
     assert "--batch-size (18) must be <= the rows each CV fold trains on (15 of 20)" in err, err
+
+
+# --- the command's options a new user found accepted silently, or ending in a traceback ---
+
+NEW_USER_CLI = [
+    ("logistic on a regression target", ["--dataset", "diabetes", "--model", "logistic"],
+     "--model 'logistic' needs class labels, but the task is regression"),
+    ("folds 1", ["--folds", "1"], "--folds must be 0 (no cross-validation: the fixed validation split) or >= 2"),
+    ("hidden without an MLP", ["--hidden", "3"], "--hidden sets the hidden units of --model mlp"),
+    ("n-train without every class", ["--n-train", "5"], "of the 10 classes out of the training split"),
+]
+
+
+@pytest.mark.parametrize("name,argv,match", NEW_USER_CLI, ids=[c[0] for c in NEW_USER_CLI])
+def test_cli_new_user_bad_input(name, argv, match, tmp_path, capsys):
+    rc = main(["sweep", *argv, "--num-lambdas", "2", "--steps", "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("jaxreg: error: ") and err.count("\n") == 1, err
+    assert match in err, err
+
+
+def test_choosing_lambda_by_a_metric_without_a_direction_names_mode():
+    res = jaxreg.SweepResult.from_sweep({"zeros": np.array([0.1, 0.5])}, [0.1, 1.0])
+    with pytest.raises(ValueError, match=r"cannot tell from the name 'zeros'.*pass mode='min'.*or mode='max'"):
+        res.best("zeros")
+
+
+def test_the_float32_tol_floor_is_printed_with_enough_digits():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 4)).astype(np.float32)
+    y = (x @ np.array([1.0, -1.0, 0.0, 0.5], np.float32)).astype(np.float32)
+    with pytest.warns(RuntimeWarning) as caught:
+        jaxreg.elastic_net_path(x - x.mean(0), y - y.mean(), [0.1, 0.01], tol=1e-4)
+    message = str(caught[0].message)
+    assert "(~1.19e-04)" in message and "tol >= 1.19e-04" in message, message  # not "~0.0001 ... >= 0.0001"

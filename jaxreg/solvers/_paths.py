@@ -297,11 +297,11 @@ def _warn_if_uncertified(stats: dict, tol: float, dtype: Any) -> None:
     name, floor = np.dtype(dtype).name, stats["certifiable_tol"]
     if tol < floor:
         warnings.warn(f"elastic_net_path: tol={tol:g} is below the smallest relative duality gap {name} can "
-                      f"certify (~{floor:.1g}); the computed gap ({stats['max_gap']:.2g}) is within rounding, not a "
-                      f"certificate, and converged is False. Use float64 (jax_enable_x64) or tol >= {floor:.1g}",
+                      f"certify (~{floor:.2e}); the computed gap ({stats['max_gap']:.2g}) is within rounding, not a "
+                      f"certificate, and converged is False. Use float64 (jax_enable_x64) or tol >= {floor:.2e}",
                       RuntimeWarning, stacklevel=3)  # (the caller of elastic_net_path)
     elif not stats["converged"]:
         warnings.warn(f"elastic_net_path stopped with a relative duality gap of {stats['max_gap']:.2g} > tol={tol:g} "
                       f"({name}), at the solver's max_iter or where rounding stopped the iterates; raise max_iter "
                       "(e.g. solver=ActiveSet(tol=..., max_iter=...)), or use float64 (jax_enable_x64) for a tol "
-                      "below ~1e-4 (float32 resolves no finer)", RuntimeWarning, stacklevel=3)
+                      f"near or below float32's floor, {certifiable_tol(np.float32):.2e}", RuntimeWarning, stacklevel=3)

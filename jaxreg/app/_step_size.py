@@ -12,7 +12,8 @@ estimate of L that is up to 2× low still gives a stable step. Per model and pen
       c = 1 \text{ (half MSE)},\
       \tfrac12 \text{ (softmax cross-entropy: } \nabla^2 \operatorname{lse} \preceq \tfrac12 I)
 
-  the largest over the CV folds. With minibatches of ``b`` of the ``n`` samples, L is the
+  the largest over the CV folds. With minibatches of ``b`` of the ``n`` samples (with CV, of a
+  fold's ``n`` training rows, which are all its minibatches are drawn from), L is the
   expected smoothness of sampling without replacement (Gower et al., 2019),
   :math:`L_b = \frac{n(b-1)}{b(n-1)} L + \frac{n-b}{b(n-1)} L_{\max}` with
   :math:`L_{\max} = c \max_i \lVert \tilde x_i \rVert^2`, the one-sample constant.

@@ -17,8 +17,9 @@ gradient. Put them *before* the optimizer's scaling, e.g.
 **Proximal** transforms go at the *end* of a chain, after the learning rate.
 Placed first, ``optax.chain(jaxreg.prox_l1(lam, lr), optax.sgd(lr))`` is accepted (no
 transform can see where it sits) and pushes weights *away* from zero;
-:func:`jaxreg.proximal_sgd` builds the chain in the right order. They return the update that moves :math:`w` to :math:`c + \operatorname{prox}(w + u - c)`,
-giving exact zeros (with SGD, :func:`prox_l1` is ISTA):
+:func:`jaxreg.proximal_sgd` builds the chain in the right order. They return the update
+that moves :math:`w` to :math:`c + \operatorname{prox}(w + u - c)`, giving exact
+zeros (with SGD, :func:`prox_l1` is ISTA):
 
 * :func:`prox_l1`: :math:`w \leftarrow c + S_{\alpha\lambda\omega}(w + u - c)`.
 * :func:`prox_elastic_net`, :func:`prox_group_lasso` (whole neurons to zero).

@@ -49,7 +49,11 @@ def test_cli_cross_validation_and_regression(tmp_path, capsys):
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     s = summary["cv"]["l1_prox"]
-    assert s["lambda_1se"] >= s["lambda_min"]
+    assert s["lambda_1se"] >= s["lambda_min"] and s["mode"] == "min" and "at_grid_edge" in s
+    from jaxreg.app import load_dataset
+
+    y = load_dataset("diabetes").info  # the target is standardised: its scale is recorded to read losses back
+    assert (summary["dataset"]["y_mean"], summary["dataset"]["y_std"]) == (y["y_mean"], y["y_std"])
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 * 5 and {r["fold"] for r in rows} == {"0", "1", "2"}

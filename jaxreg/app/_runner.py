@@ -348,12 +348,14 @@ def _cv_choice(result: SweepResult) -> dict:
 
 
 def _data_info(ds: Dataset, cfg: SweepConfig) -> dict:
-    """The data's source (the file, or the bundled dataset), its task and why, and its sizes."""
+    """The data's source (the file, or the bundled dataset), its task and why, its sizes, and a regression target's
+    training mean and standard deviation (λ and the losses are in its standardised units)."""
     source = ({"source": "file", "path": os.path.abspath(cfg.data)} if cfg.data is not None
               else {"source": "bundled"})
+    target = {k: ds.info[k] for k in ("y_mean", "y_std") if k in ds.info}  # a regression target is standardised
     return {"name": ds.name, **source, "sha256": ds.info.get("sha256"), "task": ds.task,
             "task_reason": task_reason(ds, cfg), "n_train": int(len(ds.y_train)), "n_val": int(len(ds.y_val)),
-            "n_features": ds.n_features, "n_classes": ds.n_classes}
+            "n_features": ds.n_features, "n_classes": ds.n_classes, **target}
 
 
 def _divergence_info(table: dict) -> dict:

@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "adam: 0.01)")
     s.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default {d.optimizer})")
     s.add_argument("--seeds", type=int, help="seeds per λ (init and minibatches; default 1)")
-    s.add_argument("--folds", type=int, help="K-fold cross-validation on the training split (K >= 2)")
+    s.add_argument("--folds", type=int, help="K-fold cross-validation on the training split, K >= 2 (default 0: "
+                   "the fixed validation split)")
     s.add_argument("--chunk-size", type=int, help="models per compiled call (default: fit free memory)")
-    s.add_argument("--hidden", type=int, help=f"MLP hidden units (default {d.hidden})")
+    s.add_argument("--hidden", type=int, help=f"MLP hidden units, with --model mlp only (default {d.hidden})")
     s.add_argument("--batch-size", type=int, help="minibatch size (default: full batch)")
     s.add_argument("--l1-ratio", type=float, help=f"ρ for --penalty elastic_net (default {d.l1_ratio})")
     s.add_argument("--n-train", type=int, help="use only this many training samples")
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = s.add_mutually_exclusive_group()
     out.add_argument("--out", help="output directory (default runs/<timestamp>/)")
     out.add_argument("--resume", metavar="DIR",
-                     help="finish an interrupted sweep in DIR (alone: with its saved options)")
+                     help="finish an interrupted sweep in DIR with its saved options (a flag given with it "
+                     "must not change them)")
     s.add_argument("--quiet", action="store_const", const=True, help="print only the output paths")
     dist = s.add_argument_group("several processes / hosts (jax.distributed; see docs/distributed.md)")
     dist.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (starts jax.distributed)")

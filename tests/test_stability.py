@@ -324,3 +324,25 @@ def test_benchmark_quick_mode_writes_its_json_row():
         assert row[key], key
     assert row["max_probability_difference"] <= 0.1 and row["jaxreg_certified"] == 10
     assert row["max_relative_gap_jaxreg"] <= 1e-6  # the certificate, recomputed by the benchmark
+
+
+@pytest.mark.parametrize("gram", [True, False])
+def test_probabilities_equal_a_loop_in_either_layout(gram):
+    from jaxreg.solvers._paths import solve_path
+
+    x, y = design(n=60, d=40, support=(0, 3, 7))  # halves of 30 × 40: n < d, so the default is the data layout
+    result = stability_selection(x, y, LAMBDAS, n_pairs=3, seed=2, gram=gram)
+    solver = default_solver(np.float32)
+    coefs = []
+    for rows in complementary_pairs(len(y), 3, seed=2):
+        xs, ys = x[rows].astype(np.float32), y[rows].astype(np.float32)
+        coefs.append(solve_path(xs - xs.mean(0), ys - ys.mean(), LAMBDAS, solver, l1_ratio=1.0, gram=gram))
+    np.testing.assert_array_equal(result.probabilities, (np.stack(coefs) != 0).mean(axis=0))
+
+
+def test_gram_and_solver_are_checked():
+    x, y = design(n=20, d=4, support=(0, 3))
+    with pytest.raises(ValueError, match="gram must be None"):
+        stability_selection(x, y, [0.5], gram="yes")
+    with pytest.raises(ValueError, match="solver must be None"):
+        stability_selection(x, y, [0.5], solver="auto")

@@ -8,7 +8,7 @@ feature as selected where its coefficient is nonzero.
 * jaxreg: `stability_selection(x, y, lambdas, n_pairs=100)`, its default solver: ActiveSet with a relative
   duality gap (P − D)/P ≤ 1e-6 at every λ in float64, ≤ 1.2e-3 (ten times what float32 certifies) in
   float32. Timed twice: the first call (compiling the active-set programs) and a second one (compiled
-  programs reused).
+  programs reused); then, compiled, with `gram=True` (each half's Gram matrix although n < d).
 * scikit-learn: `lasso_path(xs, ys, alphas=lambdas, tol=...)` per half, same dtype. Its `tol` stops each α
   when the duality gap is below tol·‖y‖²/n, i.e. relative to the objective at w = 0, not to the current
   objective as jaxreg's: tol = 1e-6 in float64 (at the small-λ end, where P is a few % of P(0), a looser
@@ -102,13 +102,15 @@ def run(dtype: str, n: int, d: int, s: int, n_pairs: int, n_lambdas: int, ratio:
     lambdas = jaxreg.log_grid(ratio * lam_max, lam_max, n_lambdas)
     halves = complementary_pairs(n, n_pairs, seed=0)
 
-    def ours():
+    def ours(gram=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # uncertified paths are counted in `converged`
-            return stability_selection(x, y, lambdas, n_pairs=n_pairs, seed=0)
+            return stability_selection(x, y, lambdas, n_pairs=n_pairs, seed=0, gram=gram)
 
     _, first_s, first_cpu = timed(ours)
     result, jax_s, jax_cpu = timed(ours)
+    ours(True)  # compiles the Gram-layout programs
+    with_gram, gram_s, gram_cpu = timed(lambda: ours(True))
     coefs, sk_s, sk_cpu = timed(lambda: sklearn_loop(x, y, lambdas, halves, SKLEARN_TOL[dtype]))
     theirs = StabilityResult.from_coefs(coefs, lambdas)
     region = {name: r.lambda_min_for_bound(THRESHOLD) for name, r in (("jaxreg", result), ("sklearn", theirs))}
@@ -128,6 +130,9 @@ def run(dtype: str, n: int, d: int, s: int, n_pairs: int, n_lambdas: int, ratio:
         "jaxreg_first_call_s": first_s, "jaxreg_first_call_cpu_s": first_cpu,
         "jaxreg_s": jax_s, "jaxreg_cpu_s": jax_cpu, "sklearn_s": sk_s, "sklearn_cpu_s": sk_cpu,
         "ratio": sk_s / jax_s, "ratio_first_call": sk_s / first_s, "ratio_cpu": sk_cpu / jax_cpu,
+        "jaxreg_gram_s": gram_s, "jaxreg_gram_cpu_s": gram_cpu, "ratio_gram": sk_s / gram_s,
+        "ratio_gram_cpu": sk_cpu / gram_cpu,
+        "gram_max_probability_difference": float(np.abs(with_gram.probabilities - result.probabilities).max()),
         "jaxreg_certified": None if result.converged is None else int(result.converged.sum()),
         "max_probability_difference": float(np.abs(result.probabilities - theirs.probabilities).max()),
         "stable_set_whole_grid_equal": result.stable_set(THRESHOLD).tolist() == theirs.stable_set(THRESHOLD).tolist(),

@@ -416,7 +416,7 @@ def default_solver(dtype: Any) -> ActiveSet:
     Example:
       >>> import numpy as np
       >>> default_solver(np.float64)
-      ActiveSet(tol=1e-06, max_iter=2000)
+      ActiveSet(tol=1e-06, max_iter=2000, working_set=None)
     """
     return ActiveSet(tol=max(DEFAULT_TOL, CERTIFIABLE_MARGIN * certifiable_tol(dtype)))
 

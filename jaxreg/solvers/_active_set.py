@@ -106,7 +106,7 @@ def _sub_gram(data, cols, idx):
 def _residual_terms(data, cols, idx, wa):
     """``Xᵀr/n``, ``‖r‖²/n`` and ``rᵀy/n`` for ``r = y − Xw``, ``w`` supported on ``idx`` (values ``wa``)."""
     if "gram" in data:
-        gw = cols.T @ wa  # (XᵀX/n) w
+        gw = wa @ cols  # (XᵀX/n) w (as wᵀG: XLA's CPU loop for cols.T @ wa was 15× slower)
         wc = jnp.dot(wa, data["xty"][idx])
         return data["xty"] - gw, data["yy"] - 2 * wc + jnp.dot(wa, gw[idx]), data["yy"] - wc
     r = data["y"] - cols @ wa
@@ -140,9 +140,11 @@ class _Setup:
     wide: bool  # fewer samples than slots: H_AA only as products with X_A
     whole_gram: bool  # the slots' Gram rows would be most of G: use G itself
     sizes: tuple  # the leading blocks of slots the solves work on (the last is all p)
+    newton: Callable | None = None  # (ctx, system, on, b_on, u0, state) -> (u, state): another Newton solve, whose
+    # state is carried where `cg_ok` is (the working-set solver's maintained inverse, jaxreg.solvers._inverse)
 
 
-def _setup(data, w0, tol, *, capacity, max_iter, rank) -> _Setup:
+def _setup(data, w0, tol, *, capacity, max_iter, rank, newton=None) -> _Setup:
     p, d, dtype = capacity, w0.shape[0], w0.dtype
     diag = jnp.diagonal(data["gram"]) if "gram" in data else column_sq_norms(data["x"]) / data["x"].shape[0]
     n_rows = data["x"].shape[0] if "x" in data else None
@@ -150,7 +152,7 @@ def _setup(data, w0, tol, *, capacity, max_iter, rank) -> _Setup:
         data=data, capacity=p, d=d, dtype=dtype, rank=rank, tol=tol, max_iter=max_iter, slots=jnp.arange(p),
         diag=jnp.maximum(diag, jnp.finfo(dtype).tiny), cg_tol=CG_RTOL * jnp.sqrt(jnp.finfo(dtype).eps),
         n_rows=n_rows, wide=n_rows is not None and p > n_rows, whole_gram="gram" in data and 2 * p > d,
-        sizes=tuple([q for q in (p // 4, p // 2, 3 * p // 4) if q >= MIN_BLOCK_SLOTS] + [p]))
+        sizes=tuple([q for q in (p // 4, p // 2, 3 * p // 4) if q >= MIN_BLOCK_SLOTS] + [p]), newton=newton)
 
 
 class _Iteration(NamedTuple):
@@ -163,7 +165,8 @@ class _Iteration(NamedTuple):
     ry: jax.Array  # () rᵀy/n
     gap: jax.Array  # () relative duality gap at w
     lip: jax.Array  # () step constant L ≥ λ_max(XᵀX/n) of the proximal-gradient point
-    cg_ok: jax.Array  # () bool: conjugate gradients still worth trying (they have not failed in this program)
+    cg_ok: Any  # () bool: conjugate gradients still worth trying (they have not failed in this program); or
+    # the state of `ctx.newton`
     over: jax.Array  # () bool: the guess outgrew the slots (nothing counts; the caller adds slots)
     stuck: jax.Array  # () bool: a fixed point (more iterations would repeat this one: float32's floor)
 
@@ -390,8 +393,11 @@ def _woodbury(ctx: _Setup, system: _System, on, b_on):
 
 def _newton(ctx: _Setup, system: _System, on, u0, cg_ok):
     """The argmin of the quadratic ``½uᵀHu − (b − a1 s)ᵀu`` over the coordinates ``on`` (``u0``: the last
-    one, where conjugate gradients start). Returns it and ``cg_ok``."""
+    one, where conjugate gradients start). Returns it and ``cg_ok`` (``ctx.newton``'s state where it is set)."""
     b_on = jnp.where(on, system.rhs, 0)
+    if ctx.newton is not None:
+        u, state = ctx.newton(ctx, system, on, b_on, u0, cg_ok)
+        return jnp.where(on, u, 0), state
     if ctx.wide:
         u, ok = jax.lax.cond(system.a2 > 0, lambda _: (_woodbury(ctx, system, on, b_on), cg_ok),
                              lambda _: _iterative(ctx, system, on, b_on, u0, cg_ok), None)
@@ -529,7 +535,10 @@ def _lipschitz(data, iterations: int = POWER_ITERATIONS):
     def times(v):
         if "gram" in data:
             return data["gram"] @ v
-        return rmatvec(data["x"], matvec(data["x"], v)) / data["x"].shape[0]
+        x = data["x"]
+        if isinstance(x, SparseDesign):
+            return rmatvec(x, matvec(x, v)) / x.shape[0]
+        return (x @ v) @ x / x.shape[0]  # ((Xv)ᵀX: XLA's CPU loop for Xᵀ(Xv) was 3× slower)
 
     def body(_, v):
         u = times(v)

@@ -51,24 +51,32 @@ class ActiveSet:
 
     The λ run from large to small, each warm-started from the previous solution; each iteration guesses the
     support and takes exact sign-constrained Newton steps on it, so a λ usually needs 1–3 iterations. The Gram
-    matrix is used when ``n > d``, the data otherwise.
+    matrix is used when ``n > d``, the data otherwise; with the data, each λ is solved on a working set of the
+    features, from a cache of their Gram columns, and certified on all of them
+    (:mod:`jaxreg.solvers._working_set`).
 
     Attributes:
       tol: the relative duality gap each λ stops at.
-      max_iter: the most Newton iterations per λ.
+      max_iter: the most Newton iterations per λ (per solve on a working set).
+      working_set: with the data (``n ≤ d``), solve each λ on a working set (``False``: Newton iterations on all
+        ``d`` features, ``O(nd + n|A|²)`` each); ``None``: whenever the data are used. The Gram layout already
+        holds every Gram column and ignores it.
 
     Example:
       >>> from jaxreg.solvers import ActiveSet
       >>> ActiveSet(tol=1e-8)
-      ActiveSet(tol=1e-08, max_iter=2000)
+      ActiveSet(tol=1e-08, max_iter=2000, working_set=None)
     """
 
     tol: float = 1e-6
     max_iter: int = 2000
+    working_set: bool | None = None
 
     def __post_init__(self):
         _positive_float(self, "tol", "a relative duality gap")
         _positive_int(self, "max_iter", "Newton iterations per λ")
+        _flag(self, "working_set", "working sets with the data layout; None: whenever the data are used",
+              optional=True)
 
 
 @dataclasses.dataclass(frozen=True)

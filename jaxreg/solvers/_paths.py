@@ -45,6 +45,7 @@ from jaxreg.solvers._fista import fista_path, step_size
 from jaxreg.solvers._fixed_steps import fixed_steps_path
 from jaxreg.solvers._objective import certifiable_tol
 from jaxreg.solvers._options import SOLVER_NAMES, ActiveSet, Admm, Fista, FixedSteps, Solver
+from jaxreg.solvers._working_set import working_set_path
 
 __all__ = ["elastic_net_path", "path_device", "auto_solver", "solve_path", "AUTO_CPU_MAX_ENTRIES", "ADMM_FROM_D"]
 
@@ -280,9 +281,10 @@ def _certified_path(x, y, lam_desc, solver, l1_ratio, *, gram: bool, cpu: bool):
     jax.block_until_ready(data)
     setup_s = time.perf_counter() - t_setup  # the Gram matrix, eigendecomposition or step size
     if isinstance(solver, ActiveSet):  # (LAPACK inside: one BLAS thread unless n × n factorisations are large)
-        with one_blas_thread(n**3 / 3 if n < d else 0.0) if cpu else contextlib.nullcontext():
-            coefs, stats = active_set_path(lam_desc, data, l1_ratio=l1_ratio, tol=solver.tol,
-                                           max_iter=solver.max_iter)
+        working_set = not gram and solver.working_set is not False
+        with one_blas_thread(n**3 / 3 if n < d and not working_set else 0.0) if cpu else contextlib.nullcontext():
+            path = working_set_path if working_set else active_set_path
+            coefs, stats = path(lam_desc, data, l1_ratio=l1_ratio, tol=solver.tol, max_iter=solver.max_iter)
     elif isinstance(solver, Fista):
         coefs, stats = fista_path(lam_desc, data, solver, l1_ratio, lr)
     else:

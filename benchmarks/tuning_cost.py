@@ -10,12 +10,16 @@ outputs), for
 * `forward`: `jax.jacfwd` (forward mode) with k hyperparameters (per-layer λ, k = 2; per-unit λ of the hidden layer,
   k = hidden + 1).
 
+Ratio (`ratio` lines): the wall time of one hypergradient over one training, the figure a tuning budget needs, for
+the same MLP at T ∈ {100, 300, 1000} steps and n ∈ {200, 1000} samples: `unrolled` and `unrolled_remat` over
+`train`, each the best of 7 calls (the best, not the median: on a shared machine the others time the neighbours).
+
 Truncation (`truncation` lines): ridge regression (n = 30, d = 20, noisy) trained by T steps of gradient descent; the
 λ that hypergradient descent finds for each T against the closed-form optimum of the converged problem.
 
 One JSON line each, with the device and the load average before and after (timings from a shared machine are rough).
 
-    python benchmarks/tuning_cost.py [--quick] [--out benchmarks/tuning_cost.jsonl]
+    python benchmarks/tuning_cost.py [--quick] [--parts cost ratio truncation] [--out benchmarks/tuning_cost.jsonl]
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ def mlp_objective(n: int, hidden: int, steps: int, per_unit: bool, remat: bool):
     return objective, lams
 
 
-def timed(fn, arg, repeats: int = 3) -> dict:
+def timed(fn, arg, repeats: int = 3, best: bool = False) -> dict:
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(arg).compile()
     compile_s = time.perf_counter() - t0
@@ -68,7 +72,7 @@ def timed(fn, arg, repeats: int = 3) -> dict:
         jax.block_until_ready(compiled(arg))
         runs.append(time.perf_counter() - t0)
     memory = compiled.memory_analysis()
-    return {"seconds": float(np.median(runs)), "compile_s": compile_s,
+    return {"seconds": float(np.min(runs) if best else np.median(runs)), "compile_s": compile_s,
             "temp_bytes": None if memory is None else int(memory.temp_size_in_bytes)}
 
 
@@ -86,6 +90,22 @@ def cost_lines(quick: bool):
             for method, m in methods.items():
                 yield {"kind": "cost", "method": method, "steps": steps, "k": k, "n": n, "hidden": hidden, **m,
                        "x_train": m["seconds"] / base["seconds"]}
+
+
+def ratio_lines(quick: bool):
+    hidden = 32 if quick else 64
+    for steps in ((50,) if quick else (100, 300, 1000)):
+        for n in ((128,) if quick else (200, 1000)):
+            objective, lams = mlp_objective(n, hidden, steps, per_unit=False, remat=False)
+            remat_objective, _ = mlp_objective(n, hidden, steps, per_unit=False, remat=True)
+            base = timed(objective, lams, repeats=7, best=True)
+            for method, fn in (("unrolled", jax.value_and_grad(objective)),
+                               ("unrolled_remat", jax.value_and_grad(remat_objective))):
+                m = timed(fn, lams, repeats=7, best=True)
+                yield {"kind": "ratio", "method": method, "steps": steps, "n": n, "hidden": hidden,
+                       "train_seconds": base["seconds"], "seconds": m["seconds"],
+                       "x_train": m["seconds"] / base["seconds"],
+                       "temp_bytes": m["temp_bytes"], "train_temp_bytes": base["temp_bytes"]}
 
 
 def truncation_lines(quick: bool):
@@ -119,9 +139,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--out", help="append the JSON lines to this file too")
+    parser.add_argument("--parts", nargs="+", choices=("cost", "ratio", "truncation"),
+                        default=["cost", "ratio", "truncation"], help="which lines to measure")
     args = parser.parse_args()
+    parts = {"cost": cost_lines, "ratio": ratio_lines, "truncation": truncation_lines}
     common = {"device": jaxreg.device_description(jax.devices()[0]), "jax": jax.__version__}
-    for line in (*cost_lines(args.quick), *truncation_lines(args.quick)):
+    for line in (line for part in args.parts for line in parts[part](args.quick)):
         line = {**line, **common, "load_avg_1m": os.getloadavg()[0]}
         text = json.dumps(line)
         print(text, flush=True)

@@ -4,7 +4,10 @@ and recovers the support better than one λ (scikit-learn's LassoCV) and than th
 A synthetic regression whose features differ in relevance: a few strong, some weak, many null, correlated
 (Toeplitz ρ^|i−j|). Every method sees the same training + validation samples: LassoCV and the adaptive lasso
 pool them and cross-validate (their natural use); the hold-out single λ and the tuned per-feature λ fit on the
-training split and choose on the validation split (the tuner's setting). The test split is scored once per method.
+training split and choose on the validation split (the tuner's setting). Two more arms tune the per-feature λ by
+K-fold on the pooled samples, as LassoCV does (the same contiguous folds), starting from the single λ that K-fold
+chooses, without and with a pull of log λ toward their mean (``log_lam_l2``, fixed before this experiment ran, not
+tuned on it), and refit on all pooled samples. The test split is scored once per method.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import jax
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LassoCV, RidgeCV
+from sklearn.model_selection import KFold
 
 import jaxreg
 from jaxreg.engine import SweepResult
 from jaxreg.tuning import solve_weighted_elastic_net, starts_from_sweep, tune_weighted_lasso
 
 METHODS = ("LassoCV (one α, 5-fold)", "adaptive lasso (ridge weights, 5-fold)", "one λ, hold-out",
-           "per-feature λ, hypergradient")
+           "per-feature λ, hypergradient", "per-feature λ, 5-fold hypergradient",
+           "per-feature λ, 5-fold hypergradient + Var(log λ) penalty")
 
 
 class Config(NamedTuple):
@@ -44,6 +49,8 @@ class Config(NamedTuple):
     grid: int  # λ of the hold-out single-λ path (the tuner's coarse sweep)
     starts: int  # tuner starts
     steps: int  # hypergradient steps per start
+    folds: int = 5  # K of the K-fold arms (LassoCV's cv too)
+    log_lam_l2: float = 1.0  # γ of the penalised K-fold arm: γ · Var(log λ) added to the mean held-out MSE
 
 
 FULL = Config(n_train=150, n_val=100, n_test=2000, d=200, n_strong=5, n_weak=10, strong=2.0, weak=0.5, rho=0.5,
@@ -154,6 +161,40 @@ def holdout_and_tuned(data: Data, cfg: Config) -> tuple[dict, dict, dict]:
     return single, tuned, scores(data, refit, y.mean(), x.mean(0), cfg)
 
 
+def kfold_arms(data: Data, cfg: Config) -> tuple[dict, dict]:
+    """Per-feature λ tuned on the mean held-out MSE of ``cfg.folds`` folds of training + validation (contiguous,
+    as LassoCV's), from the single λ of a ``cfg.grid``-λ path that K-fold chooses; without and with
+    ``log_lam_l2``; each refit on all pooled samples."""
+    x, y = pooled(data)
+    mx, my = x.mean(0), y.mean()
+    t0 = time.perf_counter()
+    ids = np.zeros(len(y), int)
+    for k, (_, held) in enumerate(KFold(cfg.folds).split(x)):  # LassoCV(cv=K)'s folds
+        ids[held] = k
+    lam_max = np.abs((x - mx).T @ (y - my)).max() / len(y)
+    lambdas = np.geomspace(lam_max, 1e-3 * lam_max, cfg.grid)
+    curve = np.zeros(cfg.grid)
+    for k in range(cfg.folds):  # each fold's fit centred with its own training rows' means, as the tuner's
+        tr, ho = ids != k, ids == k
+        fx, fy = x[tr].mean(0), y[tr].mean()
+        path = np.asarray(jaxreg.elastic_net_path(x[tr] - fx, y[tr] - fy, lambdas, tol=1e-10))
+        curve += np.mean((y[ho, None] - fy - (x[ho] - fx) @ path.T) ** 2, axis=0) / cfg.folds
+    start = float(lambdas[int(np.argmin(curve))])
+    sweep_seconds = time.perf_counter() - t0
+    out = []
+    for gamma in (0.0, cfg.log_lam_l2):
+        t0 = time.perf_counter()
+        res = tune_weighted_lasso(x, y, None, None, np.full(cfg.d, start), steps=cfg.steps, folds=ids,
+                                  log_lam_l2=gamma, bounds=(1e-4 * lam_max, 10 * lam_max))
+        coef = solve_weighted_elastic_net(x - mx, y - my, res.best_lams)
+        out.append({**scores(data, coef, my, mx, cfg), "seconds": sweep_seconds + time.perf_counter() - t0,
+                    "val_mse": float(res.aux["held_out_loss"][res.best_start, res.best_step]),
+                    "start_val_mse": float(curve.min()), "single_lambda": start, "log_lam_l2": gamma,
+                    "best_step": res.best_step, "path_solves": res.cost.path_solves,
+                    "log_lam_sd": float(np.std(np.log(res.best_lams)))})
+    return out[0], out[1]
+
+
 def test_along_descent(data: Data, tuned: dict, every: int) -> tuple[np.ndarray, np.ndarray]:
     """Test MSE at every ``every``-th λ of the best start's descent (the picture of overfitting the validation)."""
     xt, yt, _, _, mx, my = centred(data)
@@ -170,7 +211,9 @@ def run_seed(cfg: Config, seed: int) -> dict:
         warnings.simplefilter("ignore", ConvergenceWarning)  # (max_iter is 20 × sklearn's; residual warnings)
         cv, ada = lasso_cv(data, cfg, seed), adaptive_lasso(data, cfg, seed)
     single, tuned, refit = holdout_and_tuned(data, cfg)
-    out = {"seed": seed, "methods": dict(zip(METHODS, (cv, ada, single, tuned))), "tuned_refit_pooled": refit}
+    kfold, penalised = kfold_arms(data, cfg)
+    out = {"seed": seed, "methods": dict(zip(METHODS, (cv, ada, single, tuned, kfold, penalised))),
+           "tuned_refit_pooled": refit}
     if seed == 0:
         out["test_along_descent"] = test_along_descent(data, tuned, max(1, cfg.steps // 20))
         out["data"] = data
@@ -203,6 +246,29 @@ def paired(a: list[float], b: list[float]) -> str:
     return "lower" if m + 2 * se < 0 else "higher" if m - 2 * se > 0 else "no clear difference"
 
 
+def kfold_summary(runs: list[dict], mse: dict) -> tuple[dict, str, str]:
+    """The K-fold arms against LassoCV (same folds, one λ), the single-split tuner and the adaptive lasso:
+    ``measured`` entries, a sentence of the result and one of the verdict."""
+    kf, pen = METHODS[4], METHODS[5]
+    vs = {m: {"LassoCV": paired(mse[m], mse[METHODS[0]]), "adaptive lasso": paired(mse[m], mse[METHODS[1]]),
+              "per-feature λ, hold-out": paired(mse[m], mse[METHODS[3]])} for m in (kf, pen)}
+    overfit = {m: mean_se([r["methods"][m]["val_mse"] - r["methods"][m]["start_val_mse"] for r in runs])
+               for m in (kf, pen)}
+    gain = {m: mean_se(np.asarray(mse[m]) - np.asarray(mse[METHODS[0]])) for m in (kf, pen)}
+    gamma, sd = runs[0]["methods"][pen]["log_lam_l2"], mean_se([r["methods"][pen]["log_lam_sd"] for r in runs])
+    said = lambda v, name: (f"no clear difference from {name}" if v == "no clear difference"  # noqa: E731
+                            else f"{v} than {name}")
+    sentence = (f" K-fold tuning (the mean held-out MSE of LassoCV's folds, from the single λ it chooses, refit on "
+                f"all pooled samples) lowers that held-out MSE by {-overfit[kf][0]:.3f} ± {overfit[kf][1]:.3f} and "
+                f"changes the test MSE by {gain[kf][0]:+.3f} ± {gain[kf][1]:.3f} against LassoCV; with "
+                f"log_lam_l2 = {gamma:g} (sd of log λ at the end {sd[0]:.2f}) by {-overfit[pen][0]:.3f} ± "
+                f"{overfit[pen][1]:.3f} and {gain[pen][0]:+.3f} ± {gain[pen][1]:.3f}.")
+    verdict = (f"; 5-fold per-feature λ: {said(vs[kf]['LassoCV'], 'LassoCV')}, "
+               f"{said(vs[kf]['per-feature λ, hold-out'], 'the hold-out tuner')}; with the log-λ penalty: "
+               f"{said(vs[pen]['LassoCV'], 'LassoCV')}, {said(vs[pen]['adaptive lasso'], 'the adaptive lasso')}")
+    return {"kfold_vs": vs, "kfold_held_out_gain": overfit, "kfold_minus_lassocv_test_mse": gain}, sentence, verdict
+
+
 def summarise(cfg: Config, runs: list[dict]) -> tuple[dict, str, str]:
     """``measured``, ``result`` and ``verdict`` from the seeds' numbers."""
     keys = ("test_mse", "true_strong", "true_weak", "false_positives", "support_size", "seconds")
@@ -224,6 +290,8 @@ def summarise(cfg: Config, runs: list[dict]) -> tuple[dict, str, str]:
                      f"{table[m]['true_weak'][0]:.1f}/{cfg.n_weak} weak, false positives "
                      f"{table[m]['false_positives'][0]:.1f} ± {table[m]['false_positives'][1]:.1f}")
     best = min(METHODS, key=lambda m: table[m]["test_mse"][0])
+    kfold, kfold_text, kfold_verdict = kfold_summary(runs, mse)
+    measured.update(kfold)
     result = (f"mean ± SE over {len(runs)} seeds (noise floor {cfg.sigma ** 2:g}): " + "; ".join(map(fmt, METHODS))
               + f". The tuner lowers the validation MSE by {-val_gain[0]:.3f} ± {val_gain[1]:.3f} below the hold-out "
               f"single λ it starts from, but changes the test MSE by {test_gain[0]:+.3f} ± {test_gain[1]:.3f}: "
@@ -232,7 +300,8 @@ def summarise(cfg: Config, runs: list[dict]) -> tuple[dict, str, str]:
                  if not measured["tuned_vs"]["one λ, hold-out"].startswith("lower") else
                  f"carry {-test_gain[0] / max(-val_gain[0], 1e-12):.0%} of the validation gain to the test split. ")
               + f"Refit on training + validation with the tuned λ: test MSE "
-              f"{table['per-feature λ, refit on training + validation']['test_mse'][0]:.3f}. Lowest test MSE: {best}.")
+              f"{table['per-feature λ, refit on training + validation']['test_mse'][0]:.3f}." + kfold_text
+              + f" Lowest test MSE: {best}.")
     vs = measured["tuned_vs"]
     said = lambda v, name: (f"no clear difference from {name}" if v == "no clear difference"  # noqa: E731
                             else f"{v} than {name}")
@@ -244,13 +313,14 @@ def summarise(cfg: Config, runs: list[dict]) -> tuple[dict, str, str]:
         verdict = "not confirmed: " + verdict
     else:
         verdict = "not shown: " + verdict
-    return measured, result, verdict
+    return measured, result, verdict + kfold_verdict
 
 
 def plot(plt, path: str, cfg: Config, runs: list[dict], measured: dict) -> str:
     """Test MSE and support per method (all seeds), then seed 0's tuned λ per feature and its descent."""
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-    short = ["LassoCV", "adaptive", "one λ\nhold-out", "per-feature\nλ (tuned)"]
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    short = ["LassoCV", "adaptive", "one λ\nhold-out", "per-feature\nλ (tuned)", "per-feature\n5-fold",
+             "5-fold +\nVar(log λ)"]
     for j, m in enumerate(METHODS):
         v = [r["methods"][m]["test_mse"] for r in runs]
         axes[0].plot(np.full(len(v), j) + np.linspace(-0.15, 0.15, len(v)), v, "o", ms=3, color=f"C{j}")
@@ -309,7 +379,10 @@ def main() -> None:
                        "seeds. LassoCV and adaptive lasso (1/|β̂_RidgeCV|, γ = 1) on training + validation, 5-fold; "
                        f"hold-out: a {cfg.grid}-λ certified path (jaxreg.elastic_net_path, tol 1e-10) on training, "
                        f"chosen on validation; tuned: jaxreg.tuning.tune_weighted_lasso from its best {cfg.starts} "
-                       f"λ, {cfg.steps} Adam steps on log λ (defaults), best validation point; float64",
+                       f"λ, {cfg.steps} Adam steps on log λ (defaults), best validation point; K-fold arms: "
+                       f"tune_weighted_lasso(folds=LassoCV's {cfg.folds} contiguous folds of training + validation) "
+                       f"from the {cfg.folds}-fold choice on the same {cfg.grid}-λ grid, {cfg.steps} steps, "
+                       f"log_lam_l2 = 0 and {cfg.log_lam_l2:g}, refit on training + validation; float64",
                  measured=measured, result=result, verdict=verdict, figures=[fig])
 
 

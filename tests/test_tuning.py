@@ -1,5 +1,6 @@
 """Hypergradient tuning (jaxreg.tuning): hypergradients against finite differences in float64, the descent against
-closed-form optima, multi-start = separate runs, the sign-step check, the result object."""
+closed-form optima, multi-start = separate runs, the sign-step check and its directions, the result object (aux,
+cost), K-fold implicit tuning and the log-λ penalty."""
 
 import re
 import warnings
@@ -20,6 +21,7 @@ from jaxreg.tuning import (
     tune_hyperparams,
     tune_weighted_lasso,
 )
+from jaxreg.tuning._check import directions_matrix
 
 RNG = np.random.default_rng(0)
 
@@ -208,8 +210,9 @@ def test_result_table_dataframe_plot_and_starts_from_sweep(tmp_path):
     starts = {"w1": np.array([0.01, 0.1], np.float32), "w2": np.array([0.05, 0.02], np.float32)}
     res = tune_hyperparams(obj, starts, steps=4, multi_start=True, check=False)
     table = res.table()
-    assert list(table) == ["start", "step", "val_loss", "grad_norm", "lam['w1']", "lam['w2']"]
+    assert list(table) == ["start", "step", "val_loss", "grad_norm", "hypergradients", "lam['w1']", "lam['w2']"]
     assert len(table["step"]) == 2 * 5 and np.isnan(table["grad_norm"][4])
+    np.testing.assert_array_equal(table["hypergradients"], np.tile(np.arange(5), 2))
     best = res.best_lams
     assert set(best) == {"w1", "w2"} and isinstance(best["w1"], float)
     pd = pytest.importorskip("pandas")
@@ -239,6 +242,8 @@ BAD = [
     ("start outside bounds", dict(lams0=5.0, bounds=(0.1, 1.0)), "lams0 has values outside bounds"),
     ("rate and optimizer", dict(learning_rate=0.1, optimizer=optax.sgd(0.1)), "either learning_rate"),
     ("negative rate", dict(learning_rate=-0.1), "learning_rate must be a positive"),
+    ("has_aux", dict(has_aux="yes"), "has_aux must be True or False"),
+    ("has_aux in check_options", dict(check_options={"has_aux": True}), "check_options must not set has_aux"),
 ]
 
 
@@ -328,6 +333,10 @@ IMPLICIT_BAD = [
     ("group λ count", dict(groups=np.arange(8), lams0=np.ones(2) * 0.1), "one λ per group"),
     ("negative λ", dict(lams0=-0.1), "lams0 must be finite and > 0"),
     ("bad tol", dict(tol=-1.0), "tol must be a positive float"),
+    ("one fold", dict(folds=1), "folds must be an int in [2, 100]"),
+    ("fold ids shape", dict(folds=np.zeros(7, int)), "folds must be an int K >= 2 or an (100,) int array"),
+    ("val_loss with folds", dict(folds=5, val_loss=lambda w: jnp.sum(w)), "leave val_loss=None"),
+    ("negative log_lam_l2", dict(log_lam_l2=-1.0), "log_lam_l2 must be a float >= 0"),
 ]
 
 
@@ -339,3 +348,170 @@ def test_implicit_bad_input_names_the_argument(name, kwargs, match):
         tune_weighted_lasso(x, y, xv, yv, kwargs.pop("lams0"), **kwargs)
     with pytest.raises(ValueError, match="x_val must have the 8 features"):
         lasso_hypergradient(x, y, xv[:, :3], yv, 0.1)
+    with pytest.raises(ValueError, match="x_val and y_val are needed without folds="):
+        tune_weighted_lasso(x, y, None, None, 0.1, steps=1)
+
+
+# the check's directions
+
+def test_check_directions_are_distinct_orthonormal_and_deterministic():
+    v = directions_matrix(3, 2, key=0)
+    np.testing.assert_allclose(v @ v.T, np.eye(2), atol=1e-12)  # (±1 signs drew ±(1, 1, 1)/√3 twice here)
+    np.testing.assert_array_equal(v, directions_matrix(3, 2, key=0))
+    assert not np.allclose(v, directions_matrix(3, 2, key=1))
+    np.testing.assert_array_equal(directions_matrix(2, 2, key=0), np.eye(2))  # few λ: each on its own
+    np.testing.assert_array_equal(directions_matrix(1, 5, key=3), np.eye(1))
+    w = directions_matrix(50, 4, key=2)
+    np.testing.assert_allclose(w @ w.T, np.eye(4), atol=1e-12)
+
+
+def test_check_sees_a_step_in_the_ratio_of_two_lambdas():
+    def objective(lams):  # smooth in every λ, plus a jump where λ0 passes λ1 (log λ0 − log λ1 = 0)
+        t = jnp.log(lams)
+        return jnp.sum(lams) + jnp.where(t[0] > t[1], 1.0, 0.0)
+
+    lams = jnp.array([0.999, 1.0, 0.5], jnp.float32)  # 0.1% below the step
+    check = check_hypergradient(objective, lams)
+    assert check.directions.shape == (2, 3)
+    assert abs(check.directions[0] @ check.directions[1]) < 1e-6
+    # ∂f/∂log λ = λ away from the step, so autodiff along v is v · λ: two different numbers, not ±one
+    np.testing.assert_allclose(check.autodiff, check.directions @ np.asarray(lams, np.float64), rtol=1e-5)
+    assert abs(abs(check.autodiff[0]) - abs(check.autodiff[1])) > 1e-3
+    assert not check.ok, check  # a direction parallel to (1, 1, 1) never crosses the step and passed it
+
+
+def test_check_uses_every_lambda_on_its_own_when_there_are_few():
+    check = check_hypergradient(lambda lams: lams["a"] ** 2 + 3 * lams["b"], {"a": 2.0, "b": 0.5}, directions=3)
+    np.testing.assert_array_equal(check.directions, np.eye(2))
+    np.testing.assert_allclose(check.autodiff, [2 * 2.0**2, 3 * 0.5], rtol=1e-5)  # ∂f/∂log λ = λ ∂f/∂λ
+    assert check.ok and check.finite_difference.shape == (2, 2)
+
+
+# has_aux: what the objective reports besides the loss
+
+def _aux_objective(lam):
+    """One weight, w(λ) = 2 / (1 + λ) after training; the loss (w − 1)², the aux w and a "test" loss."""
+    opt = optax.chain(jaxreg.add_l2_decay(lam), optax.sgd(0.1))
+    w = jaxreg.fit(lambda w: (w - 2.0) ** 2, jnp.zeros(()), opt, steps=100).params
+    return (w - 1.0) ** 2, {"w": w, "test": (w - 1.5) ** 2}
+
+
+@pytest.mark.parametrize("method", ["unrolled", "forward"])
+def test_has_aux_records_the_aux_along_every_descent(method):
+    starts = np.array([0.1, 3.0], np.float32)
+    res = tune_hyperparams(_aux_objective, starts, steps=15, multi_start=True, has_aux=True, method=method)
+    assert res.aux["w"].shape == (2, 16) and res.aux["test"].shape == (2, 16)
+    np.testing.assert_allclose(res.aux["w"], 2 / (1 + res.lams), rtol=1e-4)
+    np.testing.assert_allclose(res.aux["test"], (res.aux["w"] - 1.5) ** 2, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(res.val_loss, (res.aux["w"] - 1.0) ** 2, rtol=1e-4, atol=1e-7)
+    best = res.best_aux
+    assert isinstance(best["w"], float) and best["w"] == pytest.approx(2 / (1 + res.best_lams), rel=1e-4)
+    plain = tune_hyperparams(lambda lam: _aux_objective(lam)[0], starts, steps=15, multi_start=True, method=method)
+    np.testing.assert_array_equal(plain.lams, res.lams)  # the aux changes nothing of the descent
+    assert plain.aux is None and plain.best_aux is None
+    table = res.table()
+    np.testing.assert_array_equal(table["aux['test']"], res.aux["test"].reshape(-1))
+
+
+def test_has_aux_calling_convention_errors():
+    with pytest.raises(TypeError, match="has_aux=True"):
+        tune_hyperparams(_aux_objective, 0.1, steps=2)
+    with pytest.raises(TypeError, match="must return a pair"):
+        tune_hyperparams(lambda lam: (lam - 1.0) ** 2, 0.1, steps=2, has_aux=True)
+    with pytest.raises(TypeError, match="has_aux=True"):
+        check_hypergradient(_aux_objective, 0.1)
+    assert check_hypergradient(_aux_objective, 0.1, has_aux=True).ok
+
+
+# cost: what a call evaluated
+
+def test_cost_counts_every_evaluation_the_descent_and_the_check_ran():
+    calls = []
+
+    def objective(lam):
+        jax.debug.callback(lambda lam: calls.append(np.size(lam)), lam)  # under vmap: once, with every start
+        return _aux_objective(lam)[0]
+
+    res = tune_hyperparams(objective, np.array([0.1, 3.0, 1.0], np.float32), steps=6, multi_start=True)
+    cost = res.cost
+    assert (cost.hypergradients, cost.objective_evaluations) == (18, 3)
+    assert (cost.check_hypergradients, cost.check_evaluations) == (1, 4)  # one λ: one direction, two steps, ±
+    assert cost.path_solves == 0 and cost.folds == 1 and cost.seconds > 0
+    assert sum(calls) == 18 + 3 + 1 + 4
+    assert cost.trainings(per_hypergradient=3.0) == 3 * 19 + 7
+    unchecked = tune_hyperparams(objective, 0.1, steps=4, check=False).cost
+    assert (unchecked.hypergradients, unchecked.check_hypergradients, unchecked.check_evaluations) == (4, 0, 0)
+
+
+def test_implicit_cost_counts_the_path_solves(monkeypatch):
+    from jaxreg.tuning import _implicit
+
+    solves, solve = [], _implicit._solve
+    monkeypatch.setattr(_implicit, "_solve", lambda *a: solves.append(1) or solve(*a))
+    x, y, xv, yv = _sparse_problem()
+    starts = np.stack([np.full(8, 0.1), np.full(8, 0.05)])
+    res = tune_weighted_lasso(x, y, xv, yv, starts, steps=3, multi_start=True)
+    assert (res.cost.hypergradients, res.cost.objective_evaluations, res.cost.path_solves) == (6, 2, 8)
+    assert len(solves) == 8
+    solves.clear()
+    cv = tune_weighted_lasso(x, y, xv, yv, starts[0], steps=3, folds=4)
+    assert (cv.cost.path_solves, cv.cost.folds) == (16, 4) and len(solves) == 16
+    table = cv.table()
+    np.testing.assert_array_equal(table["path_solves"], 4 * np.arange(1, 5))
+    np.testing.assert_array_equal(table["hypergradients"], np.arange(4))
+    np.testing.assert_array_equal(table["aux['held_out_loss']"], cv.val_loss[0])  # no penalty: the same
+
+
+# K-fold implicit tuning and the log-λ penalty
+
+def test_fold_ids_are_scikit_learns_kfold():
+    from sklearn.model_selection import KFold
+
+    from jaxreg.tuning._weighted import fold_ids
+    for n, k in ((23, 5), (100, 4), (7, 7)):
+        expected = np.zeros(n, int)
+        for j, (_, held) in enumerate(KFold(k).split(np.zeros((n, 1)))):
+            expected[held] = j
+        np.testing.assert_array_equal(fold_ids(k, n), expected)
+
+
+@pytest.mark.parametrize("log_lam_l2", [0.0, 0.3])
+def test_kfold_objective_is_the_mean_held_out_loss_and_its_hypergradient_exact(log_lam_l2):
+    with jax.enable_x64(True):
+        x, y, xv, yv = _sparse_problem(n=30, d=8)
+        xa, ya = np.vstack([x, xv]), np.concatenate([y, yv])  # folds are cut over training + validation
+        ids = np.repeat(np.arange(4), 15)
+
+        def objective(lams):  # the mean held-out MSE of 4 fits, each centred with its training rows' means
+            held = []
+            for k in range(4):
+                tr, ho = ids != k, ids == k
+                mx, my = xa[tr].mean(0), ya[tr].mean()
+                w = solve_weighted_elastic_net(xa[tr] - mx, ya[tr] - my, lams, tol=1e-12)
+                held.append(np.mean((ya[ho] - my - (xa[ho] - mx) @ w) ** 2))
+            t = np.log(lams)
+            return np.mean(held) + log_lam_l2 * np.mean((t - t.mean()) ** 2)
+
+        lams = np.geomspace(0.03, 0.15, 8)
+        rate = 1e-3  # plain SGD on log λ: the first step is −rate × the hypergradient
+        res = tune_weighted_lasso(x, y, xv, yv, lams, steps=1, folds=4, optimizer=optax.sgd(rate), tol=1e-12,
+                                  log_lam_l2=log_lam_l2)
+        assert res.val_loss[0, 0] == pytest.approx(objective(lams), rel=1e-10)
+        grad = (np.log(lams) - np.log(res.lams[0, 1])) / rate
+        eye = np.eye(8)
+        fd = [(objective(lams * np.exp(1e-6 * eye[j])) - objective(lams * np.exp(-1e-6 * eye[j]))) / 2e-6
+              for j in range(8)]
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+        penalty = res.val_loss[0] - res.aux["held_out_loss"][0]
+        t = np.log(res.lams[0])
+        np.testing.assert_allclose(penalty, log_lam_l2 * t.var(axis=1), atol=1e-12)
+
+
+def test_log_lam_penalty_holds_the_lambdas_together():
+    with jax.enable_x64(True):
+        x, y, xv, yv = _sparse_problem(n=60, d=10, seed=1)
+        free = tune_weighted_lasso(x, y, xv, yv, np.full(10, 0.05), steps=25, folds=3)
+        tied = tune_weighted_lasso(x, y, xv, yv, np.full(10, 0.05), steps=25, folds=3, log_lam_l2=1e4)
+        assert np.log(free.best_lams).std() > 0.2
+        assert np.log(tied.best_lams).std() < 0.01
+        assert free.best_loss < free.val_loss[0, 0]  # the K-fold objective does descend

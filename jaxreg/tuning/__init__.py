@@ -4,9 +4,10 @@ The layer above :mod:`jaxreg.solvers` and :mod:`jaxreg.selection` (it imports :f
 path solvers): :func:`tune_hyperparams` runs hypergradient descent on log λ through any training function
 (unrolled reverse mode, or forward mode for a few λ), several starts side by side in one compiled call
 (:func:`starts_from_sweep`); :func:`tune_weighted_lasso` tunes one λ per feature (or group) of a lasso /
-elastic net by implicit differentiation at the exact solution (:func:`lasso_hypergradient`,
-:func:`solve_weighted_elastic_net`); :func:`check_hypergradient` says whether a hypergradient means anything
-(not through the sign step). Both return a :class:`TuneResult`. User guide: ``docs/tuning.md``.
+elastic net by implicit differentiation at the exact solution, on a validation split or K folds
+(:func:`lasso_hypergradient`, :func:`solve_weighted_elastic_net`); :func:`check_hypergradient` says whether a
+hypergradient means anything (not through the sign step). Both return a :class:`TuneResult`, with what it
+cost (:class:`TuneCost`). User guide: ``docs/tuning.md``.
 """
 
 from jaxreg.tuning._check import (
@@ -21,12 +22,16 @@ from jaxreg.tuning._implicit import (
     ImplicitHypergradient as ImplicitHypergradient,
     lasso_hypergradient as lasso_hypergradient,
     solve_weighted_elastic_net as solve_weighted_elastic_net,
-    tune_weighted_lasso as tune_weighted_lasso,
 )
-from jaxreg.tuning._result import TuneResult as TuneResult, starts_from_sweep as starts_from_sweep
+from jaxreg.tuning._result import (
+    TuneCost as TuneCost,
+    TuneResult as TuneResult,
+    starts_from_sweep as starts_from_sweep,
+)
+from jaxreg.tuning._weighted import tune_weighted_lasso as tune_weighted_lasso
 
 __all__ = [
-    "tune_hyperparams", "TuneResult", "starts_from_sweep", "check_hypergradient", "HypergradientCheck",
+    "tune_hyperparams", "TuneResult", "TuneCost", "starts_from_sweep", "check_hypergradient", "HypergradientCheck",
     "DEFAULT_LEARNING_RATE", "tune_weighted_lasso", "lasso_hypergradient", "ImplicitHypergradient",
     "solve_weighted_elastic_net",
 ]

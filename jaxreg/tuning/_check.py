@@ -1,11 +1,12 @@
-r"""Is the hypergradient meaningful? Autodiff against central finite differences along random directions.
+r"""Is the hypergradient meaningful? Autodiff against central finite differences along a few directions.
 
 Automatic differentiation through training differentiates the computation that ran: where training is a
 discontinuous function of λ (the sign step ``add_l1_sign``, the sign part of ``add_elastic_net`` once a weight
 crosses zero, a hard threshold), it returns the slope of the smooth piece λ sits on, which can be far from, or of
 the other sign than, the slope over the scale a descent moves on. Nothing in an optax chain can be inspected for
-this in general, so :func:`check_hypergradient` measures it: for a few random unit directions :math:`v` in
-log-λ space it compares :math:`\nabla f \cdot v` with
+this in general, so :func:`check_hypergradient` measures it: along a few distinct unit directions :math:`v` in
+log-λ space (each λ on its own when there are no more λ than directions, otherwise orthonormal random ones) it
+compares :math:`\nabla f \cdot v` with
 
 .. math::
 
@@ -25,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["HypergradientCheck", "check_hypergradient", "log_objective", "hypergradient_fn"]
+__all__ = ["HypergradientCheck", "check_hypergradient", "directions_matrix", "log_objective", "hypergradient_fn"]
 
 #: Finite-difference steps in log λ for a float64 objective: 1% and 0.1% of λ, the scales a descent moves on.
 DEFAULT_EPS = (1e-2, 1e-3)
@@ -45,12 +46,13 @@ class HypergradientCheck(NamedTuple):
     eps: tuple[float, ...]  # the steps in log λ
     rtol: float  # the relative tolerance each error was held to
     ok: bool  # every error ≤ rtol (and all finite)
+    directions: np.ndarray  # (directions, hyperparameters) the unit v, over the leaves of λ flattened in tree order
 
     def message(self) -> str:
         """A sentence for an error or warning: the worst disagreement and what it means."""
         worst = int(np.nanargmax(np.where(np.isfinite(self.error), self.error, np.inf).max(axis=0)))
         fd = ", ".join(f"{v:.4g} (eps={e:g})" for v, e in zip(self.finite_difference[:, worst], self.eps))
-        return (f"the hypergradient from autodiff ({self.autodiff[worst]:.4g} along a random direction in log λ) "
+        return (f"the hypergradient from autodiff ({self.autodiff[worst]:.4g} along direction {worst} in log λ) "
                 f"disagrees with finite differences {fd} beyond rtol={self.rtol:g}: training is not a smooth "
                 "function of λ here (the sign step add_l1_sign, or add_elastic_net's sign part once weights cross "
                 "zero, a hard threshold, a discontinuous schedule), so its gradient is the slope of one small "
@@ -58,45 +60,76 @@ class HypergradientCheck(NamedTuple):
                 "penalty (add_l2_decay), or pass check=False to skip this check")
 
 
-def log_objective(objective: Callable[[Any], Any]) -> Callable[[Any], jax.Array]:
-    """``objective`` of λ as a function of log λ, its value checked to be one number."""
-    def f(log_lams: Any) -> jax.Array:
-        value = objective(jax.tree.map(jnp.exp, log_lams))
+def log_objective(objective: Callable[[Any], Any], has_aux: bool = False) -> Callable[[Any], Any]:
+    """``objective`` of λ as a function of log λ, its value checked to be one number: ``log λ -> value``, or with
+    ``has_aux`` ``log λ -> (value, aux)`` (``objective`` returns ``(loss, aux)``, as for ``jax.grad``)."""
+    def f(log_lams: Any) -> Any:
+        out = objective(jax.tree.map(jnp.exp, log_lams))
+        if has_aux and not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"with has_aux=True objective must return a pair (loss, aux), got "
+                            f"{type(out).__name__}; return (loss, aux) or drop has_aux=True")
+        if not has_aux and isinstance(out, (tuple, list)):
+            raise TypeError(f"objective returned a {type(out).__name__} of {len(out)}, not a scalar validation "
+                            "loss: return the loss alone, or (loss, aux) with has_aux=True")
+        value = out[0] if has_aux else out
         if jnp.ndim(value) != 0:
             raise TypeError(f"objective must return a scalar validation loss, got shape {jnp.shape(value)}; "
                             "reduce it (e.g. .mean())")
-        return value
+        return (value, out[1]) if has_aux else value
     return f
 
 
-def hypergradient_fn(objective: Callable[[Any], Any], method: str) -> Callable[[Any], tuple[jax.Array, Any]]:
-    """``log λ -> (objective, ∂objective/∂log λ)`` by reverse mode (``"unrolled"``) or forward mode
-    (``"forward"``: one tangent per hyperparameter, memory independent of the training length)."""
-    f = log_objective(objective)
+def hypergradient_fn(objective: Callable[[Any], Any], method: str,
+                     has_aux: bool = False) -> Callable[[Any], tuple[jax.Array, Any, Any]]:
+    """``log λ -> (objective, aux, ∂objective/∂log λ)`` (``aux`` None without ``has_aux``) by reverse mode
+    (``"unrolled"``) or forward mode (``"forward"``: one tangent per hyperparameter, memory independent of the
+    training length)."""
+    f = log_objective(objective, has_aux)
+    with_aux = f if has_aux else (lambda p: (f(p), None))
     if method == "unrolled":
-        return jax.value_and_grad(f)
+        def value_and_grad(log_lams: Any) -> tuple[jax.Array, Any, Any]:
+            (value, aux), grad = jax.value_and_grad(with_aux, has_aux=True)(log_lams)
+            return value, aux, grad
+        return value_and_grad
     if method == "forward":
-        def value_and_jac(log_lams: Any) -> tuple[jax.Array, Any]:
-            grad, value = jax.jacfwd(lambda p: _twice(f, p), has_aux=True)(log_lams)
-            return value, grad
+        def value_and_jac(log_lams: Any) -> tuple[jax.Array, Any, Any]:
+            grad, (value, aux) = jax.jacfwd(lambda p: _value_twice(with_aux, p), has_aux=True)(log_lams)
+            return value, aux, grad
         return value_and_jac
     raise ValueError(f"method must be 'unrolled' (reverse mode) or 'forward' (forward mode), got {method!r}")
 
 
-def _twice(f: Callable[[Any], jax.Array], p: Any) -> tuple[jax.Array, jax.Array]:
-    """``(f(p), f(p))`` from one evaluation: the value rides along ``jacfwd`` as its aux."""
-    value = f(p)
-    return value, value
+def _value_twice(f: Callable[[Any], tuple[jax.Array, Any]], p: Any) -> tuple[jax.Array, tuple[jax.Array, Any]]:
+    """``(value, (value, aux))`` from one evaluation: the value and aux ride along ``jacfwd`` as its aux."""
+    value, aux = f(p)
+    return value, (value, aux)
 
 
-def _directions(log_lams: Any, n: int, key: int) -> list[Any]:
-    """``n`` random unit directions in log-λ space (Rademacher signs, normalised), trees like ``log_lams``."""
-    leaves, treedef = jax.tree.flatten(log_lams)
-    size = sum(int(np.size(x)) for x in leaves)
-    n = 1 if size == 1 else n  # one hyperparameter: ±1 are the same check
-    signs = np.random.default_rng(key).choice([-1.0, 1.0], size=(n, size)) / np.sqrt(size)
+def directions_matrix(size: int, n: int, key: int) -> np.ndarray:
+    """Distinct unit directions in a ``size``-dimensional log-λ space, one per row, deterministic for ``key``.
+
+    With no more hyperparameters than ``n``, the coordinate directions (every λ checked on its own); otherwise ``n``
+    orthonormal directions, the Q of a Gaussian matrix's QR with the signs of R's diagonal made positive (so
+    unique). Random signs alone (±1/√size) repeat one direction, up to its sign, more often the fewer λ there are.
+
+    Example:
+      >>> directions_matrix(2, 2, key=0).tolist()
+      [[1.0, 0.0], [0.0, 1.0]]
+      >>> v = directions_matrix(3, 2, key=0)
+      >>> np.allclose(v @ v.T, np.eye(2))
+      True
+    """
+    if size <= n:
+        return np.eye(size)
+    q, r = np.linalg.qr(np.random.default_rng(key).normal(size=(size, n)))
+    return (q * np.where(np.diag(r) < 0, -1.0, 1.0)).T
+
+
+def _as_trees(rows: np.ndarray, like: Any) -> list[Any]:
+    """Each row of ``rows`` cut into the leaves of ``like`` (shapes and dtypes), as trees like it."""
+    leaves, treedef = jax.tree.flatten(like)
     out = []
-    for row in signs:
+    for row in rows:
         parts, start = [], 0
         for x in leaves:
             k = int(np.size(x))
@@ -108,24 +141,23 @@ def _directions(log_lams: Any, n: int, key: int) -> list[Any]:
 
 def check_hypergradient(objective: Callable[[Any], Any], lams: Any, *, eps: Any = None, rtol: float = 0.1,
                         atol: float = DEFAULT_ATOL, directions: int = 2, method: str = "unrolled",
-                        key: int = 0) -> HypergradientCheck:
+                        key: int = 0, has_aux: bool = False) -> HypergradientCheck:
     r"""Compare the hypergradient of ``objective`` at ``lams`` with central finite differences in log λ.
 
-    For each random unit direction :math:`v` (Rademacher signs over all hyperparameters, normalised) and each
-    step :math:`arepsilon` in ``eps``, the error is
+    For each unit direction :math:`v` (:func:`directions_matrix`: every λ on its own when there are at most
+    ``directions`` of them, otherwise ``directions`` orthonormal random directions) and each
+    step :math:`\varepsilon` in ``eps``, the error is
 
     .. math::
 
-       rac{|
-abla f\cdot v - \Delta_arepsilon f|}{\max(|
-abla f\cdot v|, |\Delta_arepsilon f|)
-       + 8\,\epsilon_{	ext{mach}}|f|/arepsilon}
+       \frac{|\nabla f\cdot v - \Delta_\varepsilon f|}{\max(|\nabla f\cdot v|, |\Delta_\varepsilon f|)
+       + 8\,\epsilon_{\text{mach}}|f|/\varepsilon}
 
     with :math:`f(\log\lambda) =` ``objective(λ)``; the second term of the denominator is the rounding floor of the
     difference quotient, so a hypergradient that is zero within rounding passes. It passes when every error is
-    ≤ ``rtol``. Cost: one hypergradient and ``2 · len(eps) · directions`` evaluations of ``objective``, whatever
-    the number of hyperparameters. A pass is evidence, not proof: a discontinuity farther than ``eps`` away, or
-    along none of the directions, goes unseen.
+    ≤ ``rtol``. Cost: one hypergradient and ``2 · len(eps) · m`` evaluations of ``objective``, ``m`` =
+    min(``directions``, the number of λ), whatever the number of hyperparameters. A pass is evidence, not proof:
+    a discontinuity farther than ``eps`` away, or along none of the directions, goes unseen.
 
     Args:
       objective: ``objective(lams) -> scalar`` validation loss (the user trains inside it).
@@ -134,9 +166,10 @@ abla f\cdot v|, |\Delta_arepsilon f|)
         :data:`DEFAULT_EPS_FLOAT32` otherwise.
       rtol: the largest relative disagreement accepted.
       atol: the flatness floor, a fraction of |objective| per unit of log λ.
-      directions: how many random directions.
+      directions: how many directions (at most one per hyperparameter: fewer λ, fewer directions).
       method: ``"unrolled"`` (reverse mode) or ``"forward"``.
       key: seed of the directions.
+      has_aux: ``objective`` returns ``(loss, aux)``; the aux is ignored here.
 
     Returns:
       A :class:`HypergradientCheck`; ``ok`` says whether it passed, :meth:`~HypergradientCheck.message` why not.
@@ -157,11 +190,14 @@ abla f\cdot v|, |\Delta_arepsilon f|)
     if not (isinstance(atol, (int, float)) and atol >= 0 and isinstance(rtol, (int, float)) and rtol > 0):
         raise ValueError(f"rtol must be > 0 and atol >= 0, got rtol={rtol!r}, atol={atol!r}")
     log_lams = jax.tree.map(lambda x: jnp.log(jnp.asarray(x)), lams)
-    f = jax.jit(log_objective(objective))
-    value, grad = jax.jit(hypergradient_fn(objective, method))(log_lams)
+    value_only = log_objective(objective if not has_aux else (lambda lam: objective(lam)[0]))
+    f = jax.jit(value_only)
+    value, _, grad = jax.jit(hypergradient_fn(objective, method, has_aux))(log_lams)
     if eps is None:
         eps = DEFAULT_EPS if jnp.finfo(jnp.result_type(value)).bits >= 64 else DEFAULT_EPS_FLOAT32
-    dirs = _directions(log_lams, directions, key)
+    size = sum(int(np.size(x)) for x in jax.tree.leaves(log_lams))
+    unit = directions_matrix(size, directions, key)
+    dirs = _as_trees(unit, log_lams)
     ad = np.array([float(sum(jnp.vdot(g, v) for g, v in zip(jax.tree.leaves(grad), jax.tree.leaves(d))))
                    for d in dirs])
     fd = np.array([[(float(f(_shift(log_lams, d, e))) - float(f(_shift(log_lams, d, -e)))) / (2 * e) for d in dirs]
@@ -170,7 +206,7 @@ abla f\cdot v|, |\Delta_arepsilon f|)
     floor = atol * scale + 8 * float(jnp.finfo(jnp.result_type(value)).eps) * scale / np.array(eps)[:, None]
     error = np.abs(ad - fd) / (np.maximum(np.abs(ad), np.abs(fd)) + floor)
     ok = bool(np.all(np.isfinite(error)) and np.all(error <= rtol))
-    return HypergradientCheck(ad, fd, error, eps, float(rtol), ok)
+    return HypergradientCheck(ad, fd, error, eps, float(rtol), ok, unit)
 
 
 def _shift(log_lams: Any, direction: Any, step: float) -> Any:

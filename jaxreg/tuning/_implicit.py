@@ -1,4 +1,4 @@
-r"""One λ per feature (or group) of a lasso / elastic net, tuned by implicit differentiation at the exact solution.
+r"""The exact hypergradient of a lasso / elastic net's λ (one per feature or group) by implicit differentiation.
 
 The weighted elastic net, in jaxreg's conventions (sklearn's ``1/(2n)`` loss; no intercept: centre ``x`` and ``y``)
 
@@ -38,10 +38,8 @@ import numpy as np
 from jaxreg._checks import check_ratio
 from jaxreg.solvers._objective import certifiable_tol
 from jaxreg.solvers._paths import elastic_net_path
-from jaxreg.tuning._descent import check_log_lams, descent_optimizer, log_bounds
-from jaxreg.tuning._result import TuneResult
 
-__all__ = ["ImplicitHypergradient", "solve_weighted_elastic_net", "lasso_hypergradient", "tune_weighted_lasso"]
+__all__ = ["ImplicitHypergradient", "solve_weighted_elastic_net", "lasso_hypergradient"]
 
 
 class ImplicitHypergradient(NamedTuple):
@@ -237,94 +235,3 @@ def lasso_hypergradient(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams
     groups = _check_groups(groups, x.shape[1])
     lam = _feature_lams(lams, x.shape[1], groups)
     return _hypergradient(x, y, xv, yv, lam, _l1_ratio(l1_ratio), groups, tol, val_loss, np.shape(lams))
-
-
-class _Trajectory(NamedTuple):
-    """One start's implicit descent, as recorded (host arrays)."""
-
-    log_lams: np.ndarray  # (steps + 1, *shape) log λ at each point
-    loss: np.ndarray  # (steps + 1,) validation loss there; NaN where not finite
-    grad_norm: np.ndarray  # (steps,) ‖∂ loss / ∂ log λ‖₂ at each step
-    stopped: bool  # a non-finite loss or hypergradient stopped it
-
-
-def _descend(hypergradient: Callable[[np.ndarray], ImplicitHypergradient], theta: np.ndarray, optimizer: Any,
-             steps: int, lo: float, hi: float) -> _Trajectory:
-    """One start: ``steps`` optimizer steps on log λ with the implicit hypergradient, clipped to the bounds."""
-    update = jax.jit(optimizer.update)
-    opt_state = optimizer.init(jnp.asarray(theta))
-    thetas, losses, norms, stopped = [theta], [], [], False
-    for _ in range(steps):
-        hg = hypergradient(np.exp(theta))
-        grad = hg.grad * np.exp(theta)  # ∂/∂ log λ = λ ∂/∂λ
-        losses.append(hg.loss)
-        norms.append(float(np.linalg.norm(grad)))
-        if stopped or not (np.isfinite(hg.loss) and np.isfinite(grad).all()):
-            stopped = True
-            thetas.append(theta)
-            continue
-        updates, opt_state = update(jnp.asarray(grad), opt_state, jnp.asarray(theta))
-        theta = np.clip(theta + np.asarray(updates, np.float64), lo, hi)
-        thetas.append(theta)
-    losses.append(hypergradient(np.exp(theta)).loss)
-    loss = np.asarray(losses, np.float64)
-    loss[~np.isfinite(loss)] = np.nan
-    return _Trajectory(np.stack(thetas), loss, np.asarray(norms), stopped)
-
-
-def tune_weighted_lasso(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams0: Any, *, steps: int,
-                        l1_ratio: float = 1.0, groups: Any = None, learning_rate: Any = None, optimizer: Any = None,
-                        multi_start: bool = False, bounds: Any = None, tol: float | None = None,
-                        val_loss: Callable | None = None) -> TuneResult:
-    r"""Tune one λ per feature (or per group) of a lasso / elastic net by implicit hypergradient descent.
-
-    Descent on log λ (Adam by default, as :func:`tune_hyperparams`) with the exact hypergradient of
-    :func:`lasso_hypergradient`: each step is one weighted solve and one :math:`|S|\times|S|` system, on the host
-    (the solves are certified paths, not traced), starts one after the other. A feature whose λ is above its
-    entry point gets a zero hypergradient (it stays out until another λ's move brings it in): start from a λ
-    below the coarse optimum, e.g. from :func:`starts_from_sweep` of a single-λ sweep, or bound λ from above.
-
-    Args:
-      x_train, y_train, x_val, y_val: centred designs ``(n, d)``, ``(m, d)`` and targets.
-      lams0: initial λ > 0: scalar, ``(d,)``, or ``(G,)`` with ``groups``; with ``multi_start`` a leading axis
-        of starts.
-      steps: hypergradient steps.
-      l1_ratio, groups, tol, val_loss: as :func:`lasso_hypergradient`.
-      learning_rate, optimizer, multi_start, bounds: as :func:`tune_hyperparams`.
-
-    Returns:
-      :class:`TuneResult` with ``method="implicit"``; ``lams`` is one array ``(starts, steps + 1, *shape)``.
-
-    Example (λ per feature of a lasso on 2 informative and 3 noise features):
-      >>> import numpy as np
-      >>> rng = np.random.default_rng(0)
-      >>> x, xv = rng.normal(size=(50, 5)), rng.normal(size=(50, 5))
-      >>> w = np.array([2.0, -1.0, 0.0, 0.0, 0.0])
-      >>> y, yv = x @ w + 0.5 * rng.normal(size=50), xv @ w + 0.5 * rng.normal(size=50)
-      >>> res = tune_weighted_lasso(x, y, xv, yv, np.full(5, 0.05), steps=30)
-      >>> bool(res.best_loss < res.val_loss[0, 0])
-      True
-    """
-    x, y = _design(x_train, y_train, "train")
-    xv, yv = _design(x_val, y_val, "val")
-    if xv.shape[1] != x.shape[1]:
-        raise ValueError(f"x_val must have the {x.shape[1]} features of x_train, got {xv.shape[1]}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1 (hypergradient steps), got {steps!r}")
-    rho, groups = _l1_ratio(l1_ratio), _check_groups(groups, x.shape[1])
-    optimizer = descent_optimizer(learning_rate, optimizer)
-    log_lams0, n_starts = check_log_lams(np.asarray(lams0, np.float64), multi_start)
-    lo, hi = log_bounds(bounds, log_lams0, multi_start)
-    starts = np.asarray(log_lams0, np.float64).reshape((n_starts,) + np.shape(lams0)[int(multi_start):])
-    shape = starts.shape[1:]
-    _feature_lams(np.exp(starts[0]), x.shape[1], groups)  # (a wrong shape of lams0 raises before any solve)
-
-    def hypergradient(lam: np.ndarray) -> ImplicitHypergradient:
-        return _hypergradient(x, y, xv, yv, _feature_lams(lam, x.shape[1], groups), rho, groups, tol, val_loss,
-                              shape)
-
-    runs = [_descend(hypergradient, theta, optimizer, int(steps), lo, hi) for theta in starts]
-    last = np.stack([r.log_lams[-1] for r in runs]).reshape(n_starts, -1)
-    return TuneResult(lams=np.exp(np.stack([r.log_lams for r in runs])), val_loss=np.stack([r.loss for r in runs]),
-                      grad_norm=np.stack([r.grad_norm for r in runs]), stopped=np.array([r.stopped for r in runs]),
-                      at_bound=np.any((last <= lo + 1e-9) | (last >= hi - 1e-9), axis=1), method="implicit")

@@ -1,5 +1,6 @@
 """What a hypergradient descent returns: :class:`TuneResult` (trajectories per start, the best point, a table, a
-plot), and :func:`starts_from_sweep`, the best few λ of a coarse sweep as starting points."""
+plot, what it cost: :class:`TuneCost`), and :func:`starts_from_sweep`, the best few λ of a coarse sweep as starting
+points."""
 
 from __future__ import annotations
 
@@ -8,7 +9,37 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-__all__ = ["TuneResult", "starts_from_sweep"]
+__all__ = ["TuneCost", "TuneResult", "starts_from_sweep"]
+
+
+class TuneCost(NamedTuple):
+    """What a tuning call spent, counted (``TuneResult.cost``).
+
+    A *hypergradient* is the objective's value and its gradient with respect to every λ: through training,
+    one training forward and backward (its wall time over one training's is measured, not fixed: see
+    ``docs/tuning.md``); implicitly, one certified solve and one :math:`|S|\times|S|` system per fold. An
+    *evaluation* is the value alone (one training; one solve per fold). A stopped start is counted like the others
+    (in one ``jit(vmap)`` it is computed all the same).
+
+    Example:
+      >>> cost = TuneCost(hypergradients=100, objective_evaluations=4, check_hypergradients=1, check_evaluations=8)
+      >>> cost.trainings(per_hypergradient=5.0)   # 101 hypergradients at 5 trainings each + 12 evaluations
+      517.0
+    """
+
+    hypergradients: int  # hypergradient evaluations of the descent: every start, every step
+    objective_evaluations: int  # value-only evaluations of the descent: each start's last λ
+    check_hypergradients: int = 0  # hypergradient evaluations of the check before the descent (0 or 1)
+    check_evaluations: int = 0  # value-only evaluations of the check: 2 · len(eps) · directions
+    path_solves: int = 0  # certified weighted solves (tune_weighted_lasso: one per fold per evaluation)
+    folds: int = 1  # held-out splits behind each value (tune_weighted_lasso(folds=K): K)
+    seconds: float = float("nan")  # wall time of the whole call, compilation and the check included
+
+    def trainings(self, per_hypergradient: float) -> float:
+        """Objective evaluations of the descent and the check, with a hypergradient counted as
+        ``per_hypergradient`` of them (its measured wall-time ratio to one evaluation)."""
+        return float(per_hypergradient * (self.hypergradients + self.check_hypergradients)
+                     + self.objective_evaluations + self.check_evaluations)
 
 
 class TuneResult(NamedTuple):
@@ -35,6 +66,8 @@ class TuneResult(NamedTuple):
     at_bound: np.ndarray  # (starts,) bool: the last λ of this start has a value on a bound (bounds=)
     method: str  # "unrolled", "forward" or "implicit"
     check: Any = None  # the HypergradientCheck run before the descent, or None
+    aux: Any = None  # the objective's aux (has_aux=True), each leaf (starts, steps + 1, *leaf shape); else None
+    cost: Any = None  # TuneCost: what the call spent (None for a hand-made result)
 
     @property
     def n_starts(self) -> int:
@@ -73,16 +106,27 @@ class TuneResult(NamedTuple):
         s, t = self._best_index()
         return jax.tree.map(lambda x: x[s, t].item() if np.ndim(x[s, t]) == 0 else np.asarray(x[s, t]), self.lams)
 
+    @property
+    def best_aux(self) -> Any:
+        """The objective's aux at the best point (``has_aux=True``; ``None`` otherwise): e.g. the test metrics of
+        the λ with the lowest validation loss, without training again."""
+        if self.aux is None:
+            return None
+        s, t = self._best_index()
+        return jax.tree.map(lambda x: np.asarray(x)[s, t].item() if np.ndim(x) == 2 else np.asarray(x)[s, t],
+                            self.aux)
+
     def final_lams(self, start: int = 0) -> Any:
         """λ after the last step of ``start``."""
         return jax.tree.map(lambda x: np.asarray(x[start, -1]), self.lams)
 
-    def _lam_columns(self) -> dict[str, np.ndarray]:
-        """One ``(starts, steps + 1)`` column per hyperparameter, named ``lam`` or ``lam<path>[index]``."""
+    def _lam_columns(self, tree: Any = None, prefix: str = "lam") -> dict[str, np.ndarray]:
+        """One ``(starts, steps + 1)`` column per hyperparameter, named ``lam`` or ``lam<path>[index]`` (or per
+        element of another tree of such leaves, named after ``prefix``)."""
         cols = {}
-        for path, leaf in jax.tree_util.tree_flatten_with_path(self.lams)[0]:
+        for path, leaf in jax.tree_util.tree_flatten_with_path(self.lams if tree is None else tree)[0]:
             leaf = np.asarray(leaf)
-            name = "lam" + jax.tree_util.keystr(path)
+            name = prefix + jax.tree_util.keystr(path)
             flat = leaf.reshape(leaf.shape[:2] + (-1,))
             if flat.shape[2] == 1 and leaf.ndim == 2:
                 cols[name] = flat[:, :, 0]
@@ -93,12 +137,21 @@ class TuneResult(NamedTuple):
 
     def table(self) -> dict[str, np.ndarray]:
         """One row per (start, step): ``start``, ``step``, ``val_loss``, ``grad_norm`` (NaN at the last step, which
-        takes none) and one column per hyperparameter (:meth:`to_dataframe` without pandas)."""
+        takes none), what this start had spent to get there (``hypergradients``; with ``tune_weighted_lasso`` also
+        ``path_solves``, the solve at this λ included), one column per hyperparameter, and one per scalar aux
+        (``aux<path>``; larger aux leaves stay in :attr:`aux`). :meth:`to_dataframe` without pandas; the whole
+        call's cost, the check's included, is :attr:`cost`."""
         starts, points = self.val_loss.shape
         grad = np.concatenate([self.grad_norm, np.full((starts, 1), np.nan)], axis=1)
-        out = {"start": np.repeat(np.arange(starts), points), "step": np.tile(np.arange(points), starts),
-               "val_loss": self.val_loss.reshape(-1), "grad_norm": grad.reshape(-1)}
+        step = np.tile(np.arange(points), starts)
+        out = {"start": np.repeat(np.arange(starts), points), "step": step,
+               "val_loss": self.val_loss.reshape(-1), "grad_norm": grad.reshape(-1), "hypergradients": step}
+        if self.method == "implicit":
+            out["path_solves"] = (step + 1) * (1 if self.cost is None else self.cost.folds)
         out.update({k: v.reshape(-1) for k, v in self._lam_columns().items()})
+        if self.aux is not None:
+            scalar = jax.tree.map(lambda x: x if np.ndim(x) == 2 else None, self.aux)
+            out.update({k: v.reshape(-1) for k, v in self._lam_columns(scalar, "aux").items()})
         return out
 
     def to_dataframe(self):

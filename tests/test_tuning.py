@@ -515,3 +515,13 @@ def test_log_lam_penalty_holds_the_lambdas_together():
         assert np.log(free.best_lams).std() > 0.2
         assert np.log(tied.best_lams).std() < 0.01
         assert free.best_loss < free.val_loss[0, 0]  # the K-fold objective does descend
+
+
+def test_starts_from_sweep_takes_the_direction_of_the_metric():
+    """An accuracy ranks the other way: its best λ are the largest means, never the worst ones."""
+    lambdas = [0.01, 0.1, 1.0, 10.0]
+    res = jaxreg.SweepResult.from_sweep({"val_acc": np.array([0.90, 0.95, 0.50, 0.93])}, lambdas)
+    np.testing.assert_allclose(starts_from_sweep(res, 2, metric="val_acc"), [0.1, 10.0])
+    np.testing.assert_allclose(starts_from_sweep(res, 1, metric="val_acc", mode="min"), [1.0])
+    with pytest.raises(ValueError, match="mode="):
+        starts_from_sweep(jaxreg.SweepResult.from_sweep({"zeros": np.arange(4.0)}, lambdas), 1, metric="zeros")

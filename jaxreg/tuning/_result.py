@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxreg.engine._select import resolve_mode
+
 __all__ = ["TuneCost", "TuneResult", "starts_from_sweep"]
 
 
@@ -191,16 +193,18 @@ class TuneResult(NamedTuple):
         return fig
 
 
-def starts_from_sweep(result: Any, k: int, *, metric: str = "val_loss", like: Any = None,
+def starts_from_sweep(result: Any, k: int, *, metric: str = "val_loss", mode: str | None = None, like: Any = None,
                       penalty: str | None = None) -> Any:
-    """The ``k`` λ of a coarse sweep with the lowest mean ``metric``, as starts for a multi-start descent.
+    """The ``k`` λ of a coarse sweep with the best mean ``metric``, as starts for a multi-start descent.
 
     The means are :meth:`jaxreg.engine.SweepResult.curves`' (healthy models only: NaN or diverged never count).
 
     Args:
       result: a :class:`jaxreg.engine.SweepResult` (e.g. ``SweepResult.from_sweep(out, lambdas)``).
       k: how many starts.
-      metric: the column to minimise.
+      metric: the column that ranks the λ.
+      mode: ``"min"`` (a loss) or ``"max"`` (an accuracy); ``None`` reads it from ``metric``'s name as
+        :meth:`jaxreg.engine.SweepResult.best` does, and refuses a name that says neither.
       like: ``None``: the starts as a ``(k,)`` array (one scalar λ each); a pytree: each start's λ broadcast
         to every leaf of it, leaves ``(k, *leaf.shape)`` (per-leaf or per-coordinate λ starting from one value).
       penalty: the penalty whose curve to use, for a table with a ``penalty`` column.
@@ -214,17 +218,20 @@ def starts_from_sweep(result: Any, k: int, *, metric: str = "val_loss", like: An
       >>> res = SweepResult.from_sweep({"val_loss": np.array([0.5, 0.2, np.nan, 0.3])}, [0.01, 0.1, 1.0, 10.0])
       >>> starts_from_sweep(res, 2).tolist()
       [0.1, 10.0]
+      >>> starts_from_sweep(res, 1, metric="val_loss", mode="max").tolist()  # e.g. an accuracy column
+      [0.01]
       >>> starts_from_sweep(res, 2, like={"w": np.zeros(3)})["w"].shape
       (2, 3)
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an int >= 1 (the number of starts), got {k!r}")
+    sign = 1.0 if resolve_mode(metric, mode) == "min" else -1.0
     curve = result.curves(metric, penalty=penalty)
     usable = np.flatnonzero(np.isfinite(curve.mean))
     if len(usable) < k:
         raise ValueError(f"k={k} starts asked for, but only {len(usable)} λ of the sweep have a finite mean "
                          f"{metric} over healthy models; lower k")
-    best = curve.lambdas[usable[np.argsort(curve.mean[usable], kind="stable")[:k]]]
+    best = curve.lambdas[usable[np.argsort(sign * curve.mean[usable], kind="stable")[:k]]]
     if like is None:
         return best
     return jax.tree.map(lambda leaf: np.broadcast_to(best.reshape((k,) + (1,) * np.ndim(leaf)),

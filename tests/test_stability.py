@@ -346,3 +346,17 @@ def test_gram_and_solver_are_checked():
         stability_selection(x, y, [0.5], gram="yes")
     with pytest.raises(ValueError, match="solver must be None"):
         stability_selection(x, y, [0.5], solver="auto")
+
+
+def test_float32_warns_that_its_probabilities_are_not_float64s():
+    """float32 paths are certified to a ~1e-3 gap: tiny coefficients near λ_max count as unselected, so say so."""
+    import jax
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6))
+    y = x[:, 0] + 0.1 * rng.normal(size=40)
+    with pytest.warns(UserWarning, match="jax_enable_x64"):
+        stability_selection(x.astype(np.float32), y.astype(np.float32), [0.5, 0.1], n_pairs=2)
+    with jax.enable_x64(True), warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        stability_selection(x, y, [0.5, 0.1], n_pairs=2)

@@ -18,6 +18,7 @@ import jaxreg
 from jaxreg.solvers import (
     ActiveSet,
     FixedSteps,
+    _active_set as active_set,
     elastic_net_path,
     least_squares_objective,
     relative_duality_gap,
@@ -144,7 +145,7 @@ def test_capacity_doubling_gives_the_same_path_and_programs_are_reused():
     assert again["compile_s"] < 0.5 * st["compile_s"]  # same shapes: the compiled programs are kept
 
 
-def test_first_guess_extrapolated_along_the_path_saves_newton_iterations():
+def test_first_guess_extrapolated_along_the_path_saves_newton_iterations(monkeypatch):
     """Gaussian design whose support grows to most coordinates over 100 λ: each λ's first support guess, taken
     at the point extrapolated from the last two λ (the path is piecewise linear), foresees the coordinates that
     enter, so nearly every λ needs one iteration (without the extrapolation: 111 and 123 iterations here). The
@@ -157,6 +158,7 @@ def test_first_guess_extrapolated_along_the_path_saves_newton_iterations():
     x, y = _centred(x, x @ w_true + 0.5 * rng.standard_normal(n))
     lam_max = np.abs(x.T @ y).max() / n
     lams = np.geomspace(lam_max, 1e-3 * lam_max, 100)
+    monkeypatch.setattr(active_set, "FULL_SLOTS_UP_TO", 0)  # (from 64 slots: d = 150 would start with all)
     for rho in (1.0, 0.5):
         w, st = elastic_net_path(x, y, lams, l1_ratio=rho, tol=1e-7, return_stats=True)
         assert st["converged"] and st["capacities"] == [64, 128, 150] and (w[-1] != 0).sum() > 128

@@ -65,7 +65,8 @@ from jaxreg.engine._compile import compile_with_options
 from jaxreg.solvers._objective import _relative_gap
 from jaxreg.solvers._sparse import SparseDesign, column_sq_norms, matvec, rmatvec
 
-__all__ = ["active_set_path", "ProgramCache", "PROGRAMS", "SOLVER_CPU_COMPILER_OPTIONS"]
+__all__ = ["active_set_path", "ProgramCache", "PROGRAMS", "SOLVER_CPU_COMPILER_OPTIONS", "FULL_SLOTS_UP_TO",
+           "FIRST_CAPACITY"]
 
 #: Active slots up to which Newton steps always factorise (conjugate gradients first above).
 CHOLESKY_BELOW = 128
@@ -80,6 +81,10 @@ MIN_BLOCK_SLOTS = 64
 CG_RTOL = 1e-2
 #: Power iterations of the step constant's estimate, and its safety factor.
 POWER_ITERATIONS, LIPSCHITZ_MARGIN = 30, 1.05
+#: The first program's active slots with the Gram matrix: all ``d`` coordinates up to this many (one program, no
+#: doublings: each further program is a dispatch and a start of its own, a third of a 5000 × 150 path's time);
+#: else, and with the data, :data:`FIRST_CAPACITY`, doubled as the active set grows.
+FULL_SLOTS_UP_TO, FIRST_CAPACITY = 256, 64
 #: Compiled programs a :class:`ProgramCache` keeps (the oldest goes first).
 MAX_PROGRAMS = 64
 
@@ -609,12 +614,13 @@ def _rank_bound(data, d: int) -> int:
     return x.shape[0] - int(centred)
 
 
-def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: int, capacity: int = 64,
+def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: int, capacity: int | None = None,
                     cache: ProgramCache | None = None):
     """Solve every λ of ``lams_desc`` (sorted large → small) to relative duality gap ≤ ``tol``.
 
     ``data``: ``{"gram", "xty", "yy"}`` (``XᵀX/n``, ``Xᵀy/n``, ``yᵀy/n``) or ``{"x", "y", "xty", "yy"}``.
-    ``capacity``: the first program's active slots (doubled, at most ``d``, each time a λ outgrows them).
+    ``capacity``: the first program's active slots (doubled, at most ``d``, each time a λ outgrows them; ``None``:
+    with the Gram matrix ``d`` up to :data:`FULL_SLOTS_UP_TO`, else :data:`FIRST_CAPACITY`).
     ``cache``: where compiled programs are kept (default :data:`PROGRAMS`). Returns the ``(K, d)`` coefficients
     in the order of ``lams_desc`` and stats: ``compile_s``, ``run_s``, ``iterations`` per λ, ``capacities``
     used and ``max_gap`` (the caller, :func:`jaxreg.solvers.elastic_net_path`, warns when it exceeds ``tol``).
@@ -633,6 +639,8 @@ def active_set_path(lams_desc, data, *, l1_ratio: float, tol: float, max_iter: i
     coefs, gaps, iters = np.zeros((k_total, d), dtype), np.full(k_total, np.inf), np.zeros(k_total, np.int64)
     w = jnp.asarray(np.zeros(d, dtype))  # (host scalars and arrays: eager JAX ops would each compile once)
     slope = _Slope(w, w, np.asarray(lams_desc[0], dtype))  # the path's slope before the first λ: none
+    if capacity is None:
+        capacity = d if d <= FULL_SLOTS_UP_TO and "gram" in data else FIRST_CAPACITY
     k, p, capacities = 0, min(d, int(capacity)), []
     while k < k_total:
         t0 = time.perf_counter()

@@ -360,3 +360,25 @@ def test_float32_warns_that_its_probabilities_are_not_float64s():
     with jax.enable_x64(True), warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         stability_selection(x, y, [0.5, 0.1], n_pairs=2)
+
+
+def test_refit_least_squares_mask_equals_indices_and_bad_support_raises():
+    """A boolean mask selects its True columns (cast to ints it would mean columns 0 and 1)."""
+    from jaxreg.selection import refit_least_squares
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((25, 4))
+    y = 3 * x[:, 2] - 2 * x[:, 3]
+    np.testing.assert_allclose(refit_least_squares(x, y, [False, False, True, True]), [0, 0, 3.0, -2.0], atol=1e-12)
+    np.testing.assert_allclose(refit_least_squares(x, y, np.array([2, 3])), [0, 0, 3.0, -2.0], atol=1e-12)
+    for support, match in [([True, False], "boolean mask must have shape"), ([2, 2], "duplicate"),
+                           ([4], "outside"), ([-1], "outside"), ([0.5], "integer column indices")]:
+        with pytest.raises(ValueError, match=match):
+            refit_least_squares(x, y, support)
+
+
+def test_lambda_min_for_bound_unimodal_with_odd_subsamples_raises():
+    odd = StabilityResult.from_coefs(np.zeros((3, 2, 4)), [1.0, 0.5])  # q = 0 would qualify at any λ
+    with pytest.raises(ValueError, match="complementary pairs"):
+        odd.lambda_min_for_bound(0.9, assumption="unimodal")
+    assert odd.lambda_min_for_bound(0.9) == 0.5  # the assumption-free bound needs no pairs

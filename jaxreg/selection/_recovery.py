@@ -99,6 +99,24 @@ def path_cv(path_fn: Callable[[Any, Any, Any], Any], x: Any, y: Any, lambdas: An
             "coef_1se": coefs[summary["index_1se"]]}
 
 
+def _support_indices(support: Any, d: int) -> np.ndarray:
+    """Distinct column indices from indices or a ``(d,)`` boolean mask (a mask cast to int would mean columns 0/1)."""
+    s = np.asarray(support)
+    if s.dtype == bool:
+        if s.shape != (d,):
+            raise ValueError(f"support as a boolean mask must have shape ({d},) (one flag per column), got {s.shape}")
+        return np.flatnonzero(s)
+    s = s.reshape(-1)
+    if s.size and not np.issubdtype(s.dtype, np.integer):
+        raise ValueError(f"support must be integer column indices or a ({d},) boolean mask, got dtype {s.dtype}")
+    s = s.astype(np.int64)
+    if s.size and (s.min() < 0 or s.max() >= d):
+        raise ValueError(f"support has indices outside [0, {d}): {s[(s < 0) | (s >= d)].tolist()}")
+    if np.unique(s).size != s.size:
+        raise ValueError(f"support has duplicate indices: {s.tolist()}; pass each column once")
+    return s
+
+
 def refit_least_squares(x: Any, y: Any, support: Any) -> np.ndarray:
     r"""``(d,)``: least squares with an intercept on the columns ``support``, zeros elsewhere.
 
@@ -108,14 +126,23 @@ def refit_least_squares(x: Any, y: Any, support: Any) -> np.ndarray:
 
     (the minimum-norm solution when :math:`|S|` exceeds the rank).
 
+    Args:
+      x: ``(n, d)`` design.
+      y: ``(n,)`` response.
+      support: column indices (distinct, in ``[0, d)``) or a ``(d,)`` boolean mask.
+
     Example:
       >>> import numpy as np
       >>> x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]]); y = 2 * x[:, 0] + 1
       >>> refit_least_squares(x, y, [0]).round(6).tolist()
       [2.0, 0.0]
+      >>> refit_least_squares(x, y, [True, False]).round(6).tolist()   # a mask selects the same column
+      [2.0, 0.0]
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    support = np.asarray(support, np.int64).reshape(-1)
+    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x must be (n, d) and y (n,), got {x.shape} and {y.shape}")
+    support = _support_indices(support, x.shape[1])
     w = np.zeros(x.shape[1])
     if support.size:
         xc, yc, _, _ = _centred(x[:, support], y)

@@ -282,7 +282,8 @@ class StabilityResult:
         """The smallest λ of the grid whose region Λ = {λ ≥ it} keeps the bound ≤ ``max_false``.
 
         The bound grows as Λ reaches smaller λ (more features per half), so every larger λ qualifies too.
-        ``None`` where no λ does (not even the largest alone).
+        ``None`` where no λ does (not even the largest alone). ``"unimodal"`` with an odd number of subsamples
+        raises (as :meth:`false_selection_bound` does).
 
         Example:
           >>> import numpy as np
@@ -297,16 +298,17 @@ class StabilityResult:
         if assumption not in BOUND_ASSUMPTIONS:
             raise ValueError(f"assumption must be one of {', '.join(map(repr, BOUND_ASSUMPTIONS))}, "
                              f"got {assumption!r}")
-        best = None
+        pairs = self._pairs(assumption)  # an odd subsample count is the caller's error, not "no λ qualifies"
+        d = self.n_features
         for lam in np.unique(self.lambdas):  # ascending: the first that qualifies is the smallest
-            try:
-                ok = self.false_selection_bound(threshold, float(lam), assumption=assumption) <= max_false
-            except ValueError:  # the unimodal bound's range (θ = q/d too large for this threshold)
-                ok = False
-            if ok:
-                best = float(lam)
-                break
-        return best
+            q = self.average_selected(float(lam))
+            if pairs is None:
+                bound = false_selection_bound(q, d, threshold)
+            else:  # None outside the theorem's range (θ = q/d too large for this threshold): not qualifying
+                bound = unimodal_bound(q, d, float(threshold), pairs)[0]
+            if bound is not None and bound <= max_false:
+                return float(lam)
+        return None
 
     def summary(self, threshold: float, lambda_min: float | None = None) -> dict:
         """A JSON-ready dict: the stable set, ``q``, the bounds (:meth:`error_bounds`) and the subsample counts.

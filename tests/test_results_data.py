@@ -169,3 +169,38 @@ def test_the_validation_curve_marks_the_best_accuracy_and_bands_the_fold_level_s
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     se = per_fold.std(0, ddof=1) / np.sqrt(3)
     np.testing.assert_allclose([band.min(), band.max()], [(per_fold.mean(0) - se).min(), (per_fold.mean(0) + se).max()])
+
+
+def test_weight_histogram_passes_mode_and_raises_for_a_directionless_metric():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jaxreg.engine import plot_weight_histogram
+
+    w = np.array([[1.0, 2.0], [0.0, 1.5], [0.0, 0.5]])[:, :, None]
+    res = SweepResult.from_sweep({"score": np.array([0.3, 0.9, 0.4]), "w": w}, [0.01, 0.1, 1.0])
+    with pytest.raises(ValueError, match="whether smaller or larger"):  # not a panel titled "diverged"
+        plot_weight_histogram(res, metric="score")
+    assert plot_weight_histogram(res, metric="score", mode="max").axes[0].get_title() == "λ=0.1"
+    assert plot_weight_histogram(res, metric="score", mode="min").axes[0].get_title() == "λ=0.01"
+    with pytest.raises(ValueError, match="unknown metric"):
+        plot_weight_histogram(res, metric="val_los")
+
+
+def test_identical_seeds_are_recorded_and_warned_per_metric():
+    """Seeds that tie on an accuracy but change the loss: the accuracy's record must not stand for the loss."""
+    import warnings
+
+    out = {"val_acc": np.array([[0.9, 0.8], [0.9, 0.8]]), "val_loss": np.array([[0.3, 0.2], [0.31, 0.2]])}
+    res = SweepResult.from_sweep(out, [0.1, 1.0], keys=[0, 1])
+    with pytest.warns(UserWarning, match="seeds change nothing"):
+        res.best("val_acc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert res.best("val_loss")["n_counts"] == "models"  # no warning: the seeds change the loss
+    assert res.info["seeds_identical_by_metric"] == {"val_acc": True, "val_loss": False}
+    same = SweepResult.from_sweep({"val_acc": out["val_acc"], "val_loss": out["val_acc"]}, [0.1, 1.0], keys=[0, 1])
+    with pytest.warns(UserWarning, match="seeds change nothing"):
+        same.best("val_acc")
+    with pytest.warns(UserWarning, match="bit-identical val_loss"):  # the other metric is checked too
+        same.best("val_loss")

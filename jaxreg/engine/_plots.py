@@ -209,10 +209,13 @@ def plot_coefficient_path(result: Any, leaf: str | None = None, *, penalty: str 
     return fig
 
 
-def plot_weight_histogram(result: Any, *, weight_keys: list[str] | None = None, metric: str = "val_loss"):
+def plot_weight_histogram(result: Any, *, weight_keys: list[str] | None = None, metric: str = "val_loss",
+                          mode: str | None = None):
     r"""Histogram of the penalised weights of each penalty's best model (by ``metric``); zeros counted, not drawn.
 
-    ``weight_keys`` selects the params leaves (default: the weight matrices, 3-D with the row axis).
+    ``weight_keys`` selects the params leaves (default: the weight matrices, 3-D with the row axis). ``mode``
+    as in :meth:`~jaxreg.engine.SweepResult.best`: ``"min"``, ``"max"`` or ``None`` (read from the metric's
+    name; a name that says neither raises). A panel whose every model diverged is titled "diverged".
 
     Example:
       >>> import numpy as np
@@ -225,7 +228,10 @@ def plot_weight_histogram(result: Any, *, weight_keys: list[str] | None = None, 
     if result.params is None:
         raise ValueError("weight_histogram needs the final params: run the sweep with keep_params=True")
     keys = weight_keys or [k for k, v in result.params.items() if v.ndim >= 3]
-    best = result.best(metric) if "penalty" in result.table else {None: _best_or_none(result, metric)}
+    if metric not in result.table:
+        raise ValueError(f"unknown metric {metric!r}; columns are {', '.join(result.columns)}")
+    mode = resolve_mode(metric, mode)  # a bad mode or a directionless name raises here, never reads as "diverged"
+    best = result.best(metric, mode) if "penalty" in result.table else {None: _best_or_none(result, metric, mode)}
     fig, axes = _figure(len(best))
     for ax, (pen, b) in zip(axes, best.items()):
         lam = b["lambda"] if b else None
@@ -246,8 +252,9 @@ def plot_weight_histogram(result: Any, *, weight_keys: list[str] | None = None, 
     return fig
 
 
-def _best_or_none(result: Any, metric: str) -> dict | None:
+def _best_or_none(result: Any, metric: str, mode: str) -> dict | None:
+    """The best record, or ``None`` when every model diverged (metric and mode already checked)."""
     try:
-        return result.best(metric)
+        return result.best(metric, mode)
     except ValueError:
         return None

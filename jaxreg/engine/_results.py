@@ -420,8 +420,8 @@ class SweepResult:
 
         A model started at zero and trained on full batches ignores its seed; its seeds are then
         not replicates (:func:`~jaxreg.engine._select.seeds_identical`). :meth:`best` and
-        :meth:`cv` warn once per result when this holds, and record it in
-        ``info["seeds_identical"]``.
+        :meth:`cv` warn once per result and metric when this holds, and record it in
+        ``info["seeds_identical_by_metric"][metric]``.
 
         Example:
           >>> SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.2]])}, [0.1, 1.0],
@@ -433,10 +433,20 @@ class SweepResult:
                                self.table.get("fold"))
 
     def _note_identical_seeds(self, metric: str) -> None:
-        """Warn, once per result, when the seeds changed nothing (:meth:`seeds_identical`)."""
-        if "seeds_identical" in self.info or "seed" not in self.table:
+        """Warn, once per result and metric, when the seeds changed nothing (:meth:`seeds_identical`).
+
+        Recorded in ``info["seeds_identical_by_metric"][metric]``, keyed by metric because a quantised
+        metric (an accuracy) can tie across seeds that change the loss. The command's
+        ``info["seeds_identical"]`` (``val_loss``'s, which its run reports) stands for ``val_loss``.
+        """
+        if "seed" not in self.table:
             return
-        self.info["seeds_identical"] = same = self.seeds_identical(metric)
+        noted = self.info.setdefault("seeds_identical_by_metric", {})
+        if metric == "val_loss" and "seeds_identical" in self.info:
+            noted.setdefault(metric, bool(self.info["seeds_identical"]))
+        if metric in noted:
+            return
+        noted[metric] = same = self.seeds_identical(metric)
         if same:
             warnings.warn(SEEDS_IDENTICAL.format(metric=metric), UserWarning, stacklevel=3)
 

@@ -21,6 +21,10 @@ def test_stability_writes_probabilities_stable_set_and_bounds(tmp_path, capsys):
     assert "stability selection: 4 pairs of halves" in out and "stable set (selection probability >= 0.8" in out
     for name in ("stability.csv", "stability_path.png"):
         assert str(tmp_path / name) in out
+    # the assumption-free bound counts stable features of low selection probability, noise features only under
+    # Meinshausen & Bühlmann's assumptions: the line must not call it a bound on wrong selections outright
+    assert "expected stable features of low selection probability (<= q/d = " in out, out
+    assert "noise features only under Meinshausen & Bühlmann's assumptions" in out and "wrongly" not in out
     assert (tmp_path / "stability_path.png").read_bytes()[:4] == b"\x89PNG"
 
     summary = json.loads((tmp_path / "summary.json").read_text())["stability"]
@@ -74,3 +78,11 @@ def test_stability_needs_a_regression_target(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--stability fits lasso paths (least squares) and needs a regression target" in err
     assert "classification task (see --task)" in err
+
+
+def test_stability_max_false_help_says_what_the_bound_counts(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "probability <= q/d" in text and "noise features only under Meinshausen" in text
+    assert "wrongly stable" not in text

@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     stab.add_argument("--stability-threshold", type=float, metavar="PI",
                       help=f"selection probability of the stable set, in (0.5, 1] (default {d.stability_threshold})")
     stab.add_argument("--stability-max-false", type=float, metavar="E",
-                      help="λ region: the largest whose bound on wrongly stable features is <= E "
-                      f"(default {d.stability_max_false:g})")
+                      help="λ region: the largest whose assumption-free bound is <= E: the expected stable features "
+                      "a half selects with probability <= q/d (Shah & Samworth); stable noise features only "
+                      f"under Meinshausen & Bühlmann's assumptions (default {d.stability_max_false:g})")
     out = s.add_mutually_exclusive_group()
     out.add_argument("--out", help="output directory (default runs/<timestamp>/)")
     out.add_argument("--resume", metavar="DIR",

@@ -2,9 +2,11 @@ r"""``jaxreg sweep --stability B``: stability selection with lasso paths on the 
 
 After the sweep, :func:`run_stability` fits one certified lasso path per half of ``B`` complementary pairs of
 the training samples (:func:`jaxreg.selection.stability_selection`, the sweep's λ grid) and chooses the
-region :math:`\Lambda = \{\lambda \ge \lambda_\Lambda\}` as the largest one whose assumption-free bound keeps
-the expected number of wrongly stable features at most ``stability_max_false``
-(:meth:`~jaxreg.selection.StabilityResult.lambda_min_for_bound`); the stable set is the features with
+region :math:`\Lambda = \{\lambda \ge \lambda_\Lambda\}` as the largest one whose assumption-free bound is at
+most ``stability_max_false`` (:meth:`~jaxreg.selection.StabilityResult.lambda_min_for_bound`). That bound
+(Shah & Samworth's Theorem 1) counts the stable features that a half selects with probability at most
+:math:`\theta = q/d`; it bounds the stable *noise* features only under Meinshausen & Bühlmann's assumptions
+(exchangeable noise features, a selection no worse than random guessing). The stable set is the features with
 :math:`\max_{\lambda\in\Lambda}\hat\Pi_k^\lambda \ge \pi_{thr}`. :func:`write_stability` writes the
 probabilities (``stability.csv``) and the stability path (``stability_path.png``); ``summary.json`` gets the
 stable set, Λ, ``q`` and every bound with its assumptions.
@@ -33,7 +35,7 @@ __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_MAX_FALSE", "check_stability", "run_sta
 
 #: ``--stability-threshold``'s default π_thr (module docstring: why).
 DEFAULT_THRESHOLD = 0.75
-#: ``--stability-max-false``'s default: Λ keeps at most one expected wrongly stable feature.
+#: ``--stability-max-false``'s default: Λ keeps the assumption-free bound at most 1 (module docstring: what it counts).
 DEFAULT_MAX_FALSE = 1.0
 #: The halves' seed (the command's runs are reproducible).
 SEED = 0
@@ -102,8 +104,10 @@ def _report(info: dict, n_train: int, log: Callable[[str], Any]) -> None:
     bounds = info["bounds"]
     unimodal = bounds["unimodal"]["value"]
     extra = f"; {unimodal:.3g} if unimodal (Shah & Samworth)" if unimodal is not None else ""
-    log(f"  expected wrongly stable features <= {bounds['none']['value']:.3g} (no assumption; noise features "
-        f"under Meinshausen & Bühlmann's){extra}")
+    theta = info["q"] / info["n_features"]
+    log(f"  expected stable features of low selection probability (<= q/d = {theta:.3g}) <= "
+        f"{bounds['none']['value']:.3g} (no assumption; the same bound holds for stable noise features only under "
+        f"Meinshausen & Bühlmann's assumptions){extra}")
 
 
 def write_stability(info: dict, out_dir: str, title: str = "") -> tuple[dict, list[str]]:

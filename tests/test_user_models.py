@@ -41,6 +41,15 @@ def test_raw_dict_and_exclude_by_name():
         jaxreg.weights_mask(params, exclude="embed")
 
 
+def test_lora_style_factors_named_a_and_b_are_both_penalised():
+    """A raw / LoRA-style tree {"a": (d, r), "b": (r, d)}: ``b`` is a matrix, not haiku's bias (a vector)."""
+    params = {"lora": {"a": jnp.ones((4, 2)), "b": jnp.full((2, 4), 0.5)}, "haiku_linear": {"w": jnp.ones((4, 3)),
+                                                                                           "b": jnp.ones(3)}}
+    assert jaxreg.weights_mask(params) == {"lora": {"a": True, "b": True},
+                                           "haiku_linear": {"w": True, "b": False}}
+    _check(params, _decay_only(params))  # the decay reaches both factors, exactly −2αλ·w
+
+
 def test_flax_linen_with_batchnorm():
     nn = pytest.importorskip("flax.linen")
 

@@ -9,10 +9,12 @@ with a tree of plain arrays (a mask tree built from one does not match the other
 Two rules decide, because rank alone cannot: stacking layers (flax linen ``nn.scan``, nnx ``vmap`` /
 ``scan`` over layers, equinox ``filter_vmap`` of a constructor) adds a leading axis, which makes a
 stacked bias or LayerNorm scale two-dimensional. So a leaf whose own name is one of
-``bias``, ``b``, ``offset`` (shifts: flax, equinox, haiku), ``scale`` (normalisation scales: flax,
+``bias``, ``offset`` (shifts: flax, equinox, haiku), ``scale`` (normalisation scales: flax,
 haiku), ``mean`` or ``var`` (flax BatchNorm statistics) is never a weight, whatever its rank; and
 ``stacked_axes=`` discounts leading stacked axes for the one case no name can tell apart, equinox's
-LayerNorm ``weight`` (a vector) against a Linear ``weight`` (a matrix).
+LayerNorm ``weight`` (a vector) against a Linear ``weight`` (a matrix). Short names such as haiku's
+``b`` are not in the list: in a raw or LoRA-style tree ``{"a": (d, r), "b": (r, d)}`` a ``b`` is a
+matrix to penalise, and haiku's unstacked bias ``b`` is a vector, which the rank rule already leaves out.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ __all__ = ["weights_mask", "WEIGHT_MIN_NDIM"]
 WEIGHT_MIN_NDIM = 2
 
 #: Leaf names that are never weights, whatever their rank (the module docstring lists where each comes from).
-_NOT_WEIGHT_NAMES = frozenset({"bias", "b", "offset", "scale", "mean", "var"})
+_NOT_WEIGHT_NAMES = frozenset({"bias", "offset", "scale", "mean", "var"})
 
 #: Attribute names of variable wrappers (flax nnx ``Variable``), skipped to reach the name of the parameter.
 _WRAPPER_ATTRS = frozenset({"value", "raw_value"})
@@ -40,7 +42,8 @@ def weights_mask(params: Any, *, exclude: Sequence[str] = (), stacked_axes: int 
     """True for the weight matrices of ``params``, False for biases and normalisation parameters.
 
     A leaf is penalised when (1) its name (the last key of its path: ``"kernel"``, ``"bias"``, an equinox
-    attribute) is not ``bias``, ``b``, ``offset``, ``scale``, ``mean`` or ``var``; (2) it has at least
+    attribute) is not ``bias``, ``offset``, ``scale``, ``mean`` or ``var`` (not ``b``: a LoRA factor
+    ``b`` is a matrix; haiku's bias ``b`` is a vector, left out by rule (2)); (2) it has at least
     :data:`WEIGHT_MIN_NDIM` dimensions besides its first ``stacked_axes``; (3) none of the ``exclude``
     substrings occurs in its key path (``jax.tree_util.keystr``, e.g. ``"['embed']['embedding']"``).
     Works on any pytree: raw dicts, flax linen's ``{"params": ...}``, flax nnx ``State`` (and inside

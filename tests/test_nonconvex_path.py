@@ -233,3 +233,22 @@ def test_benchmark_quick_mode_writes_its_json_rows():
             assert row["skglm_over_jaxreg"] > 0
         else:
             assert row["skglm"]["status"].startswith(("not installed", "not run"))
+
+
+def test_float32_tol_below_its_floor_warns_and_is_not_converged():
+    """float32 on the Gram layout: a tol finer than rounding resolves (below 64 eps) warns and reports
+    converged=False whatever violation it computed; tol=None takes the floor and converges."""
+    from jaxreg.solvers._nonconvex_path import tol_floor
+
+    x, y = correlated_design(*GRAM)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    lams = lambda_max(x, y) * np.geomspace(1, 0.05, K)
+    with pytest.warns(RuntimeWarning, match="below the smallest violation float32 resolves"):
+        _, st = nonconvex_path(x32, y32, lams, tol=1e-7, return_stats=True)
+    assert not st["converged"] and not any(st["lambda_converged"]) and st["tol_floor"] == tol_floor(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, st = nonconvex_path(x32, y32, lams, return_stats=True)
+    assert st["converged"] and st["tol"] == tol_floor(np.float32) == 64 * np.finfo(np.float32).eps
+    _, st = nonconvex_path(x, y, lams, return_stats=True)  # float64: the default 1e-6
+    assert st["converged"] and st["tol"] == 1e-6

@@ -31,6 +31,22 @@ __all__ = ["nonconvex_path", "NONCONVEX_PENALTIES", "DEFAULT_GAMMA", "curvature_
 NONCONVEX_PENALTIES = {"mcp": MCP_GAMMA_MIN, "scad": SCAD_GAMMA_MIN}
 #: γ when none is given: 3 for MCP (Zhang 2010, ncvreg), 3.7 for SCAD (Fan & Li 2001).
 DEFAULT_GAMMA = {"mcp": 3.0, "scad": 3.7}
+#: The smallest ``tol`` a path in a dtype can claim, in units of its eps: the violation ``Xᵀy/n − Gw`` is a
+#: difference of terms of size ``‖Xᵀy/n‖_∞`` whose rounding, recomputed in float64, reaches ~10 eps on
+#: standardised n > d designs; 64 eps leaves a margin for larger ``n`` and ``‖w‖``.
+TOL_FLOOR_EPS = 64
+#: ``tol`` when none is given: this, or the dtype's floor if larger (float32's).
+DEFAULT_TOL = 1e-6
+
+
+def tol_floor(dtype: Any) -> float:
+    """The smallest relative violation :func:`nonconvex_path` certifies in ``dtype`` (:data:`TOL_FLOOR_EPS` eps).
+
+    Example:
+      >>> f"{tol_floor(np.float32):.1e}", f"{tol_floor(np.float64):.1e}"
+      ('7.6e-06', '1.4e-14')
+    """
+    return TOL_FLOOR_EPS * float(np.finfo(np.dtype(dtype)).eps)
 
 
 def curvature_bound(penalty: str, gamma: float) -> float:
@@ -55,9 +71,10 @@ def _check_options(penalty: Any, gamma: Any, tol: Any, max_iter: Any, max_epochs
     if isinstance(gamma, bool) or np.ndim(gamma) != 0:
         raise ValueError(f"gamma must be one float, got {gamma!r}")
     check_gamma(gamma, penalty.upper(), NONCONVEX_PENALTIES[penalty])
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0 or not np.isfinite(tol):
+    bad_tol = isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0 or not np.isfinite(tol)
+    if tol is not None and bad_tol:
         raise ValueError(f"tol must be a positive float (the largest optimality violation, relative to "
-                         f"‖Xᵀy/n‖_∞), got {tol!r}")
+                         f"‖Xᵀy/n‖_∞) or None, got {tol!r}")
     for name, value in (("max_iter", max_iter), ("max_epochs", max_epochs)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -96,7 +113,7 @@ def _with_diag(data: dict, penalty: str, gamma: float) -> dict:
 
 
 def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma: float | None = None,
-                   tol: float = 1e-6, max_iter: int = 100, max_epochs: int = 1000, device: Any = "auto",
+                   tol: float | None = None, max_iter: int = 100, max_epochs: int = 1000, device: Any = "auto",
                    return_stats: bool = False) -> Any:
     r"""MCP or SCAD coefficients ``(K, d)`` along a λ grid: stationary points of
     :math:`\frac{1}{2n}\|y - Xw\|^2 + \sum_j \rho_{\lambda,\gamma}(w_j)` (no intercept: centre ``x`` and ``y``).
@@ -124,12 +141,14 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
       lambdas: 1-D grid of λ > 0, in any order.
       penalty: ``"mcp"`` or ``"scad"``.
       gamma: the concavity γ: > 1 (MCP), > 2 (SCAD); ``None``: 3 (MCP), 3.7 (SCAD).
-      tol: the largest violation, relative to ``‖Xᵀy/n‖_∞``. float32's rounding allows about 1e-6 at best.
+      tol: the largest violation, relative to ``‖Xᵀy/n‖_∞``; ``None``: 1e-6, or the dtype's floor
+        :func:`tol_floor` (64 eps: 7.6e-6 in float32, 1.4e-14 in float64) if larger. A ``tol`` below the floor
+        is finer than rounding resolves: it warns and reports ``converged=False``.
       max_iter: outer (working-set) iterations per λ.
       max_epochs: coordinate-descent epochs per working set.
       device: as :func:`jaxreg.solvers.elastic_net_path`'s (``"auto"``: small paths on the CPU).
       return_stats: also return a dict: ``converged`` (every λ), ``lambda_converged`` and ``violations``
-        (relative) per λ, ``max_violation``, ``iterations`` and ``epochs`` per λ, ``scale`` (‖Xᵀy/n‖_∞),
+        (relative) per λ, ``max_violation``, ``iterations`` and ``epochs`` per λ, ``scale`` (‖Xᵀy/n‖_∞), ``tol_floor``,
         ``capacities``, ``setup_s``, ``compile_s``, ``run_s``, ``device``, ``penalty``, ``gamma``, ``tol``.
 
     Returns:
@@ -140,8 +159,8 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
         ``max_iter``, ``max_epochs``, grid, shape, or NaN / inf in ``x`` or ``y``.
 
     Warns:
-      RuntimeWarning: some λ stopped above ``tol`` (``max_iter``, or rounding); they return with
-        ``converged=False``.
+      RuntimeWarning: some λ stopped above ``tol`` (``max_iter``, or rounding), or ``tol`` is below the dtype's
+        floor; they return with ``converged=False``.
 
     Example:
       >>> import numpy as np, jaxreg
@@ -152,10 +171,12 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
        [2.  0.3]]
     """
     penalty, gamma = _check_options(penalty, gamma, tol, max_iter, max_epochs)
-    dev = path_device(device, design_entries(x), tol)
+    dev = path_device(device, design_entries(x), DEFAULT_TOL if tol is None else tol)  # (certified: any tol)
     with jax.default_device(dev):
         x, y = place(x, y, dev)
         lam_desc, order = _descending(lambdas, x.dtype)
+        floor = tol_floor(x.dtype)
+        tol = max(DEFAULT_TOL, floor) if tol is None else tol
         t0 = time.perf_counter()
         n, d = x.shape
         data = _with_diag(design_data(x, y, gram=n > d and gram_fits(x), cpu=dev.platform == "cpu",
@@ -166,14 +187,10 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
         with one_blas_thread() if dev.platform == "cpu" else contextlib.nullcontext():  # (small LAPACK solves)
             coefs, stats = nonconvex_cd_path(lam_desc, data, penalty=penalty, gamma=gamma, tol=tol * scale,
                                              max_iter=max_iter, max_epochs=max_epochs)
-    stats.update(solver="working_set_cd", penalty=penalty, gamma=gamma, tol=tol, scale=scale, setup_s=setup_s,
-                 device=device_description(dev))
+    stats.update(solver="working_set_cd", penalty=penalty, gamma=gamma, tol=tol, tol_floor=floor, scale=scale,
+                 setup_s=setup_s, device=device_description(dev))
     result, stats = _in_callers_order(coefs, stats, order)
-    if not stats["converged"]:
-        bad = len(order) - sum(stats["lambda_converged"])
-        warnings.warn(f"nonconvex_path: {bad} of {len(order)} λ stopped with an optimality violation above "
-                      f"tol={tol:g} (largest {stats['max_violation']:.2g}, {result.dtype.name}); raise max_iter / "
-                      "max_epochs, or use float64 (jax_enable_x64) for tol below ~1e-5", RuntimeWarning, stacklevel=2)
+    _warn_if_uncertified(stats, result.dtype, len(order))
     return (result, stats) if return_stats else result
 
 
@@ -183,11 +200,28 @@ def _in_callers_order(coefs: np.ndarray, stats: dict, order: np.ndarray) -> tupl
     result = np.empty_like(coefs)
     result[order] = coefs
     viols = np.asarray(_reorder(stats["violations"], order)) / max(stats["scale"], np.finfo(np.float64).tiny)
-    lam_ok = viols <= stats["tol"]
+    lam_ok = (viols <= stats["tol"]) & (stats["tol"] >= stats["tol_floor"])  # below the floor: rounding, not a bound
     stats.update(violations=viols.tolist(), max_violation=float(viols.max()), lambda_converged=lam_ok.tolist(),
                  converged=bool(lam_ok.all()), iterations=_reorder(stats["iterations"], order),
                  epochs=_reorder(stats["epochs"], order))
     return result, stats
+
+
+def _warn_if_uncertified(stats: dict, dtype: Any, k: int) -> None:
+    """A ``RuntimeWarning`` at :func:`nonconvex_path`'s caller for a ``tol`` below the dtype's floor, or λ that
+    stopped above ``tol``."""
+    tol, floor, name = stats["tol"], stats["tol_floor"], np.dtype(dtype).name
+    if tol < floor:
+        warnings.warn(f"nonconvex_path: tol={tol:g} is below the smallest violation {name} resolves "
+                      f"(~{floor:.1e}); the computed violations ({stats['max_violation']:.2g}) are within rounding, "
+                      f"and converged is False. Use float64 (jax_enable_x64) or tol >= {floor:.1e}",
+                      RuntimeWarning, stacklevel=3)
+    elif not stats["converged"]:
+        bad = k - sum(stats["lambda_converged"])
+        warnings.warn(f"nonconvex_path: {bad} of {k} λ stopped with an optimality violation above tol={tol:g} "
+                      f"(largest {stats['max_violation']:.2g}, {name}); raise max_iter / max_epochs, or use float64 "
+                      f"(jax_enable_x64) for tol near float32's floor, {tol_floor(np.float32):.1e}",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _reorder(values: np.ndarray, order: np.ndarray) -> list:

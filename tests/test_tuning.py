@@ -356,7 +356,7 @@ def test_implicit_bad_input_names_the_argument(name, kwargs, match):
 
 def test_check_directions_are_distinct_orthonormal_and_deterministic():
     v = directions_matrix(3, 2, key=0)
-    np.testing.assert_allclose(v @ v.T, np.eye(2), atol=1e-12)  # (±1 signs drew ±(1, 1, 1)/√3 twice here)
+    np.testing.assert_allclose(v @ v.T, np.eye(2), atol=1e-12)  # (random ±1 signs can repeat one)
     np.testing.assert_array_equal(v, directions_matrix(3, 2, key=0))
     assert not np.allclose(v, directions_matrix(3, 2, key=1))
     np.testing.assert_array_equal(directions_matrix(2, 2, key=0), np.eye(2))  # few λ: each on its own
@@ -525,3 +525,53 @@ def test_starts_from_sweep_takes_the_direction_of_the_metric():
     np.testing.assert_allclose(starts_from_sweep(res, 1, metric="val_acc", mode="min"), [1.0])
     with pytest.raises(ValueError, match="mode="):
         starts_from_sweep(jaxreg.SweepResult.from_sweep({"zeros": np.arange(4.0)}, lambdas), 1, metric="zeros")
+
+
+# review fixes: centring, float64 val_loss, a flat objective, stopped starts
+
+def test_weighted_lasso_single_split_centres_like_the_folds():
+    """An offset in the features and the target (an intercept) changes nothing: the fit is centred with the
+    training means, and the validation rows with the same means."""
+    x, y, xv, yv = _regression(dense=False)
+    mx, my = x.mean(0), y.mean()
+    xc, yc, xvc, yvc = x - mx, y - my, xv - mx, yv - my
+    shift, offset = np.linspace(-3.0, 5.0, x.shape[1]), 7.0
+    lams0 = np.full(x.shape[1], 0.05)
+    want = tune_weighted_lasso(xc, yc, xvc, yvc, lams0, steps=4)
+    got = tune_weighted_lasso(x + shift, y + offset, xv + shift, yv + offset, lams0, steps=4)
+    np.testing.assert_allclose(got.lams, want.lams, rtol=1e-6)
+    np.testing.assert_allclose(got.val_loss, want.val_loss, rtol=1e-6)
+    hg = lasso_hypergradient(x + shift, y + offset, xv + shift, yv + offset, lams0)
+    hg_c = lasso_hypergradient(xc, yc, xvc, yvc, lams0)
+    np.testing.assert_allclose(hg.grad, hg_c.grad, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(hg.coef, hg_c.coef, rtol=1e-6, atol=1e-10)
+
+
+def test_custom_val_loss_runs_in_float64_without_x64():
+    x, y, xv, yv = _regression(dense=False)
+    x, y, xv, yv = x - x.mean(0), y - y.mean(), xv - x.mean(0), yv - y.mean()  # (the default loss's centring)
+    seen = []
+
+    def val_loss(w):
+        seen.append(w.dtype)
+        return jnp.mean((jnp.asarray(xv) @ w - jnp.asarray(yv)) ** 2)
+    with jax.enable_x64(False):
+        hg = lasso_hypergradient(x, y, xv, yv, 0.05, val_loss=val_loss)
+    assert seen and all(dt == jnp.float64 for dt in seen)
+    plain = lasso_hypergradient(x, y, xv, yv, 0.05)  # the default loss is the same mean squared error
+    np.testing.assert_allclose(hg.loss, plain.loss, rtol=1e-12)
+    np.testing.assert_allclose(hg.grad, plain.grad, rtol=1e-9)
+
+
+def test_check_hypergradient_of_a_flat_zero_objective_is_ok():
+    chk = check_hypergradient(lambda lam: 0.0 * lam, jnp.float32(1.0))
+    assert chk.ok and np.all(chk.error == 0)
+
+
+def test_a_stopped_start_solves_no_more():
+    """A non-finite loss stops a start at its first point: one path solve, not one per step; held_out NaN."""
+    x, y, xv, yv = _regression(dense=False)
+    res = tune_weighted_lasso(x, y, xv, yv, 0.05, steps=5, val_loss=lambda w: jnp.inf + 0.0 * jnp.sum(w))
+    assert res.stopped.all() and res.cost.path_solves == 1
+    assert np.isnan(res.val_loss).all() and np.isnan(res.aux["held_out_loss"]).all()
+    np.testing.assert_allclose(res.lams[0], 0.05, rtol=1e-6)  # it never moved

@@ -204,7 +204,9 @@ def check_hypergradient(objective: Callable[[Any], Any], lams: Any, *, eps: Any 
                    for e in eps])
     scale = abs(float(value))
     floor = atol * scale + 8 * float(jnp.finfo(jnp.result_type(value)).eps) * scale / np.array(eps)[:, None]
-    error = np.abs(ad - fd) / (np.maximum(np.abs(ad), np.abs(fd)) + floor)
+    diff = np.abs(ad - fd)
+    with np.errstate(invalid="ignore", divide="ignore"):  # (equal values, both 0 on a flat objective: error 0)
+        error = np.where(diff == 0, 0.0, diff / (np.maximum(np.abs(ad), np.abs(fd)) + floor))
     ok = bool(np.all(np.isfinite(error)) and np.all(error <= rtol))
     return HypergradientCheck(ad, fd, error, eps, float(rtol), ok, unit)
 

@@ -154,12 +154,11 @@ def tune_hyperparams(objective: Callable[[Any], Any], lams0: Any, *, steps: int,
       learning_rate: Adam's step on log λ (default :data:`DEFAULT_LEARNING_RATE`); or give ``optimizer``.
       optimizer: any optax optimizer on log λ (instead of ``learning_rate``).
       method: ``"unrolled"``: reverse mode through training, one training forward and its backward per step
-        whatever the number of hyperparameters: 3 trainings' arithmetic, but 3.3–6.7 trainings' wall time as
-        measured on a 2-core CPU (MLPs of 64-unit layers, 100–1000 full-batch steps; ``docs/tuning.md``): the
-        scan stores every step's residuals and the backward pass reads them back; memory O(training steps ×
-        carry) unless ``objective`` rematerialises (``fit(remat=True)``: residuals recomputed, about one
-        forward more, 3.8–6.0× there); ``"forward"``: forward mode, cost ∝ the number of hyperparameters,
-        memory independent of the training length (for a few λ).
+        whatever the number of hyperparameters: 3 trainings' arithmetic, more in wall time (the scan stores
+        every step's residuals and the backward pass reads them back; measured in ``docs/tuning.md``, "What it
+        costs"); memory O(training steps × carry) unless ``objective`` rematerialises (``fit(remat=True)``:
+        residuals recomputed, about one forward more); ``"forward"``: forward mode, cost ∝ the number of
+        hyperparameters, memory independent of the training length (for a few λ).
       multi_start: run one descent per start (leading axis of ``lams0``), side by side in one ``jit(vmap)``.
       bounds: ``(lo, hi)`` on λ (either ``None``: open); each step clips log λ to them, ``at_bound`` reports
         starts that end on one.

@@ -71,6 +71,14 @@ def _design(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _centre_split(x: np.ndarray, y: np.ndarray, x_val: np.ndarray,
+                  y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows centred with their means, and the validation rows with the same means: the fit's
+    unpenalised intercept :math:`\bar y - \bar x^\top w`, so that a validation residual is the prediction's."""
+    mx, my = x.mean(0), y.mean()
+    return x - mx, y - my, x_val - mx, y_val - my
+
+
 def _feature_lams(lams: Any, d: int, groups: np.ndarray | None) -> np.ndarray:
     """λ per feature (d,) from a scalar, a (d,) array, or one λ per group (with ``groups``)."""
     lams = np.asarray(lams, np.float64)
@@ -172,7 +180,8 @@ def _val_loss_and_grad(x_val: np.ndarray, y_val: np.ndarray, w: np.ndarray,
     if val_loss is None:
         r = y_val - x_val @ w
         return float(np.mean(r**2)), -2 * x_val.T @ r / len(y_val)
-    value, grad = jax.value_and_grad(val_loss)(jnp.asarray(w))
+    with jax.enable_x64(True):  # as the solve: float64 whatever the global flag
+        value, grad = jax.value_and_grad(val_loss)(jnp.asarray(w, jnp.float64))
     return float(value), np.asarray(grad, np.float64)
 
 
@@ -207,14 +216,16 @@ def lasso_hypergradient(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams
     derivative, and the validation loss has a kink there.
 
     Args:
-      x_train, y_train: the centred training design ``(n, d)`` and target ``(n,)``.
-      x_val, y_val: the validation design ``(m, d)`` and target ``(m,)`` (centred with the training means).
+      x_train, y_train: the training design ``(n, d)`` and target ``(n,)``, centred here with their means (the
+        fit's unpenalised intercept; ``coef`` is its slope).
+      x_val, y_val: the validation design ``(m, d)`` and target ``(m,)``, centred here with the training means.
       lams: λ > 0: a scalar (one λ), ``(d,)`` (one per feature), or one per group with ``groups``.
       l1_ratio: ρ ∈ (0, 1]; 1 is the lasso.
       groups: ``(d,)`` ints in ``[0, G)``: feature j's λ is ``lams[groups[j]]``.
       tol: the solve's relative duality gap (default 1e-10; the solve runs in float64).
-      val_loss: ``w -> scalar`` in JAX (differentiated with ``jax.grad``); default the mean squared error
-        :math:`\|y_{val} - X_{val}w\|^2/m`.
+      val_loss: ``w -> scalar`` in JAX, evaluated and differentiated (``jax.value_and_grad``) in float64; it
+        gets the slope ``w`` alone (the intercept is :math:`\bar y - \bar x^\top w`, training means); default the
+        mean squared error :math:`\|y_{val} - X_{val}w\|^2/m` of the centred validation rows.
 
     Returns:
       :class:`ImplicitHypergradient`: ``loss``, ``grad`` (∂ loss / ∂ λ, the shape of ``lams``), ``coef``,
@@ -234,4 +245,5 @@ def lasso_hypergradient(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams
         raise ValueError(f"x_val must have the {x.shape[1]} features of x_train, got {xv.shape[1]}")
     groups = _check_groups(groups, x.shape[1])
     lam = _feature_lams(lams, x.shape[1], groups)
+    x, y, xv, yv = _centre_split(x, y, xv, yv)
     return _hypergradient(x, y, xv, yv, lam, _l1_ratio(l1_ratio), groups, tol, val_loss, np.shape(lams))

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg.tuning._descent import check_log_lams, descent_optimizer, log_bounds
-from jaxreg.tuning._implicit import _check_groups, _design, _feature_lams, _hypergradient, _l1_ratio
+from jaxreg.tuning._implicit import _centre_split, _check_groups, _design, _feature_lams, _hypergradient, _l1_ratio
 from jaxreg.tuning._result import TuneCost, TuneResult
 
 __all__ = ["tune_weighted_lasso", "fold_ids"]
@@ -86,8 +86,7 @@ def _fold_splits(x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> list[_Split]:
     out = []
     for k in range(int(ids.max()) + 1):
         held = ids == k
-        mx, my = x[~held].mean(0), y[~held].mean()
-        out.append(_Split(x[~held] - mx, y[~held] - my, x[held] - mx, y[held] - my))
+        out.append(_Split(*_centre_split(x[~held], y[~held], x[held], y[held])))
     return out
 
 
@@ -107,20 +106,20 @@ def _descend(objective: Callable[[np.ndarray], _Point], theta: np.ndarray, optim
     opt_state = optimizer.init(jnp.asarray(theta))
     thetas, points, norms, stopped = [theta], [], [], False
     for _ in range(steps):
-        point = objective(np.exp(theta))
-        grad = point.grad * np.exp(theta)  # ∂/∂ log λ = λ ∂/∂λ
+        if not stopped:  # (a stopped start stays where it is: its point, without solving again)
+            point = objective(np.exp(theta))
+            grad = point.grad * np.exp(theta)  # ∂/∂ log λ = λ ∂/∂λ
+            stopped = not (np.isfinite(point.loss) and np.isfinite(grad).all())
         points.append(point)
         norms.append(float(np.linalg.norm(grad)))
-        if stopped or not (np.isfinite(point.loss) and np.isfinite(grad).all()):
-            stopped = True
-            thetas.append(theta)
-            continue
-        updates, opt_state = update(jnp.asarray(grad), opt_state, jnp.asarray(theta))
-        theta = np.clip(theta + np.asarray(updates, np.float64), lo, hi)
+        if not stopped:
+            updates, opt_state = update(jnp.asarray(grad), opt_state, jnp.asarray(theta))
+            theta = np.clip(theta + np.asarray(updates, np.float64), lo, hi)
         thetas.append(theta)
-    points.append(objective(np.exp(theta)))
+    points.append(point if stopped else objective(np.exp(theta)))
     loss, held_out = (np.array([getattr(p, k) for p in points], np.float64) for k in ("loss", "held_out"))
     loss[~np.isfinite(loss)] = np.nan
+    held_out[~np.isfinite(held_out)] = np.nan
     return _Trajectory(np.stack(thetas), loss, held_out, np.asarray(norms), stopped)
 
 
@@ -137,7 +136,7 @@ def _splits(x_train: Any, y_train: Any, x_val: Any, y_val: Any, folds: Any, val_
     if xv.shape[1] != x.shape[1]:
         raise ValueError(f"x_val must have the {x.shape[1]} features of x_train, got {xv.shape[1]}")
     if folds is None:
-        return [_Split(x, y, xv, yv)]
+        return [_Split(*_centre_split(x, y, xv, yv))]
     if val_loss is not None:
         raise ValueError("val_loss= is a function of w on one validation split; with folds= the held-out rows "
                          "change from fold to fold: leave val_loss=None (mean squared error) or drop folds=")
@@ -181,9 +180,9 @@ def tune_weighted_lasso(x_train: Any, y_train: Any, x_val: Any, y_val: Any, lams
     shared λ, 0 (default) no pull.
 
     Args:
-      x_train, y_train: the training design ``(n, d)`` and target; centred, unless ``folds`` is given (each
-        fold's fit is then centred with its own training rows' means).
-      x_val, y_val: the validation design ``(m, d)`` and target, centred with the training means; with
+      x_train, y_train: the training design ``(n, d)`` and target, centred here with their means (an
+        unpenalised intercept); with ``folds`` each fold's fit is centred with its own training rows' means.
+      x_val, y_val: the validation design ``(m, d)`` and target (centred here with the training means); with
         ``folds`` they may be ``None``, and if given their rows join the training rows before the folds are cut.
       lams0: initial λ > 0: scalar, ``(d,)``, or ``(G,)`` with ``groups``; with ``multi_start`` a leading axis
         of starts.

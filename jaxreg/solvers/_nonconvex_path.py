@@ -16,13 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxreg.core._grids import check_grid
 from jaxreg.core._nonconvex_prox import MCP_GAMMA_MIN, SCAD_GAMMA_MIN, check_gamma
 from jaxreg.engine._devices import device_description
 from jaxreg.solvers._blas import one_blas_thread
 from jaxreg.solvers._design import design_data, design_entries, gram_fits, place
 from jaxreg.solvers._nonconvex_cd import nonconvex_cd_path
-from jaxreg.solvers._paths import path_device
+from jaxreg.solvers._paths import descending, path_device
 from jaxreg.solvers._sparse import column_sq_norms
 
 __all__ = ["nonconvex_path", "NONCONVEX_PENALTIES", "DEFAULT_GAMMA", "curvature_bound"]
@@ -81,14 +80,8 @@ def _check_options(penalty: Any, gamma: Any, tol: Any, max_iter: Any, max_epochs
     return penalty, float(gamma)
 
 
-def _descending(lambdas: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The grid sorted large → small (each λ warm-starts the next) and its order."""
-    lam = check_grid(lambdas).astype(np.dtype(dtype))
-    if not (lam > 0).all():
-        raise ValueError(f"lambdas must be > 0, got {lam.min():g}: at λ = 0 the path is unpenalised least squares "
-                         "(not sparse, not unique for n < d); drop it")
-    order = np.argsort(-lam, kind="stable")
-    return lam[order], order
+#: The error for a λ ≤ 0 (:func:`jaxreg.solvers._paths.descending`).
+_AT_ZERO = ", got {:g}: at λ = 0 the path is unpenalised least squares (not sparse, not unique for n < d); drop it"
 
 
 def _with_diag(data: dict, penalty: str, gamma: float) -> dict:
@@ -174,7 +167,7 @@ def nonconvex_path(x: Any, y: Any, lambdas: Any, *, penalty: str = "mcp", gamma:
     dev = path_device(device, design_entries(x), DEFAULT_TOL if tol is None else tol)  # (certified: any tol)
     with jax.default_device(dev):
         x, y = place(x, y, dev)
-        lam_desc, order = _descending(lambdas, x.dtype)
+        lam_desc, order = descending(lambdas, x.dtype, _AT_ZERO)
         floor = tol_floor(x.dtype)
         tol = max(DEFAULT_TOL, floor) if tol is None else tol
         t0 = time.perf_counter()

@@ -225,7 +225,7 @@ def solve_path(x: Any, y: Any, lambdas: Any, solver: Solver, *, l1_ratio: Any, d
             return _fixed_steps(x, y, lambdas, solver, l1_ratio, dev, devices, return_stats)
         if isinstance(solver, ActiveSet) and np.ndim(l1_ratio) != 0:
             raise ValueError(f"ActiveSet needs one float l1_ratio, got {l1_ratio!r}; use Fista or Admm")
-        lam_desc, order = _descending(lambdas, x.dtype)
+        lam_desc, order = descending(lambdas, x.dtype)
         gram = _uses_gram(solver, x) if gram is None else gram
         coefs, stats = _certified_path(x, y, lam_desc, solver, l1_ratio, gram=gram, cpu=dev.platform == "cpu")
     result = np.empty_like(coefs)
@@ -259,12 +259,18 @@ def _fixed_steps(x, y, lambdas, solver: FixedSteps, l1_ratio, dev, devices, retu
     return fixed_steps_path(lambdas, data, solver, l1_ratio, step_size(data), devices, return_stats)
 
 
-def _descending(lambdas, dtype):
-    """Certified paths solve λ from large to small (each warm-starts the next): the sorted grid and its order."""
+_CERTIFIED_AT_ZERO = (" for a certified path, got {:g}: λ = 0 (unpenalised least squares) has no duality-gap "
+                      "certificate here; drop it, or use solver=FixedSteps()")
+
+
+def descending(lambdas, dtype, at_zero: str = _CERTIFIED_AT_ZERO):
+    """Paths solve λ from large to small (each warm-starts the next): the sorted grid and its order.
+
+    ``at_zero`` completes the error for a λ ≤ 0 after "lambdas must be > 0" (``{:g}``: the smallest λ).
+    """
     lam_host = check_grid(lambdas).astype(np.dtype(dtype))
     if not (lam_host > 0).all():
-        raise ValueError(f"lambdas must be > 0 for a certified path, got {lam_host.min():g}: λ = 0 (unpenalised "
-                         "least squares) has no duality-gap certificate here; drop it, or use solver=FixedSteps()")
+        raise ValueError("lambdas must be > 0" + at_zero.format(lam_host.min()))
     order = np.argsort(-lam_host, kind="stable")
     return lam_host[order], order
 

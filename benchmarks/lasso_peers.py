@@ -92,6 +92,9 @@ DESIGNS = (
     Design("sparse", "sparse CSC, n < d", 1000, 5000, density=0.05),
     Design("sparse", "sparse CSC, n > d", 10000, 500, density=0.05),
     Design("genotype_sparse", "sparse CSC 0/1/2, n < d", 500, 10000, density=0.05),
+    Design("genotype", "0/1/2 features, n < d", 800, 3000),
+    Design("toeplitz0.7", "correlated, n < d", 1000, 3000),
+    Design("factor", "n ≫ d", 20000, 200),
 )
 
 QUICK_DESIGNS = (
@@ -233,13 +236,56 @@ def warm_up(peer: str, sparse: bool) -> None:
         RUNNERS[peer][2](x, y, alpha_grid(x, y, 5), 1e-4)
 
 
-def _timed(peer: str, x, y, alphas, tol, path_gaps):
-    """One run: ``(seconds, largest gap, λ solved, what it compiled)``."""
-    with warnings.catch_warnings():  # (convergence warnings: the gap below is the judge)
+def _run_quietly(peer: str, x, y, alphas, tol):
+    """``(coefficients, seconds, what it compiled)`` of one run, convergence warnings silenced (the gap is the
+    judge)."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         coefs, compile_s = RUNNERS[peer][2](x, y, alphas, tol)
-        seconds = time.perf_counter() - t0 - compile_s
+        return coefs, time.perf_counter() - t0 - compile_s, compile_s
+
+
+class RunKilled(Exception):
+    """A peer's run went past ``--kill-after-s`` and its process was stopped."""
+
+
+def _run_in_child(peer: str, x, y, alphas, tol, kill_after_s: float):
+    """:func:`_run_quietly` in a forked process, killed after ``kill_after_s`` seconds (a peer's compiled loop
+    cannot be interrupted from Python; some runs take hours on ill-conditioned designs). The time is measured in
+    the child, so the fork and the transfer of the coefficients are not counted."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child():
+        try:
+            send.send(("ok", _run_quietly(peer, x, y, alphas, tol)))
+        except BaseException as e:  # (reported by the parent as this peer's error)
+            send.send(("error", f"{type(e).__name__}: {e}"))
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    try:
+        if not receive.poll(kill_after_s):
+            raise RunKilled(f"a run over {kill_after_s:g} s (stopped)")
+        status, value = receive.recv()
+    finally:
+        proc.kill()
+        proc.join()
+    if status != "ok":
+        raise RuntimeError(value)
+    return value
+
+
+def _timed(peer: str, x, y, alphas, tol, path_gaps, kill_after_s: float = math.inf):
+    """One run: ``(seconds, largest gap, λ solved, what it compiled)``; a peer other than jaxreg in a child
+    process when ``kill_after_s`` is finite."""
+    if peer == "jaxreg" or not math.isfinite(kill_after_s):
+        coefs, seconds, compile_s = _run_quietly(peer, x, y, alphas, tol)
+    else:
+        coefs, seconds, compile_s = _run_in_child(peer, x, y, alphas, tol, kill_after_s)
     solved = int(np.isfinite(coefs).all(1).sum())
     gaps = path_gaps(np.nan_to_num(coefs[:solved]))
     worst = float(gaps.max()) if solved == len(alphas) else math.inf
@@ -253,13 +299,19 @@ def _next_tol(tol: float, gap: float) -> float:
     return 10.0 ** math.floor(math.log10(tol / factor) + 1e-9)
 
 
-def _ladder(peer: str, x, y, alphas, path_gaps, max_run_s: float) -> tuple[list[dict], str]:
+def _ladder(peer: str, x, y, alphas, path_gaps, max_run_s: float,
+            kill_after_s: float = math.inf) -> tuple[list[dict], str]:
     """Runs at tighter and tighter ``tol`` until the path's gap is ≤ :data:`TARGET_GAP`, the tightest ``tol``,
     a path cut short (tightening does not lengthen it), a gap that no longer halves (stalled) or a run longer
-    than ``max_run_s``. Returns the runs and why the ladder stopped."""
+    than ``max_run_s``, or one stopped at ``kill_after_s``. Returns the runs and why the ladder stopped."""
     attempts, tol = [], FIRST_TOL
     while True:
-        s, gap, solved, compile_s, gap_solved = _timed(peer, x, y, alphas, tol, path_gaps)
+        try:
+            s, gap, solved, compile_s, gap_solved = _timed(peer, x, y, alphas, tol, path_gaps, kill_after_s)
+        except RunKilled as e:
+            if not attempts:
+                raise
+            return attempts, str(e)
         attempts.append({"tol": tol, "s": s, "max_gap": gap, "max_gap_solved": gap_solved, "solved": solved,
                          "compile_s": compile_s})
         stops = {"reached": gap <= TARGET_GAP, "path cut short": solved < len(alphas),
@@ -272,15 +324,21 @@ def _ladder(peer: str, x, y, alphas, path_gaps, max_run_s: float) -> tuple[list[
         tol = max(_next_tol(tol, gap), TIGHTEST_TOL)
 
 
-def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float, max_run_s: float) -> dict:
+def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float, max_run_s: float,
+            kill_after_s: float = math.inf) -> dict:
     """``peer``'s path: the ``tol`` ladder, then best of ``repeat`` runs at the final ``tol`` (the one that met
     the target, else the one with the smallest gap)."""
-    attempts, why = _ladder(peer, x, y, alphas, path_gaps, max_run_s)
+    try:
+        attempts, why = _ladder(peer, x, y, alphas, path_gaps, max_run_s, kill_after_s)
+    except RunKilled as e:  # not even the first tol finished: a lower bound on its time, no gap
+        return {"status": "ok", "s": kill_after_s, "runs": [], "tol": FIRST_TOL, "max_gap": math.inf,
+                "max_gap_solved": math.inf, "alphas_solved": 0, "reached": False, "ladder_stop": str(e),
+                "compile_s": 0.0, "attempts": [], "killed": True}
     final = attempts[-1] if attempts[-1]["max_gap"] <= TARGET_GAP else min(
         attempts, key=lambda a: (a["max_gap"], a["max_gap_solved"]))
     times = [final["s"]]
     while len(times) < repeat and min(times) <= max_repeat_s:
-        times.append(_timed(peer, x, y, alphas, final["tol"], path_gaps)[0])
+        times.append(_timed(peer, x, y, alphas, final["tol"], path_gaps, kill_after_s)[0])
     return {"status": "ok", "s": min(times), "runs": times, "tol": final["tol"], "max_gap": final["max_gap"],
             "max_gap_solved": final["max_gap_solved"], "alphas_solved": final["solved"],
             "reached": final["max_gap"] <= TARGET_GAP, "ladder_stop": why, "compile_s": attempts[0]["compile_s"],
@@ -288,7 +346,7 @@ def measure(peer: str, x, y, alphas, path_gaps, repeat: int, max_repeat_s: float
 
 
 def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: float, grid: tuple,
-                     max_run_s: float = math.inf) -> dict:
+                     max_run_s: float = math.inf, kill_after_s: float = math.inf) -> dict:
     """One JSON row: every peer on ``design``, the fastest peer that met the target and jaxreg's ratio to it.
     ``grid``: the number of α and the smallest α over α_max; ``max_run_s``: no tighter ``tol`` after a run
     this long."""
@@ -305,7 +363,8 @@ def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: flo
         print(f"  {design.label}: {peer} …", file=sys.stderr, flush=True)
         try:
             results[peer] = {"version": version,
-                             **measure(peer, x, y, alphas, path_gaps, repeat, max_repeat_s, max_run_s)}
+                             **measure(peer, x, y, alphas, path_gaps, repeat, max_repeat_s, max_run_s,
+                                       kill_after_s)}
         except Exception as e:  # (a peer that fails on a design is reported, the others still run)
             results[peer] = {"status": f"error: {type(e).__name__}: {e}", "version": version}
     met = {p: r["s"] for p, r in results.items() if r.get("reached")}
@@ -315,7 +374,7 @@ def benchmark_design(design: Design, peers: dict, repeat: int, max_repeat_s: flo
            "n": design.n, "d": design.d, "sparse": scipy.sparse.issparse(x), "density": design.density,
            "nnz": int(x.nnz) if scipy.sparse.issparse(x) else design.n * design.d, "issue_design": design.issue,
            "n_alphas": n_alphas, "alpha_min_ratio": ratio, "target_gap": TARGET_GAP, "dtype": "float64",
-           "repeat": repeat, "max_repeat_s": max_repeat_s, "max_run_s": max_run_s,
+           "repeat": repeat, "max_repeat_s": max_repeat_s, "max_run_s": max_run_s, "kill_after_s": kill_after_s,
            "device": jaxreg.device_description(), "cpu_count": os.cpu_count(),
            "load_avg_1min": [load_before, os.getloadavg()[0]],
            "date": datetime.date.today().isoformat(), "quick": n_alphas != N_ALPHAS, "peers": results,
@@ -346,6 +405,8 @@ def main(argv=None) -> None:
     p.add_argument("--max-repeat-s", type=float, default=MAX_REPEAT_S, help="a run longer than this is not repeated")
     p.add_argument("--max-run-s", type=float, default=math.inf, help="no tighter tol after a run this long (the gap "
                    "reached is reported)")
+    p.add_argument("--kill-after-s", type=float, default=math.inf, help="stop a peer's run after this long, in a "
+                   "child process (reported as slower than this, gap unknown); jaxreg always runs in-process")
     p.add_argument("--scale", type=float, default=1.0, help="every design's n and d times this (a smaller run)")
     p.add_argument("--note", help="a sentence saved with every row and shown under the table (e.g. that other jobs "
                    "shared the machine)")
@@ -362,7 +423,7 @@ def main(argv=None) -> None:
             warm_up(peer, sparse)
     for design in designs:
         row = benchmark_design(design, peers, repeat, args.max_repeat_s, QUICK_GRID if args.quick else FULL_GRID,
-                               args.max_run_s)
+                               args.max_run_s, args.kill_after_s)
         row["scale"] = args.scale
         if args.note:
             row["note"] = args.note

@@ -275,6 +275,8 @@ def _peer_cell(r: dict, fastest: bool, n_alphas: int) -> str:
     if "s" not in r:
         status = r.get("status", "")
         return status if status in ("not installed", "not run") else status.split(":")[0]
+    if r.get("killed"):
+        return f"> {r['s']:.3g} s (stopped)"
     text = f"{r['s']:.3g} s"
     if not r["reached"]:
         cut = r["max_gap"] == float("inf") and r["alphas_solved"] < n_alphas  # (a path stopped early)
@@ -291,11 +293,13 @@ LOWER_BOUND_GAP = 1e-3
 def _short_of_the_gap(row: dict) -> str:
     """The verdict when no peer reached the gap: if jaxreg did, a lower bound from the fastest peer that solved
     every α to a gap ≤ :data:`LOWER_BOUND_GAP` (its time to the target can only be longer)."""
-    near = {p: r for p, r in row["peers"].items() if p != "jaxreg" and "s" in r and r["max_gap"] <= LOWER_BOUND_GAP}
+    near = {p: r for p, r in row["peers"].items()
+            if p != "jaxreg" and "s" in r and (r["max_gap"] <= LOWER_BOUND_GAP or r.get("killed"))}
     if row["jaxreg_s"] is None or not near:
         return "no solver reached the gap" if row["jaxreg_s"] is None else "no peer reached the gap"
     peer = min(near, key=lambda p: near[p]["s"])
-    return f"≥ {near[peer]['s'] / row['jaxreg_s']:.2f}× ({peer}, stopped at gap {near[peer]['max_gap']:.0e})"
+    why = "its run stopped" if near[peer].get("killed") else f"stopped at gap {near[peer]['max_gap']:.0e}"
+    return f"≥ {near[peer]['s'] / row['jaxreg_s']:.2f}× ({peer}, {why})"
 
 
 def _plot_lasso_peers(rows: list[dict], path: str) -> bool:
@@ -360,7 +364,8 @@ def lasso_peers_section() -> list[str]:
                    + f" | {verdict} |")
     out += ["", "jaxreg vs fastest peer: the fastest peer's time over jaxreg's (above 1: jaxreg is faster); where no "
             f"peer reached the gap, ≥ the time of the fastest peer that stopped within a gap of {LOWER_BOUND_GAP:g} "
-            "over jaxreg's (a lower bound: that peer needs at least as long to reach the target)."]
+            "over jaxreg's, or whose run was stopped at `--kill-after-s` (a lower bound: that peer needs at least as "
+            "long to reach the target)."]
     if _plot_lasso_peers(rows, os.path.join(HERE, "lasso_peers.png")):
         out += ["", "![seconds per design and solver](lasso_peers.png)"]
     return out + [""]

@@ -47,7 +47,7 @@ def test_sweep_equals_python_loop():
 
 
 def test_chunked_equals_unchunked():
-    full, s_full = jaxreg.sweep(train, LAMS, keys=[0, 1], return_stats=True)
+    full, s_full = jaxreg.sweep(train, LAMS, keys=[0, 1], threads=1, return_stats=True)
     chunked, s = jaxreg.sweep(train, LAMS, keys=[0, 1], chunk_size=7, return_stats=True)
     _close(full, chunked)
     assert s["chunk_size"] == 7 and s["n_chunks"] == 15  # 100 models, ragged last chunk padded
@@ -92,11 +92,13 @@ def test_automatic_chunking_from_memory():
     free = available_memory_bytes(jax.devices()[0])
     fraction = 50 * 64 * 64 * 4 / free  # room for about 50 models per chunk
     lams = np.linspace(0, 1, 400)
-    out, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, return_stats=True)
+    out, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=1, return_stats=True)
     assert 1 < stats["n_chunks"] <= 20 and 20 <= stats["chunk_size"] < 400, stats
     np.testing.assert_allclose(out[:, 0, 0], lams, rtol=1e-6)
-    _, stats = jaxreg.sweep(f, lams, return_stats=True)
+    _, stats = jaxreg.sweep(f, lams, threads=1, return_stats=True)
     assert stats["n_chunks"] == 1  # fits easily
+    _, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=4, return_stats=True)
+    assert 10 <= stats["chunk_size"] <= 400 // 4 + 1, stats  # four chunks at once share the memory budget
 
 
 def test_on_chunk_sees_every_model_once():
@@ -214,12 +216,12 @@ def test_step_bytes_and_auto_groups():
     assert 4e6 <= per_model <= 1e7, per_model
     lams = np.linspace(0.0, 0.1, 13)  # 13 models in equal groups of at most CPU_GROUP_BYTES // per_model
     g_max = CPU_GROUP_BYTES // per_model
-    res, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1])
+    res, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1], threads=1)
     assert st["vmap_size"] == _group_size(13, g_max) <= g_max
     loop = np.array([jax.jit(train)(lam) for lam in lams])
     np.testing.assert_allclose(res, loop, rtol=2e-6)
     # an explicit vmap_size that does not divide the block: equal groups, the size used is reported
-    res5, st5 = jaxreg.sweep(train, lams, vmap_size=5, return_stats=True, devices=jax.devices()[:1])
+    res5, st5 = jaxreg.sweep(train, lams, vmap_size=5, return_stats=True, devices=jax.devices()[:1], threads=1)
     assert st5["vmap_size"] == 5  # ceil(13 / 5) = 3 groups of 5, 2 padded
     np.testing.assert_allclose(res5, loop, rtol=2e-6)
 
@@ -378,45 +380,59 @@ def test_seeds_and_folds_that_would_be_misread_are_refused():
     assert jaxreg.sweep(g, [0.1], folds=[3]).shape == (1, 1)  # one chosen fold id: allowed
 
 
-def test_one_cpu_device_on_a_multicore_machine_is_said_once():
-    """Python gets one JAX CPU device; a sweep then says once what to do (no change behind the user's back)."""
-    script = textwrap.dedent(
-        """
-        import json, sys, warnings, jax, numpy as np, jaxreg
-        from jaxreg.engine import CpuCoresWarning
-        from jaxreg.engine._devices import cpu_core_count
-        if sys.argv[1] == "use_cpu_cores":
-            jaxreg.use_cpu_cores()
-        warnings.simplefilter("always")
-        with warnings.catch_warnings(record=True) as caught:
-            for k in (3, 5):
-                jaxreg.sweep(lambda lam: lam * 2, np.arange(k, dtype=np.float32))
-            jaxreg.sweep(lambda lam: lam, [1.0], devices=jax.devices()[:1])
-        mine = [w for w in caught if issubclass(w.category, CpuCoresWarning)]
-        print(json.dumps({"n": len(mine), "text": str(mine[0].message) if mine else "",
-                          "file": mine[0].filename if mine else "", "cores": cpu_core_count(),
-                          "devices": len(jax.devices())}))
-        """
-    )
+def test_threads_run_chunks_side_by_side_with_the_results_of_one_thread():
+    """threads > 1: chunks run at once from a pool; results, chunk order, hooks and resumed chunks as with one."""
+    f = lambda lam, key: train(lam, key)  # noqa: E731
+    one, s1 = jaxreg.sweep(f, LAMS[:10], keys=[0], vmap_size=1, threads=1, return_stats=True)
+    three, s3 = jaxreg.sweep(f, LAMS[:10], keys=[0], vmap_size=1, threads=3, return_stats=True)
+    assert (s1["threads"], s1["n_chunks"]) == (1, 1)
+    assert (s3["threads"], s3["chunk_size"], s3["n_chunks"]) == (3, 4, 3)  # the grid split for three threads
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(three)):
+        np.testing.assert_array_equal(a, b)  # the single-model program: bit for bit whatever the chunking
+
+    seen, saved = [], {}
+    def on_chunk(start, stop, out):
+        seen.append((start, stop))
+        saved[start] = out
+    jaxreg.sweep(lambda lam: lam * 2, np.arange(11.0), chunk_size=2, threads=3, on_chunk=on_chunk)
+    assert seen == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 11)]  # in order, padding dropped
+    resumed, st = jaxreg.sweep(lambda lam: lam * 2, np.arange(11.0), chunk_size=2, threads=3, return_stats=True,
+                               load_chunk=lambda start, stop: saved[start] if start in (2, 8) else None)
+    np.testing.assert_array_equal(resumed, np.arange(11.0) * 2)
+    assert (st["n_loaded_chunks"], st["n_loaded_models"]) == (2, 4)
+
+    calls = []
+    def failing(start, stop, out):
+        calls.append(start)
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):  # a failing hook stops the sweep at the first chunk
+        jaxreg.sweep(lambda lam: lam, np.arange(9.0), chunk_size=1, threads=2, on_chunk=failing)
+    assert calls == [0]
+    with jax.enable_x64(True):  # a per-thread mode: the pool's threads run with the caller's
+        wide = jaxreg.sweep(lambda lam: lam * 1.0000000001, np.arange(5.0), threads=2)
+    assert wide.dtype == np.float64
+    for bad in (0, -1, 1.5, True, "all"):
+        with pytest.raises(ValueError, match="threads must be a positive int"):
+            jaxreg.sweep(lambda lam: lam, [0.1], threads=bad)
+
+
+def test_default_threads_use_every_core_of_one_cpu_device():
+    """Python's single JAX CPU device: one thread per core; one device per core: one thread each."""
+    from jaxreg.engine import cpu_core_count, threads_per_device
+
+    cores = cpu_core_count()
+    assert threads_per_device(jax.devices("cpu")) == max(1, cores // len(jax.devices("cpu")))
+    _, st = jaxreg.sweep(lambda lam: lam, np.arange(8.0), return_stats=True)
+    size = -(-8 // st["threads"])  # the grid split for the threads
+    assert st["threads"] == threads_per_device(jax.devices())
+    assert (st["chunk_size"], st["n_chunks"]) == (size, -(-8 // size))
+    script = "import jaxreg, jax; jaxreg.use_cpu_cores(); print(jaxreg.engine.threads_per_device(jax.devices()))"
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    for name in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES"):
-        env.pop(name, None)
-    results = {}
-    for mode in ("default", "use_cpu_cores"):
-        out = subprocess.run([sys.executable, "-c", script, mode], env=env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=300)
-        assert out.returncode == 0, out.stderr[-2000:]
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    default, cores = results["default"], results["default"]["cores"]
-    assert default["devices"] == 1
-    if cores > 1:  # once, however many sweeps, naming the fix and pointing at the caller's line
-        assert default["n"] == 1, default
-        assert "jaxreg.use_cpu_cores()" in default["text"], default
-        assert f"--xla_force_host_platform_device_count={cores}" in default["text"]
-        assert default["file"] == "<string>"
-    else:
-        assert default["n"] == 0
-    assert results["use_cpu_cores"]["n"] == 0 and results["use_cpu_cores"]["devices"] == cores
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "1"
 
 
 def test_enable_compilation_cache_writes_the_sweep_program(tmp_path):

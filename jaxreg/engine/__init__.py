@@ -16,10 +16,10 @@ from jaxreg.engine._compile import (
 )
 from jaxreg.engine._cv import cv_summary as cv_summary, kfold_masks as kfold_masks
 from jaxreg.engine._devices import (
-    CpuCoresWarning as CpuCoresWarning,
     cpu_core_count as cpu_core_count,
     cpu_device_count_set_by_user as cpu_device_count_set_by_user,
     device_description as device_description,
+    threads_per_device as threads_per_device,
     use_cpu_cores as use_cpu_cores,
 )
 from jaxreg.engine._distributed import (
@@ -57,7 +57,7 @@ __all__ = [
     "step_bytes",
     "CPU_GROUP_BYTES",
     "use_cpu_cores",
-    "CpuCoresWarning",
+    "threads_per_device",
     "cpu_core_count",
     "cpu_device_count_set_by_user",
     "device_description",

@@ -1,18 +1,15 @@
-"""Using every CPU core for a sweep: one JAX host device per core.
+"""Using every CPU core for a sweep: host threads on one device, or one device per core.
 
 A sweep's models are independent, so the cheapest parallelism on a CPU is one
-block of models per core, each core running its own block with no
-synchronisation (what :func:`jaxreg.sweep` does over several devices). XLA's
-own intra-op threads parallelise a single model's large matmuls but little
-else: small matmuls, elementwise and reduction work mostly run on one core.
-By default JAX exposes a single CPU device, so :func:`use_cpu_cores` asks for
-one per core (``jax_num_cpu_devices``); like that setting, it must run before
-JAX's first computation. The ``jaxreg`` command does it by default; a Python
-program must ask, and :func:`warn_if_cores_idle` says so, once per process, when a
-sweep runs on one CPU device of a multi-core machine. Nothing changes JAX's device
-count behind the user's back: a process's device count decides a sweep's chunking and
-rounding, and the user's own sharded code (measurements and the options tried:
-docs/guide-speed.md).
+block of models per core with no synchronisation. XLA's own intra-op threads
+parallelise a single model's large matmuls but little else. JAX exposes a
+single CPU device by default, and that device runs the executions of different
+host threads side by side, so a sweep on it runs :func:`threads_per_device`
+chunks at once, each from its own thread: every core works and JAX's device
+count is left as it is. :func:`use_cpu_cores` is the other way, one JAX CPU
+device per core (``jax_num_cpu_devices``, before JAX's first computation), for
+programs that shard their own work; the ``jaxreg`` command does that.
+Measurements of both: docs/guide-speed.md.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import warnings
 
 import jax
 
@@ -29,21 +25,11 @@ __all__ = [
     "cpu_core_count",
     "cpu_device_count_set_by_user",
     "device_description",
-    "CpuCoresWarning",
-    "warn_if_cores_idle",
+    "threads_per_device",
 ]
 
 #: ``jax_num_cpu_devices`` until someone sets it: JAX then makes one CPU device.
 _JAX_DEFAULT_CPU_DEVICES = -1
-
-
-class CpuCoresWarning(UserWarning):
-    """A sweep ran on fewer JAX CPU devices than this process has cores, so it left cores idle.
-
-    Example:
-      >>> issubclass(CpuCoresWarning, UserWarning)
-      True
-    """
 
 
 def cpu_core_count() -> int:
@@ -108,38 +94,23 @@ def cpu_device_count_set_by_user() -> bool:
             or jax.config.jax_num_cpu_devices != _JAX_DEFAULT_CPU_DEVICES)
 
 
-def warn_if_cores_idle(devices: list[jax.Device] | tuple[jax.Device, ...], *, chosen: bool) -> None:
-    """Warn (:class:`CpuCoresWarning`, once per process) when a sweep is about to leave CPU cores idle.
+def threads_per_device(devices: list[jax.Device] | tuple[jax.Device, ...]) -> int:
+    """How many chunks a sweep runs at once on each device when ``threads="auto"``.
 
-    That is when it runs on JAX's default CPU devices (``chosen`` false: no ``devices=``), which are
-    fewer than this process's cores and which nobody chose (:func:`cpu_device_count_set_by_user`). A
-    CPU device runs one computation at a time, so other cores help only where XLA splits a single
-    operation; the warning names the fix, :func:`use_cpu_cores` before JAX's first computation.
+    On a CPU, in one process: this process's cores per JAX CPU device (at least 1), because a
+    CPU device runs the executions of different host threads side by side, each on its own
+    core; JAX's default single CPU device then still uses every core. Anywhere else 1: an
+    accelerator is kept busy by one stream of chunks, and across processes the chunks are
+    gathered in lockstep.
 
     Example:
       >>> import jax
-      >>> warn_if_cores_idle(jax.devices("cpu"), chosen=True)   # devices= given: the caller chose
+      >>> threads_per_device(jax.devices("cpu")) == max(1, cpu_core_count() // len(jax.devices("cpu")))
+      True
     """
-    local = [d for d in devices if d.process_index == jax.process_index()]
-    if chosen or not local or local[0].platform != "cpu" or cpu_device_count_set_by_user():
-        return
-    n_cpu, cores = len(jax.local_devices(backend="cpu")), cpu_core_count()
-    if n_cpu < cores:
-        _warn_once(n_cpu, cores)
-
-
-@functools.cache  # once per process (and per device and core count)
-def _warn_once(n_cpu: int, cores: int) -> None:
-    warnings.warn(
-        f"jaxreg.sweep runs on {n_cpu} JAX CPU device{'s' if n_cpu > 1 else ''} of a {cores}-core machine: a device "
-        "runs one computation at a time, so other cores help only where XLA splits a single operation. Call "
-        "jaxreg.use_cpu_cores() right after `import jax` (before any JAX computation), or start Python with "
-        f"XLA_FLAGS=--xla_force_host_platform_device_count={cores}, for one device (one block of models) per core. "
-        "Shown once per process; choosing the count yourself (jax.config.update('jax_num_cpu_devices', n) "
-        "before the first computation) silences it.",
-        CpuCoresWarning,
-        stacklevel=4,  # the caller of jaxreg.sweep
-    )
+    if not devices or devices[0].platform != "cpu" or len({d.process_index for d in devices}) > 1:
+        return 1
+    return max(1, cpu_core_count() // len(jax.local_devices(backend="cpu")))
 
 
 def use_cpu_cores(n: int | None = None, *, strict: bool = True) -> int | None:

@@ -35,7 +35,7 @@ import numpy as np
 from jaxreg._train import bad_call_error
 from jaxreg.engine._chunks import ChunkRun, run_chunks
 from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, SWEEP_PROGRAMS, SweepProgramCache
-from jaxreg.engine._devices import warn_if_cores_idle
+from jaxreg.engine._devices import threads_per_device
 from jaxreg.engine._memory import available_memory_bytes
 from jaxreg.engine._plan import SweepPlan, plan_grid
 from jaxreg.engine._program import ChunkCompiler, Program
@@ -50,6 +50,7 @@ class SweepStats(dict):
     * ``chunk_size``: models per compiled call, a multiple of ``n_devices``.
     * ``n_chunks``: chunks, loaded ones included.
     * ``n_devices``: devices the model axis was sharded over.
+    * ``threads``: chunks run at once on each device, each from its own host thread.
     * ``n_processes``: processes those devices belong to.
     * ``compile_s``: seconds spent tracing, lowering and compiling (``0.0`` when nothing was compiled).
     * ``n_compiled``: programs this call compiled; ``0`` when every chunk loaded or the programs came from the
@@ -90,6 +91,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     memory_fraction: float = 0.5,
     vmap_size: int | str | None = "auto",
+    threads: int | str = "auto",
     progress: bool | None = None,
     on_chunk: Callable[[int, int, Any], None] | None = None,
     load_chunk: Callable[[int, int], Any] | None = None,
@@ -109,8 +111,8 @@ def sweep(
         memory, measured from the compiled program (``memory_analysis``).
       devices: devices to shard the model axis over (default: ``jax.devices()``, every device of every process
         after :func:`jaxreg.initialize_distributed`; outputs are gathered to every process). In one process, at
-        most one device per model is used. On a CPU, :func:`jaxreg.use_cpu_cores` gives one device per core
-        (without it, a :class:`jaxreg.engine.CpuCoresWarning` once per process says so).
+        most one device per model is used. On a CPU, ``threads`` uses every core of JAX's single default
+        device; :func:`jaxreg.use_cpu_cores` gives one device per core instead.
       memory_fraction: share of free device memory one chunk may use.
       vmap_size: models vectorised together on a device; the rest of its block runs one group after another
         (``lax.map``), in equal groups of between half of it and all of it (the size that pads least).
@@ -119,7 +121,12 @@ def sweep(
         within :data:`jaxreg.engine.CPU_GROUP_BYTES`, because a vmap whose activations spill out of cache loses
         to a loop. ``1``: one model at a time; a model's result then does not depend on ``chunk_size``, the
         number of devices or the other λ in the grid (bit for bit; tested).
-      progress: tqdm bar over the models (default: with more than one chunk; none without tqdm installed).
+      threads: chunks run at once on each device, each dispatched from its own host thread. ``"auto"``
+        (default): on a CPU in one process, the cores per JAX CPU device (:func:`jaxreg.engine.threads_per_device`:
+        a CPU device runs several threads' executions side by side), else 1. With ``threads > 1`` and
+        ``chunk_size=None`` the grid is split into ``threads`` chunks. Results do not depend on it beyond what the
+        chunk size changes (nothing with ``vmap_size=1``).
+      progress: tqdm bar over the models (default: with more chunks than `threads`; none without tqdm installed).
       on_chunk: ``on_chunk(start, stop, outputs)`` after each computed chunk, with ``outputs`` (NumPy) for flat
         models ``start:stop``; for checkpoints.
       load_chunk: ``load_chunk(start, stop) -> outputs or None``: a chunk finished earlier (resume); ``None``
@@ -146,20 +153,21 @@ def sweep(
       array([3. , 1.5, 1. ], dtype=float32)
     """
     vmap_size = _check_arguments(train_fn, chunk_size, vmap_size, compiler_options, memory_fraction, program_cache)
+    threads = _check_threads(threads)
     plan = plan_grid(lambdas, keys=keys, folds=folds, devices=devices)
-    warn_if_cores_idle(plan.devices, chosen=devices is not None)
+    threads = threads_per_device(plan.devices) if threads == "auto" else threads
     explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
     default_options = SWEEP_CPU_COMPILER_OPTIONS if plan.platform == "cpu" else {}
     compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size, strict=explicit, cache=program_cache,
                              compiler_options=compiler_options if explicit else default_options)
     with _explained_calls(train_fn, keys, folds):  # train_fn is first traced here
-        choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction)
+        choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction, threads)
         run = run_chunks(plan, choice.size, choice.programs[-1] if choice.programs else None, compiler.compile,
-                         progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
+                         threads=threads, progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
     result = _gather(plan, run.pieces)
     if not return_stats:
         return result
-    return result, _stats(plan, choice.size, run, choice.programs + run.compiled, compiler.vmap_size)
+    return result, _stats(plan, choice.size, run, choice.programs + run.compiled, compiler.vmap_size, threads)
 
 
 def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_options: Any,
@@ -214,20 +222,32 @@ def _explained_calls(train_fn: Callable[..., Any], keys: Any, folds: Any) -> Ite
         raise error from e
 
 
+def _check_threads(threads: Any) -> int | str:
+    """``threads`` as ``"auto"`` or a Python int >= 1; a ``ValueError`` naming it otherwise."""
+    if threads == "auto":
+        return threads
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive int (chunks run at once on each device) or 'auto' (the CPU "
+                         f"cores per device on a CPU, else 1), got {threads!r}")
+    return int(threads)
+
+
 def _choose_chunk(plan: SweepPlan, compiler: ChunkCompiler, chunk_size: int | None,
-                  memory_fraction: float) -> ChunkChoice:
+                  memory_fraction: float, threads: int = 1) -> ChunkChoice:
     """``chunk_size`` rounded up to a multiple of the device count (compiled later: resumed chunks need none);
-    ``None``: the whole grid, compiled, then, if XLA's memory figure for it exceeds ``memory_fraction`` of the
-    free memory, the largest chunk that fits, compiled once more."""
+    ``None``: the grid split in ``threads`` chunks, compiled, then, if XLA's memory figure for one exceeds its
+    share (``threads`` run at once) of ``memory_fraction`` of the free memory, the largest chunk that fits,
+    compiled once more."""
     full = _round_up(plan.n_models, plan.n_devices)
     if chunk_size is not None:
         return ChunkChoice(min(_round_up(int(chunk_size), plan.n_devices), full), ())
+    full = min(full, _round_up(-(-plan.n_models // threads), plan.n_devices))
     program = compiler.compile(full)
     free = available_memory_bytes(plan.local_device)
     if program.memory_bytes is None or free is None:
         return ChunkChoice(full, (program,))
     share = free / plan.n_local if plan.platform == "cpu" else free  # CPU devices of a process share its RAM
-    budget = memory_fraction * share
+    budget = memory_fraction * share / threads
     if program.memory_bytes <= budget or full <= plan.n_devices:
         return ChunkChoice(full, (program,))
     per_model = program.memory_bytes / (full // plan.n_devices)
@@ -243,13 +263,14 @@ def _gather(plan: SweepPlan, pieces: list) -> Any:
 
 
 def _stats(plan: SweepPlan, size: int, run: ChunkRun, programs: tuple[Program, ...],
-           vmap_size: int | str | None) -> SweepStats:
+           vmap_size: int | str | None, threads: int) -> SweepStats:
     last = programs[-1] if programs else None
     return SweepStats(
         n_models=plan.n_models,
         chunk_size=size,
         n_chunks=run.n_chunks,
         n_devices=plan.n_devices,
+        threads=threads,
         compile_s=float(sum(p.compile_s for p in programs)),
         n_compiled=sum(not p.cached for p in programs),
         run_s=run.run_s,

@@ -4,8 +4,9 @@
 # Each step has its own time limit; one JSON line per configuration lands in $OUT/<step>.jsonl,
 # stderr in $OUT/<step>.err; a short table is printed last (benchmarks/report.py reads the files).
 # STEPS="layouts sweep_fp32" runs only those steps; T_<STEP>=seconds changes a step's limit.
-# The next device run (~5 min): the steps not yet measured on a GPU (docs/design/gpu-kernel.md says which):
-#   STEPS="layouts sweep_fp32 lasso_cmdbuf lasso_auto" SWEEP_K="1024 4096" PY=python3 bash benchmarks/gpu.sh
+# The next device run (~8 min): a user's models (issue 22), then the steps not yet measured on a GPU
+# (docs/design/gpu-kernel.md says which):
+#   STEPS="user_models layouts sweep_fp32 lasso_cmdbuf lasso_auto" SWEEP_K="1024 4096" PY=python3 bash benchmarks/gpu.sh
 set -u
 OUT=${OUT:-/tmp/jaxreg_gpu}
 mkdir -p "$OUT"
@@ -23,8 +24,13 @@ $PY -c "import jax, optax, chex, sklearn; print('jax', jax.__version__, 'optax',
 run() {  # run the step if STEPS names it (default: every step)
   case " ${STEPS:-all} " in *" all "*|*" $1 "*) step "$@" ;; esac
 }
-# Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): the lasso steps
-# (solver changed since the last GPU run), compile growth, then the sweeps.
+# Most informative first (a lent device has ~15 minutes in all, one command ≤ 10 minutes): a user's models (never
+# measured on a GPU), the lasso steps (solver changed since the last GPU run), compile growth, then the sweeps.
+# a researcher's own models (a raw-JAX MLP with LayerNorm, a raw-JAX CNN; the flax nnx MLP where flax is installed)
+# swept by jaxreg.sweep against a hand-written jit(vmap) and a loop of jit (timed on 64 models, scaled),
+# K = 1 … 4096, compilation counted
+run user_models ${T_USER:-240} $PY benchmarks/user_model_sweep.py --ks 1 64 1024 4096 --nnx-k 1024 --cnn-k 256 \
+  --loop-max-k 64
 run lasso_f64 ${T_LASSO:-70} $PY benchmarks/lasso_path.py --json --repeat 2 --device gpu
 # elastic_net_path's default device="auto": the small designs (n·d ≤ jaxreg.solvers.AUTO_CPU_MAX_ENTRIES) on the
 # host's CPU, where a GPU pays a loop latency per λ (scikit-learn runs on the same CPU)
@@ -81,7 +87,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.jsonl"))):
                             "bytes_per_model_step", "naive_vmap_bytes_per_model_step", "jaxreg_compile_s",
                             "compile_s", "jaxreg_bytes_per_model_step", "jaxreg_fraction_of_bandwidth",
                             "jaxreg_fraction_of_roofline", "bandwidth_ceiling_bytes_per_s",
-                            "val_max_rel_diff_vs_naive", "error", "config", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "jaxreg_device", "chunk_size") if k in r]
+                            "val_max_rel_diff_vs_naive", "error", "config", "model", "n_models", "vs_loop", "vs_naive_vmap",
+                            "second_vs_loop", "second_vs_naive_vmap", "sklearn_s", "jaxreg_s", "jaxreg_max_rel_gap", "jaxreg_device", "chunk_size") if k in r]
         print(os.path.basename(f)[:-6], " ".join(f"{k}={r[k]:.4g}" if isinstance(r[k], float) else f"{k}={r[k]}"
                                                  for k in keys))
 PYEOF

@@ -1,13 +1,15 @@
 """A user's own model swept over λ: jaxreg.sweep vs a Python loop of jit(train) vs a hand-written jit(vmap(train)).
 
-What a Python user gets with the default settings: no `use_cpu_cores()` (pass `--cpu-cores` to measure that path
-too), whole calls timed as the user waits for them, compilation included, then the same call again (jaxreg keeps
-its compiled program; the loop and the vmap keep their jitted function). Every peer trains the same `train`
+What a Python user gets with the default settings: JAX's one CPU device, on which a sweep runs one chunk per core at
+once (`threads="auto"`); `--threads 1` measures one chunk at a time, `--cpu-cores` one device per core. Whole
+calls are timed as the user waits for them, compilation included, then the same call again (jaxreg keeps its
+compiled program; the loop and the vmap keep their jitted function). Every peer trains the same `train`
 function, built afresh for each peer so that none finds another's compilation.
 
 Workloads (1,200 standardised digits, 10 classes, full batch, momentum SGD, L2 decay toward 0 on the weights):
 * `mlp`: a raw-JAX MLP, dense 64 → LayerNorm → GELU → dense 10, at K = 1, 64, 256 λ;
-* `nnx`: the same MLP as a flax nnx module (skipped without flax), K λ × F cross-validation folds.
+* `nnx`: the same MLP as a flax nnx module (skipped without flax), K λ × F cross-validation folds;
+* `cnn` (`--cnn-k`): a small raw-JAX CNN on the 8 × 8 images, K λ × F folds.
 
 One JSON line per configuration: wall seconds per peer (first and second call), the ratios, each call's process CPU
 seconds, the largest difference from the loop's results, the device (`jaxreg.device_description()`), the JAX CPU
@@ -17,6 +19,8 @@ ratios only from runs on an idle machine).
     python benchmarks/user_model_sweep.py                 # the default path, K = 1, 64, 256 and nnx 64 × 4 folds
     python benchmarks/user_model_sweep.py --cpu-cores     # with jaxreg.use_cpu_cores() first
     python benchmarks/user_model_sweep.py --quick         # a smoke run (small K, few steps)
+    # on a GPU (benchmarks/gpu.sh, step user_models): K up to 4096, the loop timed on 64 models and scaled
+    python benchmarks/user_model_sweep.py --ks 1 64 1024 4096 --nnx-k 1024 --cnn-k 256 --loop-max-k 64
 """
 from __future__ import annotations
 
@@ -95,6 +99,30 @@ def nnx_train(x, y, steps: int, fold_masks=None):
     return _train_fn(predict, init, x, y, steps, fold_masks)
 
 
+def cnn_train(x, y, steps: int, fold_masks=None):
+    """A fresh ``train(lam[, fold])`` for a small raw-JAX CNN on the 8 × 8 images (no flax needed, so it also runs
+    on machines without it): two 3 × 3 convolutions (8 and 16 channels, ReLU, 2 × 2 average pooling after the
+    first), then a dense layer to the 10 classes."""
+    import jax.numpy as jnp
+
+    def conv(h, w):
+        return jax.lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def init():
+        k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+        return {"c1": jax.random.normal(k1, (3, 3, 1, 8)) / 3.0, "b1": jnp.zeros(8),
+                "c2": jax.random.normal(k2, (3, 3, 8, 16)) / jnp.sqrt(72.0), "b2": jnp.zeros(16),
+                "w": jax.random.normal(k3, (4 * 4 * 16, 10)) / 16.0, "b": jnp.zeros(10)}
+
+    def predict(p, xs):
+        h = jax.nn.relu(conv(xs.reshape(-1, 8, 8, 1), p["c1"]) + p["b1"])
+        h = h.reshape(h.shape[0], 4, 2, 4, 2, 8).mean((2, 4))  # 2 × 2 average pooling
+        h = jax.nn.relu(conv(h, p["c2"]) + p["b2"])
+        return h.reshape(h.shape[0], -1) @ p["w"] + p["b"]
+
+    return _train_fn(predict, init, x, y, steps, fold_masks)
+
+
 def _train_fn(predict, init, x, y, steps: int, fold_masks):
     """``train(lam)`` (or ``train(lam, fold)`` with ``fold_masks``): full-batch momentum SGD with an L2 decay of
     the weight matrices, returning the validation loss (training loss without folds) and the weights' norm."""
@@ -111,7 +139,7 @@ def _train_fn(predict, init, x, y, steps: int, fold_masks):
     def train(lam, fold=None):
         held_out = jnp.zeros(len(yj), bool) if masks is None else masks[fold]
         p0 = init()
-        decay_mask = jax.tree.map(lambda a: a.ndim == 2, p0)
+        decay_mask = jax.tree.map(lambda a: a.ndim >= 2, p0)  # dense and convolution kernels
         opt = optax.chain(jaxreg.add_l2_decay(lam, mask=decay_mask), optax.sgd(LEARNING_RATE, momentum=MOMENTUM))
         fitted = jaxreg.fit(lambda p: loss(p, ~held_out), p0, opt, steps=steps).params
         scored = held_out if masks is not None else ~held_out
@@ -130,8 +158,9 @@ def _wall(fn, cpu: dict, name: str):
     return out, time.perf_counter() - t0
 
 
-def peers(make_train, lams, folds: int | None) -> dict:
-    """Each peer's first and second whole call (seconds) and results; a fresh train function per peer."""
+def peers(make_train, lams, folds: int | None, threads: int | str = "auto", loop_max: int | None = None) -> dict:
+    """Each peer's first and second whole call (seconds) and results; a fresh train function per peer. The loop
+    runs at most ``loop_max`` models; its times are then scaled to the grid (``loop_models_timed`` says so)."""
     import jax.numpy as jnp
     import numpy as np
 
@@ -140,18 +169,20 @@ def peers(make_train, lams, folds: int | None) -> dict:
     rec, cpu = {}, {}
 
     train = make_train()
-    (out, stats), rec["jaxreg_s"] = _wall(lambda: jaxreg.sweep(train, lams, folds=folds, return_stats=True),
-                                          cpu, "jaxreg")
-    (_, stats2), rec["jaxreg_second_s"] = _wall(lambda: jaxreg.sweep(train, lams, folds=folds, return_stats=True),
-                                                cpu, "jaxreg_second")
+    call = lambda: jaxreg.sweep(train, lams, folds=folds, threads=threads, return_stats=True)  # noqa: E731
+    (out, stats), rec["jaxreg_s"] = _wall(call, cpu, "jaxreg")
+    (_, stats2), rec["jaxreg_second_s"] = _wall(call, cpu, "jaxreg_second")
     rec.update(jaxreg_compile_s=stats["compile_s"], jaxreg_second_compiled=stats2["n_compiled"],
-               vmap_size=stats["vmap_size"], n_devices=stats["n_devices"])
+               vmap_size=stats["vmap_size"], n_devices=stats["n_devices"], threads=stats["threads"])
     mine = np.asarray(out["val_loss"]).reshape(-1)
 
     single = jax.jit(make_train())
     args = list(zip(flat_lams, flat_folds)) if folds else [(lam,) for lam in flat_lams]
-    loop, rec["loop_s"] = _wall(lambda: [single(*a) for a in args], cpu, "loop")
-    _, rec["loop_second_s"] = _wall(lambda: [single(*a) for a in args], cpu, "loop_second")
+    timed = args[: loop_max or len(args)]
+    loop, first = _wall(lambda: [single(*a) for a in timed], cpu, "loop")
+    _, second = _wall(lambda: [single(*a) for a in timed], cpu, "loop_second")
+    scale = len(args) / len(timed)  # the models not run cost what the timed ones did on the second call
+    rec.update(loop_s=first + second * (scale - 1), loop_second_s=second * scale, loop_models_timed=len(timed))
 
     batched = jax.jit(jax.vmap(make_train()))
     vargs = (jnp.asarray(flat_lams),) + ((jnp.asarray(flat_folds),) if folds else ())
@@ -159,7 +190,7 @@ def peers(make_train, lams, folds: int | None) -> dict:
     _, rec["naive_vmap_second_s"] = _wall(lambda: batched(*vargs), cpu, "naive_vmap_second")
 
     ref = np.array([float(r["val_loss"]) for r in loop])
-    rec["max_abs_diff_vs_loop"] = float(np.nanmax(np.abs(mine - ref)))
+    rec["max_abs_diff_vs_loop"] = float(np.nanmax(np.abs(mine[: len(ref)] - ref)))
     for peer in ("loop", "naive_vmap"):
         rec[f"vs_{peer}"] = rec[f"{peer}_s"] / rec["jaxreg_s"]
         rec[f"second_vs_{peer}"] = rec[f"{peer}_second_s"] / rec["jaxreg_second_s"]
@@ -172,12 +203,17 @@ def main(argv=None) -> None:
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 64, 256], help="λ per MLP configuration")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--nnx-k", type=int, default=64, help="λ of the flax nnx sweep (0: skip it)")
-    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the flax nnx sweep")
+    ap.add_argument("--cnn-k", type=int, default=0, help="λ of the flax nnx CNN sweep (0: skip it)")
+    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the flax nnx sweeps")
+    ap.add_argument("--loop-max-k", type=int, help="run the loop on at most this many models and scale its time "
+                    "(a GPU's K = 4096 loop would take minutes)")
     ap.add_argument("--cpu-cores", action="store_true", help="call jaxreg.use_cpu_cores() first")
+    ap.add_argument("--threads", type=int, help="sweep(threads=...) (default: 'auto')")
     ap.add_argument("--quick", action="store_true", help="smoke run: K = 1, 8; 5 steps; nnx 4 × 2 folds")
     args = ap.parse_args(argv)
     if args.quick:
         args.ks, args.steps, args.nnx_k, args.folds = [1, 8], 5, 4, 2
+        args.cnn_k = min(args.cnn_k, 4)
     if args.cpu_cores:
         jaxreg.use_cpu_cores()
 
@@ -186,7 +222,7 @@ def main(argv=None) -> None:
     x, y = digits()
     # JAX's and XLA's one-time start-up (the first compilation of a process is the slowest), outside every peer's
     # time: a one-step model of each kind, a different program from every peer's
-    for build in (mlp_train, nnx_train):
+    for build in (mlp_train, nnx_train, cnn_train):
         try:
             jax.jit(build(x, y, 1)).lower(np.float32(0.1)).compile()
         except ImportError:  # flax is not installed
@@ -201,11 +237,13 @@ def main(argv=None) -> None:
     else:
         if args.nnx_k:
             configs.append(("nnx", nnx_train, args.nnx_k, args.folds))
+    if args.cnn_k:
+        configs.append(("cnn", cnn_train, args.cnn_k, args.folds))
     for name, build, k, folds in configs:
         lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
         masks = jaxreg.kfold_masks(len(y), folds) if folds else None
         load = os.getloadavg()[0]
-        rec = peers(lambda: build(x, y, args.steps, masks), lams, folds)
+        rec = peers(lambda: build(x, y, args.steps, masks), lams, folds, args.threads or "auto", args.loop_max_k)
         print(json.dumps({"bench": "user_model_sweep", "model": name, "k": k, "folds": folds,
                           "n_models": k * (folds or 1), **common, **rec,
                           "load_avg": [round(load, 2), round(os.getloadavg()[0], 2)]}), flush=True)

@@ -92,13 +92,28 @@ def test_automatic_chunking_from_memory():
     free = available_memory_bytes(jax.devices()[0])
     fraction = 50 * 64 * 64 * 4 / free  # room for about 50 models per chunk
     lams = np.linspace(0, 1, 400)
-    out, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=1, return_stats=True)
-    assert 1 < stats["n_chunks"] <= 20 and 20 <= stats["chunk_size"] < 400, stats
+    out, one = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=1, return_stats=True)
+    assert 1 < one["n_chunks"] <= 20 and 20 <= one["chunk_size"] < 400, one
     np.testing.assert_allclose(out[:, 0, 0], lams, rtol=1e-6)
     _, stats = jaxreg.sweep(f, lams, threads=1, return_stats=True)
     assert stats["n_chunks"] == 1  # fits easily
-    _, stats = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=4, return_stats=True)
-    assert 10 <= stats["chunk_size"] <= 400 // 4 + 1, stats  # four chunks at once share the memory budget
+    _, four = jaxreg.sweep(f, lams, memory_fraction=fraction, threads=4, return_stats=True)
+    ratio = four["chunk_size"] / one["chunk_size"]
+    assert 0.15 <= ratio <= 0.35, (one, four)  # four chunks at once share the memory budget
+
+
+def test_threads_with_an_explicit_chunk_size_stay_within_the_memory_budget():
+    def f(lam):
+        return jnp.full((64, 64), lam)  # 16 KiB of output per model
+
+    free = available_memory_bytes(jax.devices()[0])
+    lams = np.linspace(0, 1, 400)
+    _, roomy = jaxreg.sweep(f, lams, chunk_size=50, threads=4, return_stats=True)
+    assert roomy["threads"] == 4
+    fraction = 60 * 64 * 64 * 4 / free  # room for one chunk of 50 models' outputs, not two
+    out, tight = jaxreg.sweep(f, lams, chunk_size=50, threads=4, memory_fraction=fraction, return_stats=True)
+    assert tight["threads"] == 1 and tight["n_chunks"] == 8, tight
+    np.testing.assert_allclose(out[:, 0, 0], lams, rtol=1e-6)
 
 
 def test_on_chunk_sees_every_model_once():
@@ -411,6 +426,9 @@ def test_threads_run_chunks_side_by_side_with_the_results_of_one_thread():
     with jax.enable_x64(True):  # a per-thread mode: the pool's threads run with the caller's
         wide = jaxreg.sweep(lambda lam: lam * 1.0000000001, np.arange(5.0), threads=2)
     assert wide.dtype == np.float64
+    for threads in (1, 2):  # debug_nans is per thread too; the error names the models
+        with jax.debug_nans(True), pytest.raises(FloatingPointError, match="nan in the outputs of models 2:4"):
+            jaxreg.sweep(lambda lam: jnp.log(lam - 1.0), [2.0, 3.0, 0.5, 4.0], chunk_size=2, threads=threads)
     for bad in (0, -1, 1.5, True, "all"):
         with pytest.raises(ValueError, match="threads must be a positive int"):
             jaxreg.sweep(lambda lam: lam, [0.1], threads=bad)
@@ -423,16 +441,39 @@ def test_default_threads_use_every_core_of_one_cpu_device():
     cores = cpu_core_count()
     assert threads_per_device(jax.devices("cpu")) == max(1, cores // len(jax.devices("cpu")))
     _, st = jaxreg.sweep(lambda lam: lam, np.arange(8.0), return_stats=True)
-    size = -(-8 // st["threads"])  # the grid split for the threads
-    assert st["threads"] == threads_per_device(jax.devices())
+    threads = threads_per_device(jax.devices())
+    size = -(-8 // threads)  # the grid split for the threads
     assert (st["chunk_size"], st["n_chunks"]) == (size, -(-8 // size))
+    assert st["threads"] == min(threads, st["n_chunks"])
     script = "import jaxreg, jax; jaxreg.use_cpu_cores(); print(jaxreg.engine.threads_per_device(jax.devices()))"
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
+    env.pop("JAX_NUM_CPU_DEVICES", None)
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "1"
+
+
+def test_a_failing_chunk_stops_the_threads():
+    """No more than `threads` chunks are in flight: an error stops the rest of the grid from running."""
+    submitted = []  # load_chunk runs on the caller's thread just before a chunk is submitted
+    def failing(start, stop, out):
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        jaxreg.sweep(lambda lam: lam, np.arange(40.0), chunk_size=1, threads=2, on_chunk=failing,
+                     load_chunk=lambda start, stop: submitted.append(start))
+    assert submitted == [0, 1]  # the first chunk and the one beside it; none after the error
+
+
+def test_several_threads_across_processes_is_a_value_error():
+    from jaxreg.engine._plan import plan_grid
+    from jaxreg.engine._sweep import _threads_for
+
+    plan = plan_grid([0.1, 0.2])._replace(multiprocess=True)  # as across processes: chunks gathered in lockstep
+    assert _threads_for(plan, 1) == 1
+    with pytest.raises(ValueError, match="threads must be 1 or 'auto' in a multi-process sweep"):
+        _threads_for(plan, 2)
 
 
 def test_enable_compilation_cache_writes_the_sweep_program(tmp_path):

@@ -3,17 +3,20 @@
 Chunks run through one compiled program; the ragged last chunk is padded with
 the last model (never recompiled). With ``threads=1`` they run one after another:
 a computed chunk is dispatched asynchronously and the previous chunk's outputs are
-copied to the host meanwhile. With ``threads > 1`` that many chunks run at once,
-each dispatched and copied back from its own host thread: a CPU device runs the
-executions of several threads side by side (one thread's executions run one
-after another), so one device uses several cores. Outputs are handed on in chunk
-order either way. Each process supplies the rows of its own devices and, across
+copied to the host meanwhile. With ``threads > 1`` up to that many chunks run at
+once (fewer when their memory would not fit), each dispatched and copied back
+from its own host thread: a CPU device runs the executions of several threads
+side by side (one thread's executions run one after another), so one device
+uses several cores. Outputs are handed on in chunk order either way. Each
+process supplies the rows of its own devices and, across
 processes, the outputs are all-gathered so that every process holds every chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -23,6 +26,11 @@ import numpy as np
 
 from jaxreg.engine._plan import SweepPlan
 from jaxreg.engine._program import Program
+
+try:  # what a compiled program raises under jax_debug_nans / jax_debug_infs (a private name)
+    from jax._src.api_util import InternalFloatingPointError as _JaxSpecialValueError
+except ImportError:  # pragma: no cover - another JAX: its error passes through as it is
+    _JaxSpecialValueError = FloatingPointError
 
 __all__ = ["ChunkRun", "run_chunks"]
 
@@ -36,6 +44,7 @@ class ChunkRun(NamedTuple):
     n_loaded_models: int  # models in those chunks
     compiled: tuple[Program, ...]  # programs compiled while running (at most one: the first computed chunk's)
     run_s: float  # seconds from the first chunk to the last one's outputs on the host, compilation excluded
+    threads: int  # the most chunks computed at once (0 when every chunk loaded)
 
 
 class _Pending(NamedTuple):
@@ -51,13 +60,15 @@ def run_chunks(
     compile_chunk: Callable[[int], Program],
     *,
     threads: int = 1,
+    memory_budget: float | None = None,
     progress: bool | None,
     on_chunk: Callable[[int, int, Any], None] | None,
     load_chunk: Callable[[int, int], Any] | None,
 ) -> ChunkRun:
     """Every chunk of ``size`` models, loaded (``load_chunk``) or computed with ``program`` (compiled on the first
-    chunk that needs it when ``None``), ``threads`` chunks at once; ``on_chunk`` sees each computed chunk, in
-    order, the progress bar every model."""
+    chunk that needs it when ``None``), up to ``threads`` chunks at once and no more than fit in ``memory_budget``
+    bytes (by the program's memory figure; ``None``: no limit); ``on_chunk`` sees each computed chunk, in order,
+    the progress bar every model."""
     starts = range(0, plan.n_models, size)
     show = (progress if progress is not None else len(starts) > threads) and jax.process_index() == 0
     bar = _progress_bar(plan.n_models) if show else None
@@ -71,13 +82,20 @@ def run_chunks(
         return program
 
     t0 = time.perf_counter()
-    runner = _in_order if threads == 1 else _side_by_side
-    pieces, n_loaded, n_loaded_models = runner(plan, size, starts, program_for_chunk, threads,
-                                               _Sinks(on_chunk, bar), load_chunk)
+    sinks = _Sinks(on_chunk, bar)
+    if threads == 1:
+        pieces, n_loaded, n_loaded_models = _in_order(plan, size, starts, program_for_chunk, sinks, load_chunk)
+        most_at_once = 1
+    else:
+        pool = _Pool(threads, memory_budget)
+        pieces, n_loaded, n_loaded_models = _side_by_side(plan, size, starts, program_for_chunk, pool, sinks,
+                                                          load_chunk)
+        most_at_once = pool.most_at_once
     run_s = time.perf_counter() - t0 - sum(p.compile_s for p in compiled)  # as when compiled before the first
     if bar is not None:
         bar.close()
-    return ChunkRun(pieces, len(starts), n_loaded, n_loaded_models, tuple(compiled), run_s)
+    return ChunkRun(pieces, len(starts), n_loaded, n_loaded_models, tuple(compiled), run_s,
+                    min(most_at_once, len(starts) - n_loaded))
 
 
 class _Sinks(NamedTuple):
@@ -85,7 +103,7 @@ class _Sinks(NamedTuple):
     bar: Any  # the progress bar, or None
 
 
-def _in_order(plan: SweepPlan, size: int, starts: range, program_for_chunk: Callable[[], Program], threads: int,
+def _in_order(plan: SweepPlan, size: int, starts: range, program_for_chunk: Callable[[], Program],
               sinks: _Sinks, load_chunk: Callable[[int, int], Any] | None) -> tuple[list, int, int]:
     """One chunk after another from this thread, the next dispatched before the previous one is copied back.
     Returns the pieces, and the chunks and models loaded."""
@@ -111,42 +129,98 @@ def _in_order(plan: SweepPlan, size: int, starts: range, program_for_chunk: Call
     return pieces, n_loaded, n_loaded_models
 
 
+class _Pool:
+    """How many chunks :func:`_side_by_side` keeps in flight: ``threads``, or fewer when that many programs'
+    memory would not fit ``memory_budget``; and the most it had at once."""
+
+    def __init__(self, threads: int, memory_budget: float | None):
+        self.threads, self.memory_budget, self.most_at_once = threads, memory_budget, 0
+
+    def window(self, program: Program) -> int:
+        if self.memory_budget is None or not program.memory_bytes:
+            return self.threads
+        return max(1, min(self.threads, int(self.memory_budget // program.memory_bytes)))
+
+
 def _side_by_side(plan: SweepPlan, size: int, starts: range, program_for_chunk: Callable[[], Program],
-                  threads: int, sinks: _Sinks, load_chunk: Callable[[int, int], Any] | None) -> tuple[list, int, int]:
-    """Up to ``threads`` chunks at once, each dispatched and copied back by a thread of a pool; the pieces are
-    collected in chunk order. An error (or Ctrl-C) cancels the chunks not started and waits for the running ones.
+                  pool: _Pool, sinks: _Sinks, load_chunk: Callable[[int, int], Any] | None) -> tuple[list, int, int]:
+    """Chunks computed by a pool of threads, no more in flight than ``pool.window``, and collected in chunk order.
+    An error (or Ctrl-C) stops the submission, cancels what has not started and waits for the running chunks.
     Returns the pieces, and the chunks and models loaded."""
-    slots: list[tuple[int, int, Any]] = []  # (start, stop, loaded outputs or the future of computed ones)
+    slots: deque[tuple[int, int, Any]] = deque()  # (start, stop, loaded outputs or the future of computed ones)
     pieces: list = []
     n_loaded = n_loaded_models = 0
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jaxreg-sweep")
+    window = pool.threads
+    caller = _ThreadConfig.of_caller()
+    executor = ThreadPoolExecutor(max_workers=pool.threads, thread_name_prefix="jaxreg-sweep")
     try:
         for start in starts:
             stop = min(start + size, plan.n_models)
-            loaded = _load(plan, load_chunk, start, stop)
-            if loaded is None:
-                loaded = pool.submit(_compute, plan, program_for_chunk(), start, size, jax.config.jax_enable_x64)
+            slot = _load(plan, load_chunk, start, stop)
+            if slot is None:
+                program = program_for_chunk()
+                window = pool.window(program)
+                slot = executor.submit(_compute, plan, program, start, size, caller)
             else:
                 n_loaded, n_loaded_models = n_loaded + 1, n_loaded_models + stop - start
-            slots.append((start, stop, loaded))
-        for start, stop, slot in slots:
-            pieces.append(_collect(start, stop, slot.result(), sinks) if isinstance(slot, Future)
-                          else _loaded(slot, stop - start, sinks))
+            slots.append((start, stop, slot))
+            in_flight = sum(isinstance(s, Future) for _, _, s in slots)
+            pool.most_at_once = max(pool.most_at_once, in_flight)
+            while slots and (in_flight >= window or not isinstance(slots[0][2], Future)):
+                in_flight -= isinstance(slots[0][2], Future)
+                pieces.append(_take(slots.popleft(), sinks))
+        while slots:
+            pieces.append(_take(slots.popleft(), sinks))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
     return pieces, n_loaded, n_loaded_models
+
+
+def _take(slot: tuple[int, int, Any], sinks: _Sinks) -> Any:
+    """A slot's outputs: a computed chunk's once its thread is done, a loaded chunk's as they are."""
+    start, stop, outputs = slot
+    if isinstance(outputs, Future):
+        return _collect(start, stop, outputs.result(), sinks)
+    return _loaded(outputs, stop - start, sinks)
+
+
+class _ThreadConfig(NamedTuple):
+    """The caller's JAX settings that running a chunk reads. They are per thread, and a pool's threads start
+    with the global ones: ``enable_x64`` decides the inputs' dtype, the debug flags what the caller asked to be
+    checked. (Transfer guards are not carried: a worker runs no user code, only the sweep's own transfers.)"""
+
+    enable_x64: bool
+    debug_nans: bool
+    debug_infs: bool
+
+    @classmethod
+    def of_caller(cls) -> _ThreadConfig:
+        return cls(*(getattr(jax.config, f"jax_{name}") for name in cls._fields))
+
+    def entered(self, stack: contextlib.ExitStack) -> None:
+        for name, value in self._asdict().items():
+            stack.enter_context(getattr(jax, name)(value))
 
 
 def _dispatch(plan: SweepPlan, program: Program, start: int, size: int) -> Any:
     """Models ``start:start + size`` dispatched (asynchronously); a ragged last chunk is padded with the last model."""
     rows = np.minimum(np.arange(start, start + size), plan.n_models - 1)
-    return program.run(*[_to_devices(plan, x) for x in plan.rows(rows)])
+    try:
+        return program.run(*[_to_devices(plan, x) for x in plan.rows(rows)])
+    except _JaxSpecialValueError as e:  # JAX's own names neither the models nor the public exception type
+        stop, kind = min(start + size, plan.n_models), getattr(e, "ty", "nan")
+        raise FloatingPointError(
+            f"{kind} in the outputs of models {start}:{stop} (flat grid order: fold, key, λ) with "
+            f"jax_debug_{kind}s on; call train_fn on those models' arguments under jax.debug_{kind}s(True) to find "
+            "the operation"
+        ) from None
 
 
-def _compute(plan: SweepPlan, program: Program, start: int, size: int, x64: bool) -> Any:
-    """One chunk computed and copied to the host, on the calling thread (a worker of :func:`_side_by_side`),
-    with the caller's ``enable_x64`` mode: it is per thread, and it decides the dtype of the inputs."""
-    with jax.enable_x64(x64):
+def _compute(plan: SweepPlan, program: Program, start: int, size: int, caller: _ThreadConfig) -> Any:
+    """One chunk computed and copied to the host, on a worker thread of :func:`_side_by_side`, under the
+    caller's thread settings."""
+    with contextlib.ExitStack() as stack:
+        caller.entered(stack)
         return _to_host(plan, _dispatch(plan, program, start, size))
 
 

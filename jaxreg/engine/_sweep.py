@@ -16,9 +16,11 @@ runs in stages, each in the module named for it:
 Equality with a Python loop: every model sees exactly the inputs it would in a
 loop, but XLA compiles a batched program, so results equal a loop of
 ``jax.jit(train_fn)`` within float rounding (a few ulps), not always bit for bit;
-a different ``chunk_size`` or number of devices can change results by as much.
-The same call is deterministic run to run, so a resumed sweep equals an
-uninterrupted one. With ``vmap_size=1`` every model runs through the same
+a different ``chunk_size``, number of devices or ``threads`` (by default the
+core count, which sets the automatic chunk size) can change results by as much.
+The same call on the same machine is deterministic run to run, and a resume
+reuses the interrupted run's chunk size, so it equals an uninterrupted one.
+With ``vmap_size=1`` every model runs through the same
 single-model program, and results are bit for bit independent of chunk size,
 device count and the rest of the grid. docs/design/engine.md says why.
 """
@@ -50,7 +52,9 @@ class SweepStats(dict):
     * ``chunk_size``: models per compiled call, a multiple of ``n_devices``.
     * ``n_chunks``: chunks, loaded ones included.
     * ``n_devices``: devices the model axis was sharded over.
-    * ``threads``: chunks run at once on each device, each from its own host thread.
+    * ``threads``: the most chunks computed at once on each device, each from its own host thread (at most the
+      ``threads`` asked for: fewer when fewer chunks were computed, 0 when every chunk loaded, or fewer when an
+      explicit ``chunk_size``'s memory would not fit).
     * ``n_processes``: processes those devices belong to.
     * ``compile_s``: seconds spent tracing, lowering and compiling (``0.0`` when nothing was compiled).
     * ``n_compiled``: programs this call compiled; ``0`` when every chunk loaded or the programs came from the
@@ -113,7 +117,7 @@ def sweep(
         after :func:`jaxreg.initialize_distributed`; outputs are gathered to every process). In one process, at
         most one device per model is used. On a CPU, ``threads`` uses every core of JAX's single default
         device; :func:`jaxreg.use_cpu_cores` gives one device per core instead.
-      memory_fraction: share of free device memory one chunk may use.
+      memory_fraction: share of free device memory the chunks running at once (``threads``) may use.
       vmap_size: models vectorised together on a device; the rest of its block runs one group after another
         (``lax.map``), in equal groups of between half of it and all of it (the size that pads least).
         ``None``: the whole block at once. ``"auto"`` (default): ``None`` on GPU/TPU; on CPU, groups whose
@@ -124,8 +128,9 @@ def sweep(
       threads: chunks run at once on each device, each dispatched from its own host thread. ``"auto"``
         (default): on a CPU in one process, the cores per JAX CPU device (:func:`jaxreg.engine.threads_per_device`:
         a CPU device runs several threads' executions side by side), else 1. With ``threads > 1`` and
-        ``chunk_size=None`` the grid is split into ``threads`` chunks. Results do not depend on it beyond what the
-        chunk size changes (nothing with ``vmap_size=1``).
+        ``chunk_size=None`` the grid is split into ``threads`` chunks; with an explicit ``chunk_size``, no more
+        chunks run at once than fit in ``memory_fraction``. Must be 1 across processes. Results do not depend on
+        it beyond what the chunk size changes (nothing with ``vmap_size=1``).
       progress: tqdm bar over the models (default: with more chunks than `threads`; none without tqdm installed).
       on_chunk: ``on_chunk(start, stop, outputs)`` after each computed chunk, with ``outputs`` (NumPy) for flat
         models ``start:stop``; for checkpoints.
@@ -155,19 +160,22 @@ def sweep(
     vmap_size = _check_arguments(train_fn, chunk_size, vmap_size, compiler_options, memory_fraction, program_cache)
     threads = _check_threads(threads)
     plan = plan_grid(lambdas, keys=keys, folds=folds, devices=devices)
-    threads = threads_per_device(plan.devices) if threads == "auto" else threads
+    threads = _threads_for(plan, threads)
     explicit = compiler_options is not None  # the caller's: an option XLA rejects is the caller's to fix
     default_options = SWEEP_CPU_COMPILER_OPTIONS if plan.platform == "cpu" else {}
     compiler = ChunkCompiler(train_fn, plan, vmap_size=vmap_size, strict=explicit, cache=program_cache,
                              compiler_options=compiler_options if explicit else default_options)
     with _explained_calls(train_fn, keys, folds):  # train_fn is first traced here
-        choice = _choose_chunk(plan, compiler, chunk_size, memory_fraction, threads)
+        budget = _memory_budget(plan, memory_fraction)
+        choice = _choose_chunk(plan, compiler, chunk_size, budget, threads)
         run = run_chunks(plan, choice.size, choice.programs[-1] if choice.programs else None, compiler.compile,
-                         threads=threads, progress=progress, on_chunk=on_chunk, load_chunk=load_chunk)
+                         threads=threads, memory_budget=None if chunk_size is None else budget,  # else sized
+                         progress=progress, on_chunk=on_chunk,
+                         load_chunk=load_chunk)
     result = _gather(plan, run.pieces)
     if not return_stats:
         return result
-    return result, _stats(plan, choice.size, run, choice.programs + run.compiled, compiler.vmap_size, threads)
+    return result, _stats(plan, choice.size, run, choice.programs + run.compiled, compiler.vmap_size)
 
 
 def _check_arguments(train_fn: Any, chunk_size: Any, vmap_size: Any, compiler_options: Any,
@@ -232,27 +240,42 @@ def _check_threads(threads: Any) -> int | str:
     return int(threads)
 
 
-def _choose_chunk(plan: SweepPlan, compiler: ChunkCompiler, chunk_size: int | None,
-                  memory_fraction: float, threads: int = 1) -> ChunkChoice:
+def _threads_for(plan: SweepPlan, threads: int | str) -> int:
+    """The chunks to run at once on each device; a ``ValueError`` for several in a multi-process sweep."""
+    if threads == "auto":
+        return threads_per_device(plan.devices)
+    if threads > 1 and plan.multiprocess:
+        raise ValueError(f"threads must be 1 or 'auto' in a multi-process sweep (its chunks are gathered across "
+                         f"processes in lockstep, one at a time), got {threads}")
+    return threads
+
+
+def _choose_chunk(plan: SweepPlan, compiler: ChunkCompiler, chunk_size: int | None, budget: float | None,
+                  threads: int = 1) -> ChunkChoice:
     """``chunk_size`` rounded up to a multiple of the device count (compiled later: resumed chunks need none);
     ``None``: the grid split in ``threads`` chunks, compiled, then, if XLA's memory figure for one exceeds its
-    share (``threads`` run at once) of ``memory_fraction`` of the free memory, the largest chunk that fits,
-    compiled once more."""
+    share (``threads`` run at once) of the ``budget`` bytes, the largest chunk that fits, compiled once more."""
     full = _round_up(plan.n_models, plan.n_devices)
     if chunk_size is not None:
         return ChunkChoice(min(_round_up(int(chunk_size), plan.n_devices), full), ())
     full = min(full, _round_up(-(-plan.n_models // threads), plan.n_devices))
     program = compiler.compile(full)
-    free = available_memory_bytes(plan.local_device)
-    if program.memory_bytes is None or free is None:
+    if program.memory_bytes is None or budget is None:
         return ChunkChoice(full, (program,))
-    share = free / plan.n_local if plan.platform == "cpu" else free  # CPU devices of a process share its RAM
-    budget = memory_fraction * share / threads
-    if program.memory_bytes <= budget or full <= plan.n_devices:
+    if program.memory_bytes <= budget / threads or full <= plan.n_devices:
         return ChunkChoice(full, (program,))
     per_model = program.memory_bytes / (full // plan.n_devices)
-    size = min(full, max(1, int(budget // per_model)) * plan.n_devices)
+    size = min(full, max(1, int(budget / threads // per_model)) * plan.n_devices)
     return ChunkChoice(size, (program, compiler.compile(size)))
+
+
+def _memory_budget(plan: SweepPlan, memory_fraction: float) -> float | None:
+    """Bytes the chunks running at once on a device may use: ``memory_fraction`` of its free memory (``None``:
+    unknown)."""
+    free = available_memory_bytes(plan.local_device)
+    if free is None:
+        return None
+    return memory_fraction * (free / plan.n_local if plan.platform == "cpu" else free)  # CPU devices share RAM
 
 
 def _gather(plan: SweepPlan, pieces: list) -> Any:
@@ -263,14 +286,14 @@ def _gather(plan: SweepPlan, pieces: list) -> Any:
 
 
 def _stats(plan: SweepPlan, size: int, run: ChunkRun, programs: tuple[Program, ...],
-           vmap_size: int | str | None, threads: int) -> SweepStats:
+           vmap_size: int | str | None) -> SweepStats:
     last = programs[-1] if programs else None
     return SweepStats(
         n_models=plan.n_models,
         chunk_size=size,
         n_chunks=run.n_chunks,
         n_devices=plan.n_devices,
-        threads=threads,
+        threads=run.threads,
         compile_s=float(sum(p.compile_s for p in programs)),
         n_compiled=sum(not p.cached for p in programs),
         run_s=run.run_s,

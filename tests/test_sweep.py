@@ -426,9 +426,15 @@ def test_threads_run_chunks_side_by_side_with_the_results_of_one_thread():
     with jax.enable_x64(True):  # a per-thread mode: the pool's threads run with the caller's
         wide = jaxreg.sweep(lambda lam: lam * 1.0000000001, np.arange(5.0), threads=2)
     assert wide.dtype == np.float64
+    for threads in (1, 2):  # the sweep's own transfers are explicit: a caller's guard is for their code
+        with jax.transfer_guard("disallow"):
+            np.testing.assert_array_equal(jaxreg.sweep(lambda lam: lam * 2, np.arange(5.0), chunk_size=2,
+                                                       threads=threads), np.arange(5.0) * 2)
     for threads in (1, 2):  # debug_nans is per thread too; the error names the models
-        with jax.debug_nans(True), pytest.raises(FloatingPointError, match="nan in the outputs of models 2:4"):
-            jaxreg.sweep(lambda lam: jnp.log(lam - 1.0), [2.0, 3.0, 0.5, 4.0], chunk_size=2, threads=threads)
+        with jax.debug_nans(True), pytest.raises(FloatingPointError, match=r"nan in the outputs of 1 model\(s\): "
+                                                                          r"λ=0.5 \(λ index 2\), fold 0, with"):
+            jaxreg.sweep(lambda lam, fold: jnp.log(lam - 1.0), [2.0, 3.0, 0.5, 4.0], folds=[0, 1], chunk_size=4,
+                         threads=threads)
     for bad in (0, -1, 1.5, True, "all"):
         with pytest.raises(ValueError, match="threads must be a positive int"):
             jaxreg.sweep(lambda lam: lam, [0.1], threads=bad)

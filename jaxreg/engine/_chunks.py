@@ -187,7 +187,8 @@ def _take(slot: tuple[int, int, Any], sinks: _Sinks) -> Any:
 class _ThreadConfig(NamedTuple):
     """The caller's JAX settings that running a chunk reads. They are per thread, and a pool's threads start
     with the global ones: ``enable_x64`` decides the inputs' dtype, the debug flags what the caller asked to be
-    checked. (Transfer guards are not carried: a worker runs no user code, only the sweep's own transfers.)"""
+    checked. (Transfer guards are not carried: a worker runs no user code, and the sweep's own transfers are
+    explicit.)"""
 
     enable_x64: bool
     debug_nans: bool
@@ -205,15 +206,34 @@ class _ThreadConfig(NamedTuple):
 def _dispatch(plan: SweepPlan, program: Program, start: int, size: int) -> Any:
     """Models ``start:start + size`` dispatched (asynchronously); a ragged last chunk is padded with the last model."""
     rows = np.minimum(np.arange(start, start + size), plan.n_models - 1)
+    args = [_to_devices(plan, x) for x in plan.rows(rows)]
     try:
-        return program.run(*[_to_devices(plan, x) for x in plan.rows(rows)])
+        return program.run(*args)
     except _JaxSpecialValueError as e:  # JAX's own names neither the models nor the public exception type
-        stop, kind = min(start + size, plan.n_models), getattr(e, "ty", "nan")
-        raise FloatingPointError(
-            f"{kind} in the outputs of models {start}:{stop} (flat grid order: fold, key, λ) with "
-            f"jax_debug_{kind}s on; call train_fn on those models' arguments under jax.debug_{kind}s(True) to find "
-            "the operation"
-        ) from None
+        raise _special_value_error(plan, program, args, rows, getattr(e, "ty", "nan")) from None
+
+
+def _special_value_error(plan: SweepPlan, program: Program, args: list, rows: np.ndarray,
+                         kind: str) -> FloatingPointError:
+    """The error for a chunk whose outputs hold a NaN (or inf) under ``jax_debug_nans`` (``debug_infs``): the
+    chunk run again without the check, and the models with a non-finite output named."""
+    bad: list[int] = []
+    if not plan.multiprocess:  # (across processes the rerun would need every process to fail alike)
+        with jax.debug_nans(False), jax.debug_infs(False):
+            out = _to_host(plan, program.run(*args))
+        finite = np.ones(len(rows), bool)
+        for leaf in jax.tree.leaves(out):
+            leaf = np.asarray(leaf)
+            if np.issubdtype(leaf.dtype, np.inexact):
+                finite &= np.isfinite(leaf.reshape(len(rows), -1)).all(1)
+        bad = sorted({int(r) for r in rows[~finite]})
+    named = "; ".join(plan.describe(i) for i in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+    which = f"{len(bad)} model(s): {named}" if bad else f"models {int(rows[0])}:{int(rows[-1]) + 1}"
+    return FloatingPointError(
+        f"{kind} in the outputs of {which}, with jax_debug_{kind}s on (without it a sweep keeps going and marks such "
+        f"models non-finite). To find the operation, call train_fn on one of them inside "
+        f"`with jax.debug_{kind}s(True), jax.disable_jit():`"
+    )
 
 
 def _compute(plan: SweepPlan, program: Program, start: int, size: int, caller: _ThreadConfig) -> Any:
@@ -259,8 +279,10 @@ def _loaded(outputs: Any, n: int, sinks: _Sinks) -> Any:
 
 
 def _to_devices(plan: SweepPlan, host: np.ndarray) -> jax.Array:
-    # Each process supplies the rows of its own devices (every process knows the whole grid).
-    return jax.make_array_from_callback(host.shape, plan.sharding, lambda idx: host[idx])
+    # Each process supplies the rows of its own devices (every process knows the whole grid). A deliberate
+    # transfer: a caller's transfer guard is meant for their own code.
+    with jax.transfer_guard_host_to_device("allow"):
+        return jax.make_array_from_callback(host.shape, plan.sharding, lambda idx: host[idx])
 
 
 def _to_host(plan: SweepPlan, out: Any) -> Any:
@@ -268,7 +290,7 @@ def _to_host(plan: SweepPlan, out: Any) -> Any:
         from jax.experimental import multihost_utils
 
         return multihost_utils.process_allgather(out, tiled=True)
-    return jax.tree.map(np.asarray, out)
+    return jax.device_get(out)  # explicit: allowed under a caller's transfer guard
 
 
 def _progress_bar(total: int) -> Any:

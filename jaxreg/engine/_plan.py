@@ -64,6 +64,18 @@ class SweepPlan(NamedTuple):
         """The arguments of models ``rows`` (flat indices), in call order."""
         return [x[rows] for x in self.inputs]
 
+    def describe(self, i: int) -> str:
+        """Model ``i`` (flat) by its place in the grid: ``λ=0.1 (λ index 3)``, and ``key 1``, ``fold 0`` where the
+        grid has keys or folds."""
+        index = np.unravel_index(int(i), self.grid_shape)
+        has_keys = self.key_impl is not None
+        parts = [f"λ={float(self.inputs[0][i]):.6g} (λ index {index[-1]})"]
+        if has_keys:
+            parts.append(f"key {index[-2]}")
+        if len(self.inputs) > 1 + has_keys:
+            parts.append(f"fold {int(self.inputs[-1][i])}")
+        return ", ".join(parts)
+
 
 def plan_grid(
     lambdas: Any,

@@ -8,8 +8,8 @@ once (fewer when their memory would not fit), each dispatched and copied back
 from its own host thread: a CPU device runs the executions of several threads
 side by side (one thread's executions run one after another), so one device
 uses several cores. Outputs are handed on in chunk order either way. Each
-process supplies the rows of its own devices and, across
-processes, the outputs are all-gathered so that every process holds every chunk.
+process supplies the rows of its own devices and, across processes, the outputs
+are all-gathered so that every process holds every chunk.
 """
 
 from __future__ import annotations

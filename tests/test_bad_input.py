@@ -214,6 +214,10 @@ CALLS = [
     ("sweep: train_fn takes no fold, folds= given", lambda: jaxreg.sweep(lambda lam, key: lam, [0.1], keys=[0],
                                                                           folds=2),
      TypeError, r"train_fn\(lam, key, fold\): sweep passes key because keys= is given, fold because folds="),
+    ("sweep: keys= given to a train_fn(lam, fold)", lambda: jaxreg.sweep(
+        lambda lam, fold: jnp.ones(3)[fold] * lam, [0.1], keys=[0, 1]), TypeError,
+     r"train_fn's parameter 'fold' \(position 2\) received a key, because sweep passes train_fn\(lam, key\): "
+     r"pass folds= for a fold"),
     ("fit: loss_fn without a batch, data= given", lambda: _fit(lambda p: jnp.sum(p**2), data=jnp.ones((4, 3))),
      TypeError, r"loss_fn <lambda>\(p\) cannot be called as loss_fn\(params, batch\): fit passes batch because "
      r"data= is given"),

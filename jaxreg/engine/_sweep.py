@@ -28,6 +28,7 @@ device count and the rest of the grid. docs/design/engine.md says why.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -224,10 +225,36 @@ def _explained_calls(train_fn: Callable[..., Any], keys: Any, folds: Any) -> Ite
     try:
         yield
     except TypeError as e:
-        error = bad_call_error(train_fn, "train_fn", ["lam", *(name for name, _ in passed)], (more, fewer))
+        names = ["lam", *(name for name, _ in passed)]
+        error = bad_call_error(train_fn, "train_fn", names, (more, fewer)) or _misnamed_call(train_fn, names, e)
         if error is None:
             raise
         raise error from e
+
+
+#: Parameter names that say what a train_fn expects in a position, for :func:`_misnamed_call`.
+_ARGUMENT_NAMES = {"key": {"key", "rng", "prng_key", "seed"}, "fold": {"fold", "fold_id", "folds"}}
+
+
+def _misnamed_call(train_fn: Callable[..., Any], names: list[str], error: TypeError) -> TypeError | None:
+    """A ``TypeError`` from inside ``train_fn`` when sweep passed a key where its parameter is named like a fold (or
+    the reverse), saying so; ``None`` otherwise (the original error stands)."""
+    try:
+        params = list(inspect.signature(train_fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    for position, passed in enumerate(names[1:], start=1):
+        if position >= len(params):
+            break
+        other = "fold" if passed == "key" else "key"
+        if params[position] in _ARGUMENT_NAMES[other]:
+            return TypeError(
+                f"train_fn's parameter {params[position]!r} (position {position + 1}) received a {passed}, because "
+                f"sweep passes train_fn(lam{', key' if 'key' in names else ''}{', fold' if 'fold' in names else ''}): "
+                f"pass {'folds=' if other == 'fold' else 'keys='} for a {other} instead of or beside "
+                f"{'keys=' if passed == 'key' else 'folds='} (it failed with: {error})"
+            )
+    return None
 
 
 def _check_threads(threads: Any) -> int | str:

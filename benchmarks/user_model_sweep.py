@@ -203,8 +203,8 @@ def main(argv=None) -> None:
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 64, 256], help="λ per MLP configuration")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--nnx-k", type=int, default=64, help="λ of the flax nnx sweep (0: skip it)")
-    ap.add_argument("--cnn-k", type=int, default=0, help="λ of the flax nnx CNN sweep (0: skip it)")
-    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the flax nnx sweeps")
+    ap.add_argument("--cnn-k", type=int, default=0, help="λ of the raw-JAX CNN sweep (0: skip it)")
+    ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the nnx and CNN sweeps")
     ap.add_argument("--loop-max-k", type=int, help="run the loop on at most this many models and scale its time "
                     "(a GPU's K = 4096 loop would take minutes)")
     ap.add_argument("--cpu-cores", action="store_true", help="call jaxreg.use_cpu_cores() first")

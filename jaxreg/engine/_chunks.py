@@ -87,10 +87,8 @@ def run_chunks(
         pieces, n_loaded, n_loaded_models = _in_order(plan, size, starts, program_for_chunk, sinks, load_chunk)
         most_at_once = 1
     else:
-        pool = _Pool(threads, memory_budget)
-        pieces, n_loaded, n_loaded_models = _side_by_side(plan, size, starts, program_for_chunk, pool, sinks,
-                                                          load_chunk)
-        most_at_once = pool.most_at_once
+        pieces, n_loaded, n_loaded_models, most_at_once = _side_by_side(
+            plan, size, starts, program_for_chunk, threads, memory_budget, sinks, load_chunk)
     run_s = time.perf_counter() - t0 - sum(p.compile_s for p in compiled)  # as when compiled before the first
     if bar is not None:
         bar.close()
@@ -129,43 +127,39 @@ def _in_order(plan: SweepPlan, size: int, starts: range, program_for_chunk: Call
     return pieces, n_loaded, n_loaded_models
 
 
-class _Pool:
-    """How many chunks :func:`_side_by_side` keeps in flight: ``threads``, or fewer when that many programs'
-    memory would not fit ``memory_budget``; and the most it had at once."""
-
-    def __init__(self, threads: int, memory_budget: float | None):
-        self.threads, self.memory_budget, self.most_at_once = threads, memory_budget, 0
-
-    def window(self, program: Program) -> int:
-        if self.memory_budget is None or not program.memory_bytes:
-            return self.threads
-        return max(1, min(self.threads, int(self.memory_budget // program.memory_bytes)))
+def _window(threads: int, memory_budget: float | None, program: Program) -> int:
+    """How many chunks :func:`_side_by_side` keeps in flight: ``threads``, or fewer (at least one) when that many
+    programs' memory would not fit ``memory_budget``."""
+    if memory_budget is None or not program.memory_bytes:
+        return threads
+    return max(1, min(threads, int(memory_budget // program.memory_bytes)))
 
 
 def _side_by_side(plan: SweepPlan, size: int, starts: range, program_for_chunk: Callable[[], Program],
-                  pool: _Pool, sinks: _Sinks, load_chunk: Callable[[int, int], Any] | None) -> tuple[list, int, int]:
-    """Chunks computed by a pool of threads, no more in flight than ``pool.window``, and collected in chunk order.
-    An error (or Ctrl-C) stops the submission, cancels what has not started and waits for the running chunks.
-    Returns the pieces, and the chunks and models loaded."""
+                  threads: int, memory_budget: float | None, sinks: _Sinks,
+                  load_chunk: Callable[[int, int], Any] | None) -> tuple[list, int, int, int]:
+    """Chunks computed by a pool of ``threads`` threads, no more in flight than :func:`_window`, and collected in
+    chunk order. An error (or Ctrl-C) stops the submission, cancels what has not started and waits for the running
+    chunks. Returns the pieces, the chunks and models loaded, and the most chunks in flight at once."""
     slots: deque[tuple[int, int, Any]] = deque()  # (start, stop, loaded outputs or the future of computed ones)
     pieces: list = []
-    n_loaded = n_loaded_models = 0
-    window = pool.threads
+    n_loaded = n_loaded_models = in_flight = most_at_once = 0
+    window = threads
     caller = _ThreadConfig.of_caller()
-    executor = ThreadPoolExecutor(max_workers=pool.threads, thread_name_prefix="jaxreg-sweep")
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jaxreg-sweep")
     try:
         for start in starts:
             stop = min(start + size, plan.n_models)
             slot = _load(plan, load_chunk, start, stop)
             if slot is None:
                 program = program_for_chunk()
-                window = pool.window(program)
+                window = _window(threads, memory_budget, program)
                 slot = executor.submit(_compute, plan, program, start, size, caller)
+                in_flight += 1
+                most_at_once = max(most_at_once, in_flight)
             else:
                 n_loaded, n_loaded_models = n_loaded + 1, n_loaded_models + stop - start
             slots.append((start, stop, slot))
-            in_flight = sum(isinstance(s, Future) for _, _, s in slots)
-            pool.most_at_once = max(pool.most_at_once, in_flight)
             while slots and (in_flight >= window or not isinstance(slots[0][2], Future)):
                 in_flight -= isinstance(slots[0][2], Future)
                 pieces.append(_take(slots.popleft(), sinks))
@@ -173,7 +167,7 @@ def _side_by_side(plan: SweepPlan, size: int, starts: range, program_for_chunk: 
             pieces.append(_take(slots.popleft(), sinks))
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-    return pieces, n_loaded, n_loaded_models
+    return pieces, n_loaded, n_loaded_models, most_at_once
 
 
 def _take(slot: tuple[int, int, Any], sinks: _Sinks) -> Any:
@@ -222,8 +216,7 @@ def _special_value_error(plan: SweepPlan, program: Program, args: list, rows: np
         with jax.debug_nans(False), jax.debug_infs(False):
             out = _to_host(plan, program.run(*args))
         finite = np.ones(len(rows), bool)
-        for leaf in jax.tree.leaves(out):
-            leaf = np.asarray(leaf)
+        for leaf in jax.tree.leaves(out):  # NumPy arrays (device_get)
             if np.issubdtype(leaf.dtype, np.inexact):
                 finite &= np.isfinite(leaf.reshape(len(rows), -1)).all(1)
         bad = sorted({int(r) for r in rows[~finite]})

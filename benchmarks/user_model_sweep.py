@@ -25,10 +25,13 @@ ratios only from runs on an idle machine).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -54,11 +57,10 @@ def digits(n: int = N_SAMPLES):
     return x[:n].astype(np.float32), y[:n].astype(np.int32)
 
 
-def mlp_train(x, y, steps: int, fold_masks=None):
+def mlp_train(x, y, steps: int, fold_masks=None, batch_size=None):
     """A fresh ``train(lam[, fold])`` for the raw-JAX MLP (a new function object: no peer reuses another's
     compilation)."""
     import jax.numpy as jnp
-    import optax
 
     def init():
         k1, k2 = jax.random.split(jax.random.key(0))
@@ -72,10 +74,10 @@ def mlp_train(x, y, steps: int, fold_masks=None):
         h = (h - mu) * jax.lax.rsqrt(var + 1e-5) * p["scale"] + p["bias"]
         return jax.nn.gelu(h) @ p["w2"] + p["b2"]
 
-    return _train_fn(predict, init, x, y, steps, fold_masks)
+    return _train_fn(predict, init, x, y, steps, fold_masks, batch_size)
 
 
-def nnx_train(x, y, steps: int, fold_masks=None):
+def nnx_train(x, y, steps: int, fold_masks=None, batch_size=None):
     """A fresh ``train(lam[, fold])`` for the same MLP written as a flax nnx module."""
     from flax import nnx
 
@@ -96,10 +98,10 @@ def nnx_train(x, y, steps: int, fold_masks=None):
     def predict(p, xs):
         return nnx.merge(graphdef, p)(xs)
 
-    return _train_fn(predict, init, x, y, steps, fold_masks)
+    return _train_fn(predict, init, x, y, steps, fold_masks, batch_size)
 
 
-def cnn_train(x, y, steps: int, fold_masks=None):
+def cnn_train(x, y, steps: int, fold_masks=None, batch_size=None):
     """A fresh ``train(lam[, fold])`` for a small raw-JAX CNN on the 8 × 8 images (no flax needed, so it also runs
     on machines without it): two 3 × 3 convolutions (8 and 16 channels, ReLU, 2 × 2 average pooling after the
     first), then a dense layer to the 10 classes."""
@@ -120,31 +122,37 @@ def cnn_train(x, y, steps: int, fold_masks=None):
         h = jax.nn.relu(conv(h, p["c2"]) + p["b2"])
         return h.reshape(h.shape[0], -1) @ p["w"] + p["b"]
 
-    return _train_fn(predict, init, x, y, steps, fold_masks)
+    return _train_fn(predict, init, x, y, steps, fold_masks, batch_size)
 
 
-def _train_fn(predict, init, x, y, steps: int, fold_masks):
-    """``train(lam)`` (or ``train(lam, fold)`` with ``fold_masks``): full-batch momentum SGD with an L2 decay of
-    the weight matrices, returning the validation loss (training loss without folds) and the weights' norm."""
+def _train_fn(predict, init, x, y, steps: int, fold_masks, batch_size=None):
+    """``train(lam)`` (or ``train(lam, fold)`` with ``fold_masks``): momentum SGD with an L2 decay of the weight
+    matrices, full batch or on ``batch_size`` samples a step drawn by ``fit`` (held-out samples weigh 0),
+    returning the validation loss (training loss without folds) and the weights' norm."""
     import jax.numpy as jnp
     import optax
 
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     masks = None if fold_masks is None else jnp.asarray(fold_masks)
 
-    def loss(p, weights):
-        ce = optax.softmax_cross_entropy_with_integer_labels(predict(p, xj), yj)
-        return jnp.sum(ce * weights) / jnp.sum(weights)
+    def loss(p, xs, ys, weights):
+        ce = optax.softmax_cross_entropy_with_integer_labels(predict(p, xs), ys)
+        return jnp.sum(ce * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
     def train(lam, fold=None):
         held_out = jnp.zeros(len(yj), bool) if masks is None else masks[fold]
         p0 = init()
         decay_mask = jax.tree.map(lambda a: a.ndim >= 2, p0)  # dense and convolution kernels
         opt = optax.chain(jaxreg.add_l2_decay(lam, mask=decay_mask), optax.sgd(LEARNING_RATE, momentum=MOMENTUM))
-        fitted = jaxreg.fit(lambda p: loss(p, ~held_out), p0, opt, steps=steps).params
+        if batch_size is None:
+            fitted = jaxreg.fit(lambda p: loss(p, xj, yj, ~held_out), p0, opt, steps=steps).params
+        else:
+            data = (xj, yj, (~held_out).astype(xj.dtype))
+            fitted = jaxreg.fit(lambda p, b: loss(p, *b), p0, opt, steps=steps, data=data, batch_size=batch_size,
+                                key=jax.random.key(1)).params
         scored = held_out if masks is not None else ~held_out
         weights = jax.tree.leaves(jax.tree.map(lambda a, m: jnp.sum(a**2) if m else 0.0, fitted, decay_mask))
-        return {"val_loss": loss(fitted, scored), "weight_norm": jnp.sqrt(sum(weights))}
+        return {"val_loss": loss(fitted, xj, yj, scored), "weight_norm": jnp.sqrt(sum(weights))}
 
     return train if masks is not None else (lambda lam: train(lam))
 
@@ -198,11 +206,42 @@ def peers(make_train, lams, folds: int | None, threads: int | str = "auto", loop
     return rec
 
 
-def main(argv=None) -> None:
+class Config(NamedTuple):
+    """One measured workload: a model, its grid and how it trains."""
+
+    name: str
+    build: Callable  # build(x, y, steps, fold_masks, batch_size) -> train
+    k: int  # λ values
+    folds: int | None  # cross-validation folds (None: none)
+    steps: int
+    batch_size: int | None  # samples a step (None: full batch)
+
+
+def configs(args) -> list[Config]:
+    """The workloads the arguments ask for; the flax ones only where flax is installed."""
+    out = [Config("mlp", mlp_train, k, None, args.steps, None) for k in args.ks]
+    try:
+        import flax.nnx  # noqa: F401
+    except ImportError:
+        print("flax is not installed: the nnx sweeps are skipped", file=sys.stderr)
+    else:
+        if args.nnx_k:
+            out.append(Config("nnx", nnx_train, args.nnx_k, args.folds, args.steps, None))
+        if args.nnx_mb_k:
+            out.append(Config("nnx_minibatch", nnx_train, args.nnx_mb_k, args.folds, args.mb_steps, args.batch_size))
+    if args.cnn_k:
+        out.append(Config("cnn", cnn_train, args.cnn_k, args.folds, args.steps, None))
+    return out
+
+
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 64, 256], help="λ per MLP configuration")
-    ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--nnx-k", type=int, default=64, help="λ of the flax nnx sweep (0: skip it)")
+    ap.add_argument("--steps", type=int, default=100, help="full-batch steps")
+    ap.add_argument("--nnx-k", type=int, default=64, help="λ of the full-batch flax nnx sweep (0: skip it)")
+    ap.add_argument("--nnx-mb-k", type=int, default=64, help="λ of the minibatch flax nnx sweep (0: skip it)")
+    ap.add_argument("--batch-size", type=int, default=128, help="samples a step of the minibatch sweep")
+    ap.add_argument("--mb-steps", type=int, default=300, help="steps of the minibatch sweep")
     ap.add_argument("--cnn-k", type=int, default=0, help="λ of the raw-JAX CNN sweep (0: skip it)")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds of the nnx and CNN sweeps")
     ap.add_argument("--loop-max-k", type=int, help="run the loop on at most this many models and scale its time "
@@ -212,8 +251,13 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: K = 1, 8; 5 steps; nnx 4 × 2 folds")
     args = ap.parse_args(argv)
     if args.quick:
-        args.ks, args.steps, args.nnx_k, args.folds = [1, 8], 5, 4, 2
-        args.cnn_k = min(args.cnn_k, 4)
+        args.ks, args.steps, args.mb_steps, args.nnx_k, args.folds = [1, 8], 5, 5, 4, 2
+        args.nnx_mb_k, args.cnn_k = min(args.nnx_mb_k, 4), min(args.cnn_k, 4)
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
     if args.cpu_cores:
         jaxreg.use_cpu_cores()
 
@@ -228,25 +272,16 @@ def main(argv=None) -> None:
         except ImportError:  # flax is not installed
             pass
     common = {"device": jaxreg.device_description(), "cpu_devices": len(jax.devices("cpu")),
-              "use_cpu_cores": args.cpu_cores, "steps": args.steps, "n_samples": len(y), "hidden": HIDDEN}
-    configs = [("mlp", mlp_train, k, None) for k in args.ks]
-    try:
-        import flax.nnx  # noqa: F401
-    except ImportError:
-        print("flax is not installed: the nnx sweep is skipped", file=sys.stderr)
-    else:
-        if args.nnx_k:
-            configs.append(("nnx", nnx_train, args.nnx_k, args.folds))
-    if args.cnn_k:
-        configs.append(("cnn", cnn_train, args.cnn_k, args.folds))
-    for name, build, k, folds in configs:
-        lams = np.geomspace(1e-4, 1e-1, k).astype(np.float32)
-        masks = jaxreg.kfold_masks(len(y), folds) if folds else None
+              "use_cpu_cores": args.cpu_cores, "n_samples": len(y), "hidden": HIDDEN}
+    for c in configs(args):
+        lams = np.geomspace(1e-4, 1e-1, c.k).astype(np.float32)
+        masks = jaxreg.kfold_masks(len(y), c.folds) if c.folds else None
         load = os.getloadavg()[0]
-        rec = peers(lambda: build(x, y, args.steps, masks), lams, folds, args.threads or "auto", args.loop_max_k)
-        print(json.dumps({"bench": "user_model_sweep", "model": name, "k": k, "folds": folds,
-                          "n_models": k * (folds or 1), **common, **rec,
-                          "load_avg": [round(load, 2), round(os.getloadavg()[0], 2)]}), flush=True)
+        make_train = functools.partial(c.build, x, y, c.steps, masks, c.batch_size)  # a fresh train per call
+        rec = peers(make_train, lams, c.folds, args.threads or "auto", args.loop_max_k)
+        print(json.dumps({"bench": "user_model_sweep", "model": c.name, "k": c.k, "folds": c.folds,
+                          "n_models": c.k * (c.folds or 1), "steps": c.steps, "batch_size": c.batch_size, **common,
+                          **rec, "load_avg": [round(load, 2), round(os.getloadavg()[0], 2)]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -241,6 +241,33 @@ def test_step_bytes_and_auto_groups():
     np.testing.assert_allclose(res5, loop, rtol=2e-6)
 
 
+def test_step_bytes_counts_the_loop_that_runs_most():
+    from jaxreg.engine import CPU_GROUP_BYTES, step_bytes
+    from jaxreg.engine._program import _group_size
+
+    def train(lam):  # 50 steps on 10 values, then one 4 MB evaluation: groups sized by the steps
+        w = jax.lax.scan(lambda v, _: (v - lam * v, None), jnp.ones(10), None, length=50)[0]
+        return jnp.sum(jnp.outer(w, jnp.ones(100_000)))
+
+    assert step_bytes(train, 0.1) < 1_000
+    lams = np.linspace(0.0, 0.1, 13)
+    _, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1], threads=1)
+    assert st["vmap_size"] == _group_size(13, CPU_GROUP_BYTES // step_bytes(train, 0.1)) == 13
+
+    def nested(w):  # an outer scan of 4 (a 4 MB log each time) around an inner one of 25: the inner runs 100 times
+        def block(v, _):
+            v = jax.lax.scan(lambda u, _: (u * 0.9, None), v, None, length=25)[0]
+            return v, jnp.sum(jnp.outer(v, jnp.ones(100_000)))
+
+        return jax.lax.scan(block, w, None, length=4)
+
+    assert step_bytes(nested, jnp.ones(10)) < 1_000
+    looped = lambda w: jax.lax.while_loop(lambda v: v[0] > 1.0, lambda v: v * 0.5, w)  # noqa: E731
+    big_once = lambda w: looped(w[:10]).sum() + jnp.outer(w, w).sum()  # noqa: E731
+    assert step_bytes(big_once, jnp.ones(1000)) < 1_000  # a while loop counts as the most run
+    assert step_bytes(lambda w: jnp.outer(w, w).sum(), jnp.ones(1000)) >= 4e6  # no loop: the whole function
+
+
 def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):
     import importlib
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -53,35 +53,74 @@ def available_memory_bytes(device: jax.Device) -> int | None:
 def step_bytes(fn: Callable[..., Any], *args: Any) -> int:
     """Bytes of the values one step of ``fn(*args)`` creates, read off its jaxpr (no compilation).
 
-    The maximum, over ``fn``'s jaxpr and every jaxpr nested in it (a
-    ``lax.scan``/``while_loop`` body: one training step), of the total size of
-    the values that jaxpr's equations produce. XLA fuses many of them away, so
-    this overestimates the step's live memory but ranks programs the same way,
-    at the cost of one trace.
+    The step is the body of the loop that runs most often: the ``lax.scan`` or
+    ``while_loop`` body with the largest trip count (a scan's length times the
+    lengths of the scans around it; a while loop counts as unbounded), or the
+    whole of ``fn`` when it has no loop. Its bytes are the total size of the
+    values its equations produce (the largest such total over the jaxprs nested
+    in it). Work outside that loop, such as a full-data evaluation after
+    minibatch training, runs once and does not count. XLA fuses many values
+    away, so this overestimates the step's live memory but ranks programs the
+    same way, at the cost of one trace.
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> step_bytes(lambda w: jnp.sin(w).sum(), jnp.ones(1000))   # 1000 float32 values and a scalar
       4004
+      >>> def fit(w):  # 100 steps on 10 values, then one evaluation on 1000
+      ...     w = jax.lax.scan(lambda v, _: (v * 0.9, None), w[:10], None, length=100)[0]
+      ...     return jnp.sin(w).sum() + jnp.sin(jnp.ones(1000)).sum()
+      >>> step_bytes(fit, jnp.ones(1000))
+      40
     """
     return jaxpr_step_bytes(jax.make_jaxpr(fn)(*args).jaxpr)
 
 
 def jaxpr_step_bytes(jaxpr: jcore.Jaxpr) -> int:
-    """:func:`step_bytes` of a traced ``jaxpr``: the largest total output size of one (nested) jaxpr's equations."""
+    """:func:`step_bytes` of a traced ``jaxpr``: the bytes of its most-run loop body, or of all of it."""
+    bodies = list(_loop_bodies(jaxpr, 1))
+    if not bodies:
+        return _values_bytes(jaxpr)
+    most = max(runs for runs, _ in bodies)
+    return max(_values_bytes(body) for runs, body in bodies if runs == most)
+
+
+def _loop_bodies(jaxpr: jcore.Jaxpr, runs: float) -> Iterator[tuple[float, jcore.Jaxpr]]:
+    """``(times run, body)`` of every loop body in ``jaxpr`` (itself run ``runs`` times), nested ones too."""
+    for eqn in jaxpr.eqns:
+        for name, sub in _sub_jaxprs(eqn):
+            if eqn.primitive.name == "scan" and name == "jaxpr":
+                inner = runs * eqn.params["length"]
+            elif eqn.primitive.name == "while" and name == "body_jaxpr":
+                inner = math.inf  # the trip count is a run-time value
+            else:
+                yield from _loop_bodies(sub, runs)
+                continue
+            yield inner, sub
+            yield from _loop_bodies(sub, inner)
+
+
+def _values_bytes(jaxpr: jcore.Jaxpr) -> int:
+    """The total size of the values ``jaxpr``'s equations produce, or of one nested jaxpr's if larger."""
     own, nested = 0, 0
     for eqn in jaxpr.eqns:
         for v in eqn.outvars:
             shape = getattr(v.aval, "shape", None)
             if shape is not None:
                 own += math.prod(shape) * getattr(v.aval.dtype, "itemsize", _OPAQUE_ITEM_BYTES)
-        for param in eqn.params.values():
-            for sub in param if isinstance(param, (list, tuple)) else (param,):
-                if isinstance(sub, jcore.ClosedJaxpr):
-                    nested = max(nested, jaxpr_step_bytes(sub.jaxpr))
-                elif isinstance(sub, jcore.Jaxpr):
-                    nested = max(nested, jaxpr_step_bytes(sub))
+        for _, sub in _sub_jaxprs(eqn):
+            nested = max(nested, _values_bytes(sub))
     return max(own, nested)
+
+
+def _sub_jaxprs(eqn: Any) -> Iterator[tuple[str, jcore.Jaxpr]]:
+    """``(parameter name, jaxpr)`` of every jaxpr among ``eqn``'s parameters (a scan body, cond branches, …)."""
+    for name, param in eqn.params.items():
+        for sub in param if isinstance(param, (list, tuple)) else (param,):
+            if isinstance(sub, jcore.ClosedJaxpr):
+                yield name, sub.jaxpr
+            elif isinstance(sub, jcore.Jaxpr):
+                yield name, sub
 
 
 def compiled_memory_bytes(compiled: Any) -> int | None:

@@ -122,7 +122,7 @@ def sweep(
       vmap_size: models vectorised together on a device; the rest of its block runs one group after another
         (``lax.map``), in equal groups of between half of it and all of it (the size that pads least).
         ``None``: the whole block at once. ``"auto"`` (default): ``None`` on GPU/TPU; on CPU, groups whose
-        working memory (:func:`jaxreg.engine.step_bytes`, read off the jaxpr: no extra compilation) stays
+        training step's values (:func:`jaxreg.engine.step_bytes`, read off the jaxpr: no extra compilation) stay
         within :data:`jaxreg.engine.CPU_GROUP_BYTES`, because a vmap whose activations spill out of cache loses
         to a loop. ``1``: one model at a time; a model's result then does not depend on ``chunk_size``, the
         number of devices or the other λ in the grid (bit for bit; tested).

@@ -401,6 +401,40 @@ def nonconvex_peers_section() -> list[str]:
     return out + ["", "Method, criterion and the local-minima caveat: `docs/nonconvex.md`.", ""]
 
 
+def user_models_section() -> list[str]:
+    """The default-path rows of `user_model_sweep.py` (`user_model_sweep.jsonl`): a user's model swept by jaxreg,
+    a loop of `jax.jit(train)` and a hand-written `jax.jit(jax.vmap(train))`, as ranges over the runs."""
+    rows = [r for r in _load("user_model_sweep.jsonl")
+            if r.get("threads_asked") == "auto" and not r["use_cpu_cores"] and "batch_size" in r]
+    if not rows:
+        return []
+    runs: dict[tuple, list[dict]] = {}
+    for r in rows:
+        runs.setdefault((r["model"], r["k"], r["folds"], r["batch_size"], r["steps"]), []).append(r)
+
+    def span(key: str, unit: str) -> str:
+        lo, hi = min(r[key] for r in same), max(r[key] for r in same)
+        return f"{lo:.2f}{unit}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f}{unit}"
+
+    r0 = rows[0]
+    out = [f"## A user's model, default settings ({r0['device']}, `user_model_sweep.py`)", "",
+           f"Dense 64 → LayerNorm → GELU → dense 10 on {r0['n_samples']} digits, momentum SGD, L2 decay of the "
+           "weights: raw JAX (`mlp`) and a flax nnx module with cross-validation folds (`nnx`), full batch or on "
+           "minibatches that `fit` draws. Whole calls as a user waits for them, compilation included, then the "
+           "same call again; `jaxreg.sweep` with its defaults (`threads=\"auto\"`, `vmap_size=\"auto\"`) on JAX's "
+           "one CPU device. Ranges over the runs in the JSON; ratios above 1 favour jaxreg. Why the full-batch "
+           "rows stop short of 2× on two cores: `docs/guide-speed.md`.", "",
+           "| model | models | batch | steps | jaxreg s | loop s | naive vmap s | vs loop | vs naive vmap | "
+           "2nd call vs loop | 2nd call vs naive vmap | vmap group | runs |", "|---" * 13 + "|"]
+    for (model, k, folds, batch, steps), same in runs.items():
+        models = f"{k} λ × {folds} folds" if folds else f"{k} λ"
+        out.append(f"| {model} | {models} | {batch or 'full'} | {steps} | {span('jaxreg_s', '')} | "
+                   f"{span('loop_s', '')} | {span('naive_vmap_s', '')} | {span('vs_loop', '×')} | "
+                   f"{span('vs_naive_vmap', '×')} | {span('second_vs_loop', '×')} | "
+                   f"{span('second_vs_naive_vmap', '×')} | {same[0]['vmap_size']} | {len(same)} |")
+    return out + [""]
+
+
 def _measured_on(name: str) -> str:
     """The date a results file was last written: its last commit's date (a fresh clone's mtimes are the clone's),
     or its mtime when it has uncommitted changes or no history."""
@@ -479,6 +513,7 @@ def render() -> str:
                 out.append(f"| {r['k']:,} | {r['chunk_size_asked'] or 'auto'} | {r['chunk_size']:,} | "
                            f"{r['n_chunks']} | {r['models_per_s']:,.0f} | {r['models_per_s'] / best:.0%} |")
             out.append("")
+    out += user_models_section()
     out += h100_section() + gpu_section()
     if lp:
         out += [f"## Lasso / elastic-net paths ({lp[0]['device']}, {lp[0]['dtype']})", "",

@@ -49,3 +49,19 @@ def test_tune_per_layer_l2_improves_on_the_coarse_sweep(tmp_path):
     tuned = float(re.search(r"hypergradient descent, 3 starts: .*val loss ([0-9.]+)", out).group(1))
     assert tuned <= coarse, out  # the best start begins at the sweep's best λ: never worse
     assert (tmp_path / "tune.png").stat().st_size > 0
+
+
+def test_user_model_benchmark_quick_mode_writes_a_row_per_workload():
+    """`benchmarks/user_model_sweep.py --quick`: a JSON row per workload, each peer timed, the sweep's results
+    those of the loop (a smoke run of the issue's benchmark; its timings are not asserted)."""
+    import json
+
+    pytest.importorskip("flax.nnx")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "user_model_sweep.py"), "--quick"],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["model"] for r in rows] == ["mlp", "nnx", "nnx_minibatch"]
+    assert [r["batch_size"] for r in rows] == [None, None, 128]
+    for r in rows:
+        assert r["jaxreg_s"] > 0 and r["loop_s"] > 0 and r["naive_vmap_s"] > 0 and r["jaxreg_second_compiled"] == 0
+        assert r["max_abs_diff_vs_loop"] < 1e-3, r

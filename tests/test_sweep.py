@@ -265,6 +265,15 @@ def test_step_bytes_counts_the_loop_that_runs_most():
     looped = lambda w: jax.lax.while_loop(lambda v: v[0] > 1.0, lambda v: v * 0.5, w)  # noqa: E731
     big_once = lambda w: looped(w[:10]).sum() + jnp.outer(w, w).sum()  # noqa: E731
     assert step_bytes(big_once, jnp.ones(1000)) < 1_000  # a while loop counts as the most run
+
+    def until_small(w):  # a while loop around a scan of 10 steps and a 4 MB check: the scan's body runs most
+        def body(v):
+            v = jax.lax.scan(lambda u, _: (u * 0.5, None), v, None, length=10)[0]
+            return v + 0 * jnp.outer(jnp.ones(1000), jnp.ones(1000)).sum()
+
+        return jax.lax.while_loop(lambda v: v[0] > 1e-3, body, w)
+
+    assert step_bytes(until_small, jnp.ones(10)) < 1_000
     assert step_bytes(lambda w: jnp.outer(w, w).sum(), jnp.ones(1000)) >= 4e6  # no loop: the whole function
 
 

@@ -21,6 +21,10 @@ __all__ = ["available_memory_bytes", "step_bytes", "jaxpr_step_bytes", "compiled
 #: Bytes counted per element of a value whose dtype has no ``itemsize`` (PRNG key arrays).
 _OPAQUE_ITEM_BYTES = 8
 
+#: Trips :func:`step_bytes` counts for a ``while_loop`` (its trip count is a run-time value): more than a
+#: training run's steps, and finite so that a loop nested in it still counts as running more often.
+WHILE_TRIPS = 10**6
+
 
 def available_memory_bytes(device: jax.Device) -> int | None:
     """Free memory of ``device`` in bytes (host RAM for CPU devices), or ``None`` when nothing reports it.
@@ -55,7 +59,7 @@ def step_bytes(fn: Callable[..., Any], *args: Any) -> int:
 
     The step is the body of the loop that runs most often: the ``lax.scan`` or
     ``while_loop`` body with the largest trip count (a scan's length times the
-    lengths of the scans around it; a while loop counts as unbounded), or the
+    lengths of the scans around it; a while loop counts as :data:`WHILE_TRIPS`), or the
     whole of ``fn`` when it has no loop. Its bytes are the total size of the
     values its equations produce (the largest such total over the jaxprs nested
     in it). Work outside that loop, such as a full-data evaluation after
@@ -92,7 +96,7 @@ def _loop_bodies(jaxpr: jcore.Jaxpr, runs: float) -> Iterator[tuple[float, jcore
             if eqn.primitive.name == "scan" and name == "jaxpr":
                 inner = runs * eqn.params["length"]
             elif eqn.primitive.name == "while" and name == "body_jaxpr":
-                inner = math.inf  # the trip count is a run-time value
+                inner = runs * WHILE_TRIPS
             else:
                 yield from _loop_bodies(sub, runs)
                 continue

@@ -16,7 +16,8 @@ def train(lam, key, fold):  # one model: logistic regression, ISTA on the weight
     loss = lambda p, b: models.data_loss(ds.task, p, *b)  # weighted: b = (x, y, weights)
     w = 1 - held[fold]  # the other folds' rows; the seed draws the minibatches among them
     p = jaxreg.fit(loss, p0, opt, steps=200, data=(x, y, w), batch_size=256, sample_mask=w, key=key).params
-    return {"val_loss": loss(p, (x, y, held[fold])), "zeros": jnp.mean(p["w"] == 0)}
+    return {"val_loss": loss(p, (x, y, held[fold])), "zeros": jnp.mean(p["w"] == 0),  # and, to flag divergence:
+            "train_loss": loss(p, (x, y, w)), "initial_loss": loss(p0, (x, y, w))}
 
 
 lambdas = jaxreg.log_grid(1e-4, 0.1, 32)

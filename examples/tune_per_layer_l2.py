@@ -55,7 +55,7 @@ def main(quick: bool, plot: str | None) -> None:
 
     lambdas = jaxreg.log_grid(1e-4, 1.0, 6 if quick else 16)
     out = jaxreg.sweep(lambda lam: {"val_loss": objective({"hidden": lam, "out": lam})}, lambdas)
-    coarse = jaxreg.SweepResult.from_sweep(out, lambdas)
+    coarse = jaxreg.SweepResult.from_sweep(out, lambdas, initial_loss=False)  # val losses only
     print(f"coarse sweep (one λ for both layers): best λ {coarse.best()['lambda']:.3g}, "
           f"val loss {coarse.best()['val_loss']:.4f}")
     starts = jaxreg.tuning.starts_from_sweep(coarse, 3, like={"hidden": 0.0, "out": 0.0})

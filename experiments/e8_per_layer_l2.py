@@ -152,7 +152,7 @@ def tuning_arm(problem: Problem, cfg: Config) -> dict:
     t0 = time.perf_counter()
     coarse = jaxreg.log_grid(cfg.lo, cfg.hi, cfg.coarse)
     out = jaxreg.sweep(lambda lam: {"val_loss": problem.objective({k: lam for k in LAYERS})}, coarse)
-    lams0 = starts_from_sweep(SweepResult.from_sweep(out, coarse), cfg.starts,
+    lams0 = starts_from_sweep(SweepResult.from_sweep(out, coarse, initial_loss=False), cfg.starts,
                               like={k: np.float32(0) for k in LAYERS})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -148,7 +148,7 @@ def holdout_and_tuned(data: Data, cfg: Config) -> tuple[dict, dict, dict]:
     single = {**scores(data, path[i], my, mx, cfg), "seconds": time.perf_counter() - t0,
               "lambda": float(lambdas[i]), "val_mse": float(val[i])}
     t0 = time.perf_counter()
-    lams0 = starts_from_sweep(SweepResult.from_sweep({"val_loss": val}, lambdas), cfg.starts,
+    lams0 = starts_from_sweep(SweepResult.from_sweep({"val_loss": val}, lambdas, initial_loss=False), cfg.starts,
                               like=np.zeros(cfg.d))
     res = tune_weighted_lasso(xt, yt, xv, yv, lams0, steps=cfg.steps, multi_start=True,
                               bounds=(1e-4 * lam_max, 10 * lam_max))

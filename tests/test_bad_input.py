@@ -44,6 +44,11 @@ API = [
     ("chunk_size negative", lambda: jaxreg.sweep(f, [0.1], chunk_size=-3), ValueError, "chunk_size"),
     ("vmap_size 0", lambda: jaxreg.sweep(f, [0.1], vmap_size=0), ValueError, "vmap_size"),
     ("float keys", lambda: jaxreg.sweep(f, [0.1], keys=np.zeros((2, 3), np.float32)), ValueError, "keys"),
+    ("repeated seeds", lambda: jaxreg.sweep(f, [0.1], keys=[3, 1, 3]), ValueError, r"keys: entries \[2\] repeat"),
+    ("repeated PRNG keys", lambda: jaxreg.sweep(f, [0.1], keys=jnp.stack([jax.random.key(0)] * 2)), ValueError,
+     r"keys: entries \[1\] repeat"),
+    ("repeated seeds in from_sweep", lambda: jaxreg.SweepResult.from_sweep({"v": np.ones((2, 1))}, [0.1], keys=[1, 1]),
+     ValueError, "repeat a seed"),
     # trees
     ("mask structure", lambda: jaxreg.add_l2_decay(0.1, mask={"w": True}).init(PARAMS), ValueError, "mask"),
     ("mask leaf not bool", lambda: jaxreg.l2_penalty(PARAMS, mask=(1.5, True)), TypeError, "mask"),

@@ -141,10 +141,11 @@ def test_identical_seeds_warn_once_and_different_seeds_not_at_all():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         same.best("val_loss")  # once per result
-        other = SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.21]])}, [0.1, 1.0], keys=[0, 1])
+        other = SweepResult.from_sweep({"val_loss": np.array([[0.3, 0.2], [0.3, 0.21]])}, [0.1, 1.0], keys=[0, 1],
+                                       initial_loss=False)
         assert not other.seeds_identical("val_loss")
         assert other.best("val_loss")["n_counts"] == "models"
-        one_seed = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.2])}, [0.1, 1.0])
+        one_seed = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.2])}, [0.1, 1.0], initial_loss=False)
         assert not one_seed.seeds_identical("val_loss") and one_seed.best()["n"] == 1
 
 

@@ -3,6 +3,7 @@ the command's default step size, its divergence report, --task and the recorded 
 
 import json
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -92,6 +93,21 @@ def test_finite_leaf_decides_finiteness_and_initial_loss_column_is_used():
     res = SweepResult.from_sweep(out, [0.1, 1.0, 10.0])
     assert res.table["finite"].all() and res.table["diverged"].tolist() == [False, True, False]
     assert res.best()["lambda"] == 0.1  # λ = 1.0 has the lowest val_loss but diverged
+
+
+def test_without_an_initial_loss_a_finite_divergence_is_announced_not_silent():
+    # every model diverged but stayed finite (a learning rate far too large): nothing can flag it without a start
+    out = {"val_loss": np.array([382.0, 488.0, 366.0]), "train_loss": np.array([375.0, 480.0, 360.0])}
+    with pytest.warns(UserWarning, match="no 'initial_loss', so only non-finite models count as diverged"):
+        res = SweepResult.from_sweep(out, [0.1, 1.0, 10.0])
+    assert res.info["grid"]["divergence_checked"] is False and not res.table["diverged"].any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # given a start, or opted out: no warning
+        flagged = SweepResult.from_sweep({**out, "initial_loss": np.full(3, 2.3)}, [0.1, 1.0, 10.0])
+        SweepResult.from_sweep(out, [0.1, 1.0, 10.0], initial_loss=False)
+    assert flagged.table["diverged"].all() and flagged.info["grid"]["divergence_checked"] is True
+    with pytest.raises(ValueError, match="all 3 models diverged"):
+        flagged.best()
 
 
 def test_best_raises_when_every_model_diverged():

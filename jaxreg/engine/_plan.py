@@ -152,7 +152,20 @@ def _fold_ids(folds: int | Sequence[int]) -> np.ndarray:
 
 
 def _as_keys(keys: Any) -> jax.Array:
-    """``keys`` as a 1-D array of typed PRNG keys: typed keys, raw ``(n, 2)`` uint32 key data, or int seeds."""
+    """``keys`` as a 1-D array of distinct typed PRNG keys: typed keys, raw ``(n, 2)`` uint32 key data, or int
+    seeds."""
+    typed = _typed_keys(keys)
+    data = np.asarray(jax.random.key_data(typed)).reshape(typed.shape[0], -1)
+    _, first = np.unique(data, axis=0, return_index=True)
+    repeated = sorted(set(range(typed.shape[0])) - set(first.tolist()))
+    if repeated:
+        raise ValueError(f"keys: entries {repeated} repeat an earlier key, so their models would be identical and, "
+                         "counted as replicates, shrink the standard error (to 0 with one key twice); pass distinct "
+                         "seeds such as list(range(n)) or jax.random.split(key, n)")
+    return typed
+
+
+def _typed_keys(keys: Any) -> jax.Array:
     if isinstance(keys, jax.Array) and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         if keys.ndim != 1:
             raise ValueError(f"keys must be a 1-D array of PRNG keys, got shape {keys.shape}: for one key, pass "

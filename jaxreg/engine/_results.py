@@ -34,6 +34,13 @@ from jaxreg.engine._select import (
 
 __all__ = ["SweepResult", "atomic_write"]
 
+#: What :meth:`SweepResult.from_sweep` warns when it cannot flag a finite divergence.
+DIVERGENCE_UNCHECKED = (
+    "SweepResult.from_sweep: the outputs have no 'initial_loss', so only non-finite models count as diverged and a "
+    "model whose loss grew but stayed finite can be chosen as best. Return the training loss at initialisation as "
+    "'initial_loss' and the final one as 'train_loss' from train_fn (or pass initial_loss=); initial_loss=False "
+    "relies on finiteness alone without this warning")
+
 #: Columns that place a model in the grid (and the flags derived per model); no metric may take these names.
 RESERVED_COLUMNS = ("penalty", "lambda", "seed", "fold", "diverged")
 
@@ -97,6 +104,9 @@ def _seed_ids(keys: Any) -> np.ndarray:
     if arr.dtype == np.uint32 and arr.ndim == 2:
         return np.arange(arr.shape[0])
     if arr.dtype.kind in "iu" and arr.ndim == 1 and arr.size:
+        if np.unique(arr).size < arr.size:
+            raise ValueError(f"keys {arr.tolist()} repeat a seed: a sweep refuses repeated keys (their models are "
+                             "identical); pass the distinct keys the sweep got")
         return arr.astype(np.int64)
     raise ValueError(f"keys must be what the sweep got: a list of int seeds or PRNG keys; got dtype {arr.dtype}, "
                      f"shape {arr.shape}")
@@ -160,7 +170,10 @@ def _per_model_leaves(tree: Any, shape: tuple[int, ...], what: str) -> dict[str,
 
 
 def _initial_loss(initial_loss: Any, table: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray | None:
-    """``(n,)`` initial losses from a scalar, a grid-shaped array or a column name; ``None`` if there are none."""
+    """``(n,)`` initial losses from a scalar, a grid-shaped array or a column name; ``None`` if there are none
+    (``initial_loss=False``: none asked for)."""
+    if initial_loss is False:
+        return None
     if initial_loss is None:
         return table.get("initial_loss")
     if isinstance(initial_loss, str):
@@ -300,7 +313,8 @@ class SweepResult:
           folds: the sweep's ``folds`` (a count or fold ids), or ``None``.
           initial_loss: each model's training loss at initialisation: a scalar, an array of the
             grid's shape, or the name of a metric column; ``None``: the ``initial_loss`` column
-            when there is one, else finiteness alone decides.
+            when there is one, else finiteness alone decides and a ``UserWarning`` says that a
+            finite divergence goes unflagged; ``False``: finiteness alone, without the warning.
           params: per-model arrays (e.g. ``outputs["params"]`` when it is kept apart), leaves of
             leading shape ``(F, S, K)``; they join the per-model leaves of ``outputs``.
           loss: the metric compared with ``initial_loss``.
@@ -337,6 +351,8 @@ class SweepResult:
             floats = [v for v in metrics.values() if v.dtype.kind in "fc"]
             finite = np.logical_and.reduce([np.isfinite(v) for v in floats]) if floats else np.ones(n, bool)
         start = _initial_loss(initial_loss, table, grid.shape)
+        if start is None and initial_loss is not False:
+            warnings.warn(DIVERGENCE_UNCHECKED, UserWarning, stacklevel=2)
         if start is not None and loss not in table:
             raise ValueError(f"initial_loss needs the final training loss: outputs have no {loss!r} leaf; "
                              f"pass loss= one of {', '.join(metrics)}")
@@ -344,7 +360,8 @@ class SweepResult:
         table["diverged"] = diverged_models(finite, table.get(loss), start)
         if params is not None:
             per_model.update(_per_model_leaves(params, grid.shape, "params"))
-        grid_info = {"shape": list(grid.shape), "divergence_factor": DIVERGENCE_FACTOR}
+        grid_info = {"shape": list(grid.shape), "divergence_factor": DIVERGENCE_FACTOR,
+                     "divergence_checked": start is not None}
         return cls(table=table, params=per_model or None, info={"grid": grid_info, **(info or {})})
 
     @property

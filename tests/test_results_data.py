@@ -2,9 +2,12 @@
 
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxreg
 from jaxreg import app
 from jaxreg.engine import SweepResult
 
@@ -147,6 +150,28 @@ def test_identical_seeds_warn_once_and_different_seeds_not_at_all():
         assert other.best("val_loss")["n_counts"] == "models"
         one_seed = SweepResult.from_sweep({"val_loss": np.array([0.3, 0.2])}, [0.1, 1.0], initial_loss=False)
         assert not one_seed.seeds_identical("val_loss") and one_seed.best()["n"] == 1
+
+
+def test_folds_that_repeat_an_earlier_fold_warn():
+    import warnings
+
+    # masks made for 3 folds, swept with folds=5: JAX clamps held[3] and held[4] to held[2]
+    held = jnp.asarray(jaxreg.kfold_masks(30, 3))
+    x = jnp.linspace(-1.0, 1.0, 30)
+
+    def train(lam, fold):
+        w = 1.0 - held[fold]
+        fit = jnp.sum(w * x * x) / jnp.sum(w) / (1.0 + lam)
+        return {"val_loss": jnp.sum(held[fold] * (x - fit) ** 2), "train_loss": fit, "initial_loss": 1.0 + 0 * fit}
+
+    out = jaxreg.sweep(train, [0.1, 1.0], folds=5)
+    with pytest.warns(UserWarning, match=r"folds \[3, 4\] gave bit-identical metrics to an earlier fold"):
+        SweepResult.from_sweep(out, [0.1, 1.0], folds=5)
+    with pytest.warns(UserWarning, match=r"folds \[7\] gave"):  # fold ids as the sweep got them
+        SweepResult.from_sweep(jax.tree.map(lambda a: a[2:4], out), [0.1, 1.0], folds=[5, 7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SweepResult.from_sweep(jaxreg.sweep(train, [0.1, 1.0], folds=3), [0.1, 1.0], folds=3)
 
 
 def test_a_choice_at_the_grid_edge_is_flagged():

@@ -57,12 +57,14 @@ def cv_summary(lambdas, scores, *, mode: str = "min") -> dict:
         \quad(\text{min; } m_k \ge m_{k^*} - s_{k^*} \text{ for max}).
 
     ``at_grid_edge`` is ``"lower"`` / ``"upper"`` when ``lambda_min`` is the grid's smallest /
-    largest λ (the best may lie beyond it: widen the grid), else ``None`` (also for one λ).
+    largest λ (the best may lie beyond it: widen the grid), else ``None`` (also for one λ);
+    ``lambda_1se_at_grid_edge`` says the same of ``lambda_1se`` (at the upper edge, a flat curve
+    may stay within one standard error beyond the grid).
 
     Example:
       >>> s = cv_summary([0.1, 1.0, 10.0], [[3.0, 1.0, 1.1], [3.0, 1.2, 1.2]])
-      >>> s["lambda_min"], s["lambda_1se"], s["at_grid_edge"]
-      (1.0, 10.0, None)
+      >>> s["lambda_min"], s["lambda_1se"], s["at_grid_edge"], s["lambda_1se_at_grid_edge"]
+      (1.0, 10.0, None, 'upper')
       >>> cv_summary([0.1, 1.0, 10.0], [[0.9, 0.7, 0.5], [0.8, 0.7, 0.5]], mode="max")["at_grid_edge"]
       'lower'
     """
@@ -87,7 +89,7 @@ def cv_summary(lambdas, scores, *, mode: str = "min") -> dict:
         "mean": mean, "se": se, "mode": mode,
         "lambda_min": float(lambdas[i_min]), "index_min": i_min,
         "lambda_1se": float(lambdas[i_1se]), "index_1se": i_1se,
-        "at_grid_edge": grid_edge(lambdas, i_min),
+        "at_grid_edge": grid_edge(lambdas, i_min), "lambda_1se_at_grid_edge": grid_edge(lambdas, i_1se),
     }
 
 

@@ -41,6 +41,12 @@ DIVERGENCE_UNCHECKED = (
     "'initial_loss' and the final one as 'train_loss' from train_fn (or pass initial_loss=); initial_loss=False "
     "relies on finiteness alone without this warning")
 
+#: What :meth:`SweepResult.from_sweep` warns when folds repeat an earlier fold's results.
+FOLDS_IDENTICAL = (
+    "SweepResult.from_sweep: folds {folds} gave bit-identical metrics to an earlier fold at every λ and seed, which "
+    "different held-out rows cannot give: does train_fn index fold masks made for fewer folds than folds= (JAX "
+    "clamps an out-of-range index, so fold 4 of 3 masks trains fold 2 again), or ignore its fold argument?")
+
 #: Columns that place a model in the grid (and the flags derived per model); no metric may take these names.
 RESERVED_COLUMNS = ("penalty", "lambda", "seed", "fold", "diverged")
 
@@ -167,6 +173,16 @@ def _per_model_leaves(tree: Any, shape: tuple[int, ...], what: str) -> dict[str,
                              f"start with the grid's shape {shape} ((folds,) (seeds,) λ, as sweep returned it)")
         out["/".join(parts) or "value"] = a.reshape(-1, *a.shape[len(shape):])
     return out
+
+
+def _repeated_folds(metrics: dict[str, np.ndarray], shape: tuple[int, ...]) -> list[int]:
+    """The folds (by position) whose float metrics equal an earlier fold's at every seed and λ, NaN for NaN."""
+    floats = [v.reshape(shape[0], -1) for v in metrics.values() if v.dtype.kind == "f"]
+    if not floats:
+        return []
+    per_fold = np.stack(floats, axis=1)  # (F, metrics, S·K): rows are in grid order, the fold axis first
+    return [f for f in range(1, shape[0])
+            if any(np.array_equal(per_fold[f], per_fold[g], equal_nan=True) for g in range(f))]
 
 
 def _initial_loss(initial_loss: Any, table: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -350,6 +366,10 @@ class SweepResult:
         if finite is None:
             floats = [v for v in metrics.values() if v.dtype.kind in "fc"]
             finite = np.logical_and.reduce([np.isfinite(v) for v in floats]) if floats else np.ones(n, bool)
+        repeated = _repeated_folds(metrics, grid.shape) if folds is not None else []
+        if repeated:
+            ids = grid.columns["fold"].reshape(grid.shape[0], -1)[repeated, 0].tolist()
+            warnings.warn(FOLDS_IDENTICAL.format(folds=ids), UserWarning, stacklevel=2)
         start = _initial_loss(initial_loss, table, grid.shape)
         if start is None and initial_loss is not False:
             warnings.warn(DIVERGENCE_UNCHECKED, UserWarning, stacklevel=2)

@@ -140,8 +140,9 @@ def resolve_mask(mask: Any, params: Any) -> Any:
             )
         arr = np.asarray(m)
         if arr.ndim != 0 or arr.dtype.kind != "b":
+            got = repr(m) if arr.ndim == 0 else f"an array of shape {arr.shape} and dtype {arr.dtype}"
             raise TypeError(
-                f"mask leaves must be Python bools (True = regularize), got {m!r}; for "
+                f"mask leaves must be Python bools (True = regularize), got {got}; for "
                 "per-element penalty factors use weights= instead"
             )
         return bool(arr)

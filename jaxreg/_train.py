@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -449,7 +450,12 @@ def _check_data(data: Any) -> int:
 
 
 def _check_key(key: Any, needed_by: list[str]) -> jax.Array | None:
-    """``key`` as a new-style PRNG key (it may be traced); ``needed_by`` names what requires one."""
+    """``key`` as a new-style PRNG key (it may be traced); ``needed_by`` names what requires one (none: a key
+    given anyway changes nothing, which a ``UserWarning`` says)."""
+    if key is not None and not needed_by:
+        warnings.warn("fit: key= changes nothing here: fit uses it only to draw minibatches (batch_size=) and for a "
+                      "loss_fn that takes one (pass_key=True, e.g. for dropout); pass one of those, or leave key out",
+                      UserWarning, stacklevel=3)
     if key is None:
         if needed_by:
             raise ValueError(f"key is required for {' and '.join(needed_by)}: pass key=0 (an int seed) "

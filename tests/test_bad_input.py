@@ -44,6 +44,10 @@ API = [
     ("chunk_size negative", lambda: jaxreg.sweep(f, [0.1], chunk_size=-3), ValueError, "chunk_size"),
     ("vmap_size 0", lambda: jaxreg.sweep(f, [0.1], vmap_size=0), ValueError, "vmap_size"),
     ("float keys", lambda: jaxreg.sweep(f, [0.1], keys=np.zeros((2, 3), np.float32)), ValueError, "keys"),
+    ("Python branch on λ", lambda: jaxreg.sweep(lambda lam: lam if lam > 0.5 else 0.0, [0.1]), TypeError,
+     r"traced value as a Python value .* lam is an abstract array there\. Branch with jnp\.where"),
+    ("int() of a fold", lambda: jaxreg.sweep(lambda lam, fold: lam * [1.0, 2.0][int(fold)], [0.1], folds=2),
+     TypeError, "lam, fold are abstract arrays"),
     ("repeated seeds", lambda: jaxreg.sweep(f, [0.1], keys=[3, 1, 3]), ValueError, r"keys: entries \[2\] repeat"),
     ("repeated PRNG keys", lambda: jaxreg.sweep(f, [0.1], keys=jnp.stack([jax.random.key(0)] * 2)), ValueError,
      r"keys: entries \[1\] repeat"),
@@ -52,6 +56,8 @@ API = [
     # trees
     ("mask structure", lambda: jaxreg.add_l2_decay(0.1, mask={"w": True}).init(PARAMS), ValueError, "mask"),
     ("mask leaf not bool", lambda: jaxreg.l2_penalty(PARAMS, mask=(1.5, True)), TypeError, "mask"),
+    ("mask leaf an array", lambda: jaxreg.l2_penalty(PARAMS, mask=(np.ones((40, 30), bool), True)), TypeError,
+     r"got an array of shape \(40, 30\) and dtype bool; for per-element penalty factors use weights="),
     ("center structure", lambda: jaxreg.l1_penalty(PARAMS, center=(jnp.zeros(2),)), ValueError, "center"),
     ("center shapes", lambda: jaxreg.prox_l1(0.1, 0.1, center=jax.tree.map(lambda x: x[..., None], PARAMS))
      .init(PARAMS), ValueError, "center"),

@@ -1,5 +1,7 @@
 """fit(): closed forms, history, minibatches."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -199,6 +201,17 @@ def test_int_seed_is_the_key_of_that_seed(seed):
                                  data=jnp.arange(50.0), batch_size=5, key=key).params
     expected = run(jax.random.key(int(seed)))
     assert float(run(seed)) == float(expected) == float(run(jax.random.PRNGKey(int(seed))))  # legacy keys too
+
+
+def test_a_key_that_changes_nothing_warns():
+    loss = lambda w: jnp.sum((w - 1.0) ** 2)  # noqa: E731  full batch, no pass_key: nothing draws from the key
+    with pytest.warns(UserWarning, match=r"key= changes nothing here"):
+        jaxreg.fit(loss, jnp.zeros(2), optax.sgd(0.1), steps=3, key=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jaxreg.fit(loss, jnp.zeros(2), optax.sgd(0.1), steps=3)
+        jaxreg.fit(lambda w, b: jnp.mean((w - b) ** 2), jnp.zeros(()), optax.sgd(0.1), steps=3,
+                   data=jnp.arange(50.0), batch_size=5, key=0)
 
 
 def test_vmap_over_traced_int_seeds_equals_loop():

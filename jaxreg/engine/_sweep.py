@@ -226,10 +226,24 @@ def _explained_calls(train_fn: Callable[..., Any], keys: Any, folds: Any) -> Ite
         yield
     except TypeError as e:
         names = ["lam", *(name for name, _ in passed)]
-        error = bad_call_error(train_fn, "train_fn", names, (more, fewer)) or _misnamed_call(train_fn, names, e)
+        error = (bad_call_error(train_fn, "train_fn", names, (more, fewer)) or _misnamed_call(train_fn, names, e)
+                 or _concrete_use(names, e))
         if error is None:
             raise
         raise error from e
+
+
+def _concrete_use(names: list[str], error: TypeError) -> TypeError | None:
+    """JAX's error for a traced value used as a Python one (``if lam > 0:``), with what sweep traces and the fix;
+    ``None`` for any other ``TypeError``."""
+    if not isinstance(error, jax.errors.ConcretizationTypeError):
+        return None
+    said = str(error).strip().splitlines()[0]
+    traced = f"{names[0]} is an abstract array" if len(names) == 1 else f"{', '.join(names)} are abstract arrays"
+    return TypeError(
+        f"train_fn used a traced value as a Python value (a branch such as `if lam > 0:`, or int()/float() of it): "
+        f"sweep traces train_fn once for the whole grid, so {traced} there. Branch "
+        f"with jnp.where(lam > 0, a, b) or jax.lax.cond, and index with the array itself (held[fold]). JAX: {said}")
 
 
 #: Parameter names that say what a train_fn expects in a position, for :func:`_misnamed_call`.

@@ -329,7 +329,7 @@ def fit(
       batch_size: minibatch size; ``None`` = full batch. Each step draws ``batch_size`` distinct samples with a
         key split from ``key``.
       key: PRNG key: an int seed, a ``jax.random.key`` or a legacy ``jax.random.PRNGKey``; required for
-        minibatches and ``pass_key``.
+        minibatches and ``pass_key``, and used for nothing else (given without either, it warns).
       log_every: record the history every this many steps (default: once, at the end). ``steps`` need not be a
         multiple: the remainder runs after the last record.
       metrics_fn: optional ``params -> dict`` (``(params, state) -> dict`` with ``state=``) recorded in the history.

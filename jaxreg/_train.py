@@ -365,8 +365,13 @@ def fit(
     """
     steps, log_every, batch_size = _check_fit_arguments(loss_fn, optimizer, steps, data, batch_size, log_every)
     has_aux, pass_key = _check_flag(has_aux, "has_aux"), _check_flag(pass_key, "pass_key")
-    key = _check_key(key, needed_by=[name for name, needs in (("minibatches", batch_size is not None),
-                                                              ("pass_key=True", pass_key)) if needs])
+    needs = (("minibatches", batch_size is not None), ("pass_key=True", pass_key))
+    needed_by = [name for name, needed in needs if needed]
+    if key is not None and not needed_by:
+        warnings.warn("fit: key= changes nothing here: fit uses it only to draw minibatches (batch_size=) and for a "
+                      "loss_fn that takes one (pass_key=True, e.g. for dropout); pass one of those, or leave key out",
+                      UserWarning, stacklevel=2)
+    key = _check_key(key, needed_by)
     sample_mask = _check_sample_mask(sample_mask, data, batch_size)
     loss = _Loss(loss_fn, state is not None, data is not None, has_aux, pass_key)
     training = _Training(loss, optimizer, data, batch_size, log_every, metrics_fn, _check_flag(remat, "remat"),
@@ -450,12 +455,7 @@ def _check_data(data: Any) -> int:
 
 
 def _check_key(key: Any, needed_by: list[str]) -> jax.Array | None:
-    """``key`` as a new-style PRNG key (it may be traced); ``needed_by`` names what requires one (none: a key
-    given anyway changes nothing, which a ``UserWarning`` says)."""
-    if key is not None and not needed_by:
-        warnings.warn("fit: key= changes nothing here: fit uses it only to draw minibatches (batch_size=) and for a "
-                      "loss_fn that takes one (pass_key=True, e.g. for dropout); pass one of those, or leave key out",
-                      UserWarning, stacklevel=3)
+    """``key`` as a new-style PRNG key (it may be traced); ``needed_by`` names what requires one."""
     if key is None:
         if needed_by:
             raise ValueError(f"key is required for {' and '.join(needed_by)}: pass key=0 (an int seed) "

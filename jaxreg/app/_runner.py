@@ -237,7 +237,8 @@ def make_train_fn(ds: Dataset, cfg: SweepConfig, penalty: str, fold_masks: np.nd
             val = (x, y, held[fold])
         initial_loss = models.data_loss(ds.task, params, x, y, train_w, compute_dtype=dt)
         rows = None if train_w is None or cfg.batch_size is None else train_w  # minibatches: the fold's rows only
-        p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=k_batch,
+        minibatch_key = None if cfg.batch_size is None else k_batch  # full batch: nothing to draw
+        p = fit(loss_fn, params, opt, steps=cfg.steps, data=data, batch_size=cfg.batch_size, key=minibatch_key,
                 sample_mask=rows).params
         metrics = {
             "train_loss": models.data_loss(ds.task, p, x, y, train_w, compute_dtype=dt),

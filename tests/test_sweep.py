@@ -241,40 +241,44 @@ def test_step_bytes_and_auto_groups():
     np.testing.assert_allclose(res5, loop, rtol=2e-6)
 
 
-def test_step_bytes_counts_the_loop_that_runs_most():
+def test_step_bytes_leaves_out_what_runs_once():
     from jaxreg.engine import CPU_GROUP_BYTES, step_bytes
     from jaxreg.engine._program import _group_size
 
+    big = lambda v: jnp.sum(jnp.outer(v, jnp.ones(100_000)))  # noqa: E731  4 MB of values
+
     def train(lam):  # 50 steps on 10 values, then one 4 MB evaluation: groups sized by the steps
         w = jax.lax.scan(lambda v, _: (v - lam * v, None), jnp.ones(10), None, length=50)[0]
-        return jnp.sum(jnp.outer(w, jnp.ones(100_000)))
+        return big(w)
 
     assert step_bytes(train, 0.1) < 1_000
     lams = np.linspace(0.0, 0.1, 13)
     _, st = jaxreg.sweep(train, lams, return_stats=True, devices=jax.devices()[:1], threads=1)
     assert st["vmap_size"] == _group_size(13, CPU_GROUP_BYTES // step_bytes(train, 0.1)) == 13
 
-    def nested(w):  # an outer scan of 4 (a 4 MB log each time) around an inner one of 25: the inner runs 100 times
+    def logged(w, blocks):  # `blocks` log blocks of 25 steps, a 4 MB log each: counted when they repeat
         def block(v, _):
-            v = jax.lax.scan(lambda u, _: (u * 0.9, None), v, None, length=25)[0]
-            return v, jnp.sum(jnp.outer(v, jnp.ones(100_000)))
+            return jax.lax.scan(lambda u, _: (u * 0.9, None), v, None, length=25)[0], big(v)
 
-        return jax.lax.scan(block, w, None, length=4)
+        return jax.lax.scan(block, w, None, length=blocks)
 
-    assert step_bytes(nested, jnp.ones(10)) < 1_000
-    looped = lambda w: jax.lax.while_loop(lambda v: v[0] > 1.0, lambda v: v * 0.5, w)  # noqa: E731
-    big_once = lambda w: looped(w[:10]).sum() + jnp.outer(w, w).sum()  # noqa: E731
-    assert step_bytes(big_once, jnp.ones(1000)) < 1_000  # a while loop counts as the most run
+    assert step_bytes(lambda w: logged(w, 1), jnp.ones(10)) < 1_000
+    assert step_bytes(lambda w: logged(w, 4), jnp.ones(10)) >= 4e6
 
-    def until_small(w):  # a while loop around a scan of 10 steps and a 4 MB check: the scan's body runs most
-        def body(v):
-            v = jax.lax.scan(lambda u, _: (u * 0.5, None), v, None, length=10)[0]
-            return v + 0 * jnp.outer(jnp.ones(1000), jnp.ones(1000)).sum()
+    def rnn_step(w):  # a step whose inner loop runs 50 times: the step's stacked 50 × 20_000 outputs count
+        hs = jax.lax.scan(lambda h, _: (h * 0.5, h), w, None, length=50)[1]
+        return w - 1e-3 * hs.sum(0), None
 
-        return jax.lax.while_loop(lambda v: v[0] > 1e-3, body, w)
+    assert step_bytes(lambda w: jax.lax.scan(lambda v, _: rnn_step(v), w, None, length=10)[0],
+                      jnp.ones(20_000)) >= 50 * 20_000 * 4
 
-    assert step_bytes(until_small, jnp.ones(10)) < 1_000
-    assert step_bytes(lambda w: jnp.outer(w, w).sum(), jnp.ones(1000)) >= 4e6  # no loop: the whole function
+    def until_small(w):  # a while loop's trip count is unknown: its body (a 4 MB check) counts
+        return jax.lax.while_loop(lambda v: v[0] > 1e-3, lambda v: v * 0.5 + 0 * big(v), w)
+
+    assert step_bytes(until_small, jnp.ones(10)) >= 4e6
+    never = lambda w: jax.lax.scan(lambda v, _: (v, None), w, None, length=0)[0].sum() + big(w)  # noqa: E731
+    assert step_bytes(never, jnp.ones(10)) >= 4e6  # a loop that never runs: the whole function
+    assert step_bytes(lambda w: big(w), jnp.ones(10)) >= 4e6  # no loop: the whole function
 
 
 def test_cpu_compiler_options_and_an_unknown_option_falls_back(monkeypatch):

@@ -21,10 +21,6 @@ __all__ = ["available_memory_bytes", "step_bytes", "jaxpr_step_bytes", "compiled
 #: Bytes counted per element of a value whose dtype has no ``itemsize`` (PRNG key arrays).
 _OPAQUE_ITEM_BYTES = 8
 
-#: Trips :func:`step_bytes` counts for a ``while_loop`` (its trip count is a run-time value): more than a
-#: training run's steps, and finite so that a loop nested in it still counts as running more often.
-WHILE_TRIPS = 10**6
-
 
 def available_memory_bytes(device: jax.Device) -> int | None:
     """Free memory of ``device`` in bytes (host RAM for CPU devices), or ``None`` when nothing reports it.
@@ -57,15 +53,17 @@ def available_memory_bytes(device: jax.Device) -> int | None:
 def step_bytes(fn: Callable[..., Any], *args: Any) -> int:
     """Bytes of the values one step of ``fn(*args)`` creates, read off its jaxpr (no compilation).
 
-    The step is the body of the loop that runs most often: the ``lax.scan`` or
-    ``while_loop`` body with the largest trip count (a scan's length times the
-    lengths of the scans around it; a while loop counts as :data:`WHILE_TRIPS`), or the
-    whole of ``fn`` when it has no loop. Its bytes are the total size of the
-    values its equations produce (the largest such total over the jaxprs nested
-    in it). Work outside that loop, such as a full-data evaluation after
-    minibatch training, runs once and does not count. XLA fuses many values
-    away, so this overestimates the step's live memory but ranks programs the
-    same way, at the cost of one trace.
+    A step is the body of a ``lax.scan`` or ``while_loop`` that runs more than
+    once (a scan's length times the lengths of the scans around it; a while
+    loop's trip count is a run-time value, counted as more than once), and its
+    bytes are the total size of the values its equations produce (the largest
+    such total over the jaxprs nested in it, so an inner loop's stacked outputs
+    count in the step around it). The result is the largest step's, or all of
+    ``fn``'s when no loop runs more than once. Work that runs once per call,
+    such as the initialisation or a full-data evaluation after minibatch
+    training, does not count. XLA fuses many values away, so this overestimates
+    the step's live memory but ranks programs the same way, at the cost of one
+    trace.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -81,12 +79,10 @@ def step_bytes(fn: Callable[..., Any], *args: Any) -> int:
 
 
 def jaxpr_step_bytes(jaxpr: jcore.Jaxpr) -> int:
-    """:func:`step_bytes` of a traced ``jaxpr``: the bytes of its most-run loop body, or of all of it."""
-    bodies = list(_loop_bodies(jaxpr, 1))
-    if not bodies:
-        return _values_bytes(jaxpr)
-    most = max(runs for runs, _ in bodies)
-    return max(_values_bytes(body) for runs, body in bodies if runs == most)
+    """:func:`step_bytes` of a traced ``jaxpr``: the bytes of its largest loop body that runs more than once, or
+    of all of it."""
+    repeated = [body for runs, body in _loop_bodies(jaxpr, 1) if runs > 1]
+    return max(map(_values_bytes, repeated)) if repeated else _values_bytes(jaxpr)
 
 
 def _loop_bodies(jaxpr: jcore.Jaxpr, runs: float) -> Iterator[tuple[float, jcore.Jaxpr]]:
@@ -96,7 +92,7 @@ def _loop_bodies(jaxpr: jcore.Jaxpr, runs: float) -> Iterator[tuple[float, jcore
             if eqn.primitive.name == "scan" and name == "jaxpr":
                 inner = runs * eqn.params["length"]
             elif eqn.primitive.name == "while" and name == "body_jaxpr":
-                inner = runs * WHILE_TRIPS
+                inner = runs * math.inf if runs else 0.0  # a run-time trip count: assumed more than once
             else:
                 yield from _loop_bodies(sub, runs)
                 continue

@@ -172,6 +172,9 @@ def test_folds_that_repeat_an_earlier_fold_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SweepResult.from_sweep(jaxreg.sweep(train, [0.1, 1.0], folds=3), [0.1, 1.0], folds=3)
+        # equal constants prove nothing: a saturated accuracy, folds whose every model diverged
+        SweepResult.from_sweep({"val_accuracy": np.ones((3, 2))}, [0.1, 1.0], folds=3, initial_loss=False)
+        SweepResult.from_sweep({"val_loss": np.full((2, 2), np.nan)}, [0.1, 1.0], folds=2, initial_loss=False)
 
 
 def test_a_choice_at_the_grid_edge_is_flagged():

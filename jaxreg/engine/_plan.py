@@ -148,6 +148,9 @@ def _fold_ids(folds: int | Sequence[int]) -> np.ndarray:
     fold_ids = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
     if fold_ids.ndim != 1 or fold_ids.size == 0 or fold_ids.dtype.kind not in "iu":
         raise ValueError(f"folds must be a number of folds (>= 2) or a 1-D list of fold ids, got {folds!r}")
+    if np.unique(fold_ids).size < fold_ids.size:
+        raise ValueError(f"folds {fold_ids.tolist()} repeat a fold id: its models would be trained twice and counted "
+                         "as two folds; pass distinct ids")
     return fold_ids.astype(np.int32)
 
 
@@ -155,6 +158,8 @@ def _as_keys(keys: Any) -> jax.Array:
     """``keys`` as a 1-D array of distinct typed PRNG keys: typed keys, raw ``(n, 2)`` uint32 key data, or int
     seeds."""
     typed = _typed_keys(keys)
+    if isinstance(typed, jax.core.Tracer) or not typed.is_fully_addressable:
+        return typed  # values this process cannot read: nothing to compare
     data = np.asarray(jax.random.key_data(typed)).reshape(typed.shape[0], -1)
     _, first = np.unique(data, axis=0, return_index=True)
     repeated = sorted(set(range(typed.shape[0])) - set(first.tolist()))

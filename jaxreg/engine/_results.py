@@ -105,9 +105,12 @@ class _Grid(NamedTuple):
 def _seed_ids(keys: Any) -> np.ndarray:
     """The seed column: int seeds as given, or 0..S-1 for PRNG keys (typed, or raw uint32 ``(S, 2)``)."""
     if isinstance(keys, jax.Array) and jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
-        return np.arange(keys.shape[0] if keys.ndim else 1)
+        keys = jax.random.key_data(keys.reshape(-1))  # the raw words, checked below like raw keys
     arr = np.asarray(keys)
     if arr.dtype == np.uint32 and arr.ndim == 2:
+        if np.unique(arr, axis=0).shape[0] < arr.shape[0]:
+            raise ValueError("keys repeat a PRNG key: a sweep refuses repeated keys (their models are identical); "
+                             "pass the distinct keys the sweep got")
         return np.arange(arr.shape[0])
     if arr.dtype.kind in "iu" and arr.ndim == 1 and arr.size:
         if np.unique(arr).size < arr.size:
@@ -127,6 +130,8 @@ def _grid(lambdas: Any, keys: Any, folds: Any) -> _Grid:
         axes["fold"] = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
         if axes["fold"].ndim != 1 or axes["fold"].size == 0:
             raise ValueError(f"folds must be what the sweep got: a count or 1-D fold ids, got {folds!r}")
+        if np.unique(axes["fold"]).size < axes["fold"].size:
+            raise ValueError(f"folds {axes['fold'].tolist()} repeat a fold id: pass the distinct ids the sweep got")
     if keys is not None:
         axes["seed"] = _seed_ids(keys)
     axes["lambda"] = lambdas
@@ -176,13 +181,18 @@ def _per_model_leaves(tree: Any, shape: tuple[int, ...], what: str) -> dict[str,
 
 
 def _repeated_folds(metrics: dict[str, np.ndarray], shape: tuple[int, ...]) -> list[int]:
-    """The folds (by position) whose float metrics equal an earlier fold's at every seed and λ, NaN for NaN."""
-    floats = [v.reshape(shape[0], -1) for v in metrics.values() if v.dtype.kind == "f"]
-    if not floats:
-        return []
-    per_fold = np.stack(floats, axis=1)  # (F, metrics, S·K): rows are in grid order, the fold axis first
+    """The folds (by position) whose float metrics equal an earlier fold's at every seed and λ (NaN for NaN), where
+    one of them varies across that fold's seeds and λ: equal constants (a saturated accuracy, all NaN) prove
+    nothing."""
+    rows = [v.reshape(shape[0], -1) for v in metrics.values() if v.dtype.kind == "f"]  # fold axis first
+
+    def varies(row: np.ndarray) -> bool:
+        finite = row[np.isfinite(row)]
+        return finite.size > 1 and bool(np.ptp(finite) > 0)
+
     return [f for f in range(1, shape[0])
-            if any(np.array_equal(per_fold[f], per_fold[g], equal_nan=True) for g in range(f))]
+            if any(varies(r[f]) for r in rows)
+            and any(all(np.array_equal(r[f], r[g], equal_nan=True) for r in rows) for g in range(f))]
 
 
 def _initial_loss(initial_loss: Any, table: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -564,7 +574,8 @@ class SweepResult:
 
         Returns one dict (or a dict per penalty, as :meth:`best`) with ``lambda_min``,
         ``lambda_1se``, ``index_min``, ``index_1se``, ``at_grid_edge`` (of ``lambda_min``:
-        ``"lower"``, ``"upper"`` or ``None``), ``mode``, ``lambdas``, ``mean``, ``se``,
+        ``"lower"``, ``"upper"`` or ``None``), ``lambda_1se_at_grid_edge`` (the same of
+        ``lambda_1se``), ``mode``, ``lambdas``, ``mean``, ``se``,
         ``n_folds``, ``n_seeds``, ``n_diverged`` (per λ) and ``metric``.
 
         Raises:

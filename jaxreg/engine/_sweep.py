@@ -233,15 +233,21 @@ def _explained_calls(train_fn: Callable[..., Any], keys: Any, folds: Any) -> Ite
         raise error from e
 
 
+#: JAX's errors for a traced value used where Python needs a concrete one (a branch, an index into a list, NumPy).
+_CONCRETE_USES = (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
+                  jax.errors.TracerArrayConversionError)
+
+
 def _concrete_use(names: list[str], error: TypeError) -> TypeError | None:
     """JAX's error for a traced value used as a Python one (``if lam > 0:``), with what sweep traces and the fix;
     ``None`` for any other ``TypeError``."""
-    if not isinstance(error, jax.errors.ConcretizationTypeError):
+    if not isinstance(error, _CONCRETE_USES):
         return None
     said = str(error).strip().splitlines()[0]
     traced = f"{names[0]} is an abstract array" if len(names) == 1 else f"{', '.join(names)} are abstract arrays"
     return TypeError(
-        f"train_fn used a traced value as a Python value (a branch such as `if lam > 0:`, or int()/float() of it): "
+        f"train_fn used a traced value as a Python value (a branch such as `if lam > 0:`, a Python list indexed by "
+        f"it, int() or np.asarray() of it): "
         f"sweep traces train_fn once for the whole grid, so {traced} there. Branch "
         f"with jnp.where(lam > 0, a, b) or jax.lax.cond, and index with the array itself (held[fold]). JAX: {said}")
 

@@ -102,8 +102,9 @@ class _Loss(NamedTuple):
             args.append(key)
         try:
             out = self.fn(*args)
-        except TypeError as e:
-            error = bad_call_error(self.fn, "loss_fn", self.arg_names(), self.call_hint())
+        except (TypeError, KeyError, IndexError, AttributeError) as e:
+            error = (bad_call_error(self.fn, "loss_fn", self.arg_names(), self.call_hint())
+                     if isinstance(e, TypeError) else None) or _swapped_arguments(self.fn, self.arg_names(), e)
             if error is None:
                 raise
             raise error from e
@@ -452,6 +453,26 @@ def _check_data(data: Any) -> int:
         raise ValueError(f"data's arrays must share their first dimension (the samples), got {listed}; "
                          "put constants in loss_fn's closure")
     return next(iter(shapes.values()))[0]
+
+
+#: Parameter names that say what a loss_fn expects in a position, for :func:`_swapped_arguments`.
+_PARAM_NAMES = {"params", "p", "w", "weights", "theta", "model", "variables"}
+_BATCH_NAMES = {"batch", "b", "data", "xy", "minibatch", "x"}
+
+
+def _swapped_arguments(fn: Callable[..., Any], names: list[str], error: Exception) -> TypeError | None:
+    """A ``TypeError`` saying that ``fn``'s first two parameters look swapped (named like a batch, then like params)
+    when fit passes ``params, batch``; ``None`` otherwise (the original error stands)."""
+    if names[:2] != ["params", "batch"]:
+        return None
+    try:
+        first, second = list(inspect.signature(fn).parameters)[:2]
+    except (TypeError, ValueError):
+        return None
+    if first in _BATCH_NAMES and second in _PARAM_NAMES:
+        return TypeError(f"loss_fn({first}, {second}, ...) looks swapped: fit calls loss_fn(params, batch, ...), "
+                         f"params first; reorder its parameters (it failed with {type(error).__name__}: {error})")
+    return None
 
 
 def _check_key(key: Any, needed_by: list[str]) -> jax.Array | None:

@@ -11,6 +11,7 @@ into NaN (finite=False), see test_transforms.py and test_reliability.py.
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxreg
@@ -48,6 +49,10 @@ API = [
      r"traced value as a Python value .* lam is an abstract array there\. Branch with jnp\.where"),
     ("int() of a fold", lambda: jaxreg.sweep(lambda lam, fold: lam * [1.0, 2.0][int(fold)], [0.1], folds=2),
      TypeError, "lam, fold are abstract arrays"),
+    ("fit loss_fn(batch, params)", lambda: jaxreg.fit(lambda batch, params: jnp.sum(params["w"] * batch[0]),
+                                                      {"w": jnp.ones(2)}, optax.sgd(0.1), steps=1,
+                                                      data=(jnp.ones((4, 2)),)),
+     TypeError, r"loss_fn\(batch, params, ...\) looks swapped: fit calls loss_fn\(params, batch, ...\)"),
     ("list indexed by a fold", lambda: jaxreg.sweep(lambda lam, fold: lam * [1.0, 2.0][fold], [0.1], folds=2),
      TypeError, "a Python list indexed by it"),
     ("np.asarray of λ", lambda: jaxreg.sweep(lambda lam: np.asarray(lam) * 2, [0.1]), TypeError,

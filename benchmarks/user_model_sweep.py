@@ -19,7 +19,7 @@ seconds, the largest difference from the loop's results, the device (`jaxreg.dev
 devices and the load average before and after (other processes on the machine slow every peer, not equally: compare
 ratios only from runs on an idle machine).
 
-    python benchmarks/user_model_sweep.py                 # the default path, K = 1, 64, 256 and nnx 64 × 4 folds
+    python benchmarks/user_model_sweep.py                 # K = 1, 64, 256; nnx 64 × 4 folds, full and minibatch
     python benchmarks/user_model_sweep.py --cpu-cores     # with jaxreg.use_cpu_cores() first
     python benchmarks/user_model_sweep.py --quick         # a smoke run (small K, few steps)
     # on a GPU (benchmarks/gpu.sh, step user_models): K up to 4096, the loop timed on 64 models and scaled

@@ -98,7 +98,9 @@ def test_the_direction_is_read_from_the_metric_name(metric, mode):
     assert res.best(metric)["lambda"] == (0.1 if mode == "min" else 1.0)
 
 
-@pytest.mark.parametrize("metric", ["zeros", "sparsity", "score", "neg_mse", "loss_accuracy"])
+@pytest.mark.parametrize("metric", ["zeros", "sparsity", "score", "neg_mse", "loss_accuracy", "negative_loss",
+                                    "1_minus_acc", "loss_reduction", "mse_improvement", "accuracy_drop",
+                                    "cost_savings"])
 def test_a_metric_without_a_clear_direction_needs_mode(metric):
     res = SweepResult.from_sweep({metric: np.ones((2, 3))}, [0.01, 0.1, 1.0], folds=2)
     for choose in (res.best, res.cv):

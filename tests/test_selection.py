@@ -110,6 +110,20 @@ def test_without_an_initial_loss_a_finite_divergence_is_announced_not_silent():
         flagged.best()
 
 
+def test_best_skips_a_lambda_where_a_fold_diverged_and_warns_about_survivors():
+    # fold 0 (the hard one) diverged at λ = 1.0: a mean over the two easy folds there must not beat λ = 0.1
+    val = np.array([[2.0, 1.9, np.nan], [0.5, 0.45, 0.6], [0.5, 0.46, 0.61]])
+    out = {"val_loss": val, "train_loss": np.where(np.isnan(val), np.nan, 0.3), "initial_loss": np.ones_like(val)}
+    res = SweepResult.from_sweep(out, [0.01, 0.1, 1.0], folds=3)
+    b = res.best()
+    assert b["lambda"] == 0.1 == res.cv()["lambda_min"] and b["n"] == 3
+    # without folds a λ keeps its healthy seeds, and choosing it says that some diverged
+    seeds = SweepResult.from_sweep({"val_loss": np.array([[0.5, 0.3], [0.6, np.nan]])}, [0.1, 1.0], keys=[0, 1],
+                                   initial_loss=False)
+    with pytest.warns(UserWarning, match=r"best λ 1 by val_loss: 1 of its models diverged; its mean is over the 1"):
+        assert seeds.best()["lambda"] == 1.0
+
+
 def test_best_raises_when_every_model_diverged():
     res = SweepResult.from_sweep({"val_loss": np.array([np.nan, np.inf])}, [0.1, 1.0])
     with pytest.raises(ValueError, match=r"no model can be chosen by val_loss: all 2 models diverged"):

@@ -506,7 +506,9 @@ class SweepResult:
         healthy models (:attr:`diverged` rows and non-finite values left out), or with a
         ``fold`` column over the folds' scores, each the mean over that fold's healthy seeds,
         as :meth:`cv` does: seeds of one fold share its held-out rows, so the folds are the
-        replicates. A λ whose every model diverged is skipped. The record holds ``lambda``,
+        replicates. A λ whose every model diverged is skipped, and with folds a λ at which a
+        fold has no healthy model; a λ returned with diverged models warns that its mean is over
+        the healthy ones. The record holds ``lambda``,
         ``metric``'s mean, ``spread`` (sd), ``se``, ``n`` (the replicates ``se`` is over) and
         ``n_counts`` (what they are: ``"models"`` or ``"folds"``), ``n_models`` (healthy models)
         and ``n_diverged`` at that λ, ``index`` (position in the λ grid), ``at_grid_edge``
@@ -537,10 +539,15 @@ class SweepResult:
         mode = resolve_mode(metric, mode)
         single, key = self._one(all_curves, penalty)
         self._note_identical_seeds(metric)
-        picks = {pen: best_of(c, metric, mode) for pen, c in all_curves.items() if not single or pen == key}
+        picks = {pen: best_of(c, metric, mode, self._n_folds(pen)) for pen, c in all_curves.items()
+                 if not single or pen == key}
         for pen, rec in picks.items():
             if rec is not None:
                 rec["row"] = self._best_row(pen, rec["lambda"], metric, mode)
+                if rec["n_diverged"]:
+                    warnings.warn(f"best λ {rec['lambda']:.4g} by {metric}{f' ({pen})' if pen else ''}: "
+                                  f"{rec['n_diverged']} of its models diverged; its mean is over the "
+                                  f"{rec['n_models']} healthy ones (cv() drops such a λ)", UserWarning, stacklevel=2)
         if single:
             if picks[key] is None:
                 n = int(np.sum(self._labels() == (key if key is not None else "")))
@@ -551,6 +558,12 @@ class SweepResult:
             return picks[key]
         return {pen: rec if rec is not None else {"lambda": None, metric: None, "note": "every model diverged"}
                 for pen, rec in picks.items()}
+
+    def _n_folds(self, penalty: str | None) -> int | None:
+        """The folds of ``penalty``'s rows (every row without a ``penalty`` column); ``None`` without folds."""
+        if "fold" not in self.table:
+            return None
+        return int(np.unique(self.table["fold"][self._labels() == (penalty if penalty is not None else "")]).size)
 
     def _best_row(self, penalty: str | None, lam: float, metric: str, mode: str) -> int:
         values = self.table[metric].astype(np.float64)

@@ -39,6 +39,12 @@ LOSS_WORDS = frozenset({"loss", "losses", "error", "errors", "err", "mse", "rmse
 #: Words that make it a score: larger is better.
 SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "r2", "f1", "precision", "recall",
                          "sensitivity", "specificity", "iou", "dice", "bleu"})
+#: Words that negate or relativise a metric (``neg_mse``, ``1_minus_acc``, ``loss_reduction``, ``accuracy_drop``):
+#: the direction its loss or score word suggests may be the wrong one, so a name with one is refused.
+TURNING_WORDS = frozenset({"neg", "negative", "negated", "minus", "inv", "inverse", "reciprocal", "drop", "reduction",
+                           "reduced", "improvement", "improved", "gain", "gained", "decrease", "increase", "delta",
+                           "diff", "difference", "change", "avoided", "saved", "savings", "regret", "relative", "rel",
+                           "vs", "over", "ratio"})
 #: What :meth:`~jaxreg.engine.SweepResult.best` and ``cv`` warn (once) when every seed gave the same value.
 SEEDS_IDENTICAL = ("seeds change nothing for this model: they are not independent replicates (each seed gave a "
                    "bit-identical {metric} at every λ, as a zero-initialised model trained on full batches does); "
@@ -74,8 +80,9 @@ def resolve_mode(metric: str, mode: str | None) -> str:
 
     The name is split into words at anything but letters and digits (``val_acc`` -> ``val``,
     ``acc``); a word of :data:`LOSS_WORDS` makes it ``"min"``, one of :data:`SCORE_WORDS`
-    ``"max"``. Any other name, one with words of both kinds, or one with ``neg`` (scikit-learn's
-    negated losses) is refused rather than guessed.
+    ``"max"``. Any other name, one with words of both kinds, or one with a word of
+    :data:`TURNING_WORDS` (scikit-learn's negated losses ``neg_mse``, ``1_minus_acc``,
+    ``loss_reduction``, ``accuracy_drop``) is refused rather than guessed.
 
     Raises:
       ValueError: a ``mode`` other than ``"min"`` / ``"max"``, or a name that says neither, naming ``mode=``.
@@ -90,7 +97,7 @@ def resolve_mode(metric: str, mode: str | None) -> str:
         return mode
     words = set(re.split(r"[^a-z0-9]+", str(metric).lower()))
     loss, score = bool(words & LOSS_WORDS), bool(words & SCORE_WORDS)
-    if loss != score and "neg" not in words:
+    if loss != score and not words & TURNING_WORDS:
         return "min" if loss else "max"
     raise ValueError(f"cannot tell from the name {metric!r} whether smaller or larger is better; pass "
                      f"mode='min' (a loss or error) or mode='max' (an accuracy or score)")
@@ -201,8 +208,11 @@ def _first_seen(labels: np.ndarray, label_values: np.ndarray) -> np.ndarray:
     return np.argsort(first, kind="stable") if label_values.size else np.zeros(0, np.int64)
 
 
-def best_of(curve: Curve, metric: str, mode: str) -> dict | None:
+def best_of(curve: Curve, metric: str, mode: str, n_folds: int | None = None) -> dict | None:
     """The λ of ``curve`` with the best mean (``mode`` ``"min"`` or ``"max"``); ``None`` when no λ has one.
+
+    With ``n_folds`` (a fold curve), a λ scored on fewer folds is skipped: its mean would be over
+    other held-out rows than the rest's, and a fold that diverged there is often the hardest one.
 
     The record: ``lambda``, ``metric``'s mean, ``spread``, ``se``, ``n`` (the replicates the
     standard error is over) and ``n_counts`` (what they are: ``"models"`` or ``"folds"``),
@@ -218,7 +228,7 @@ def best_of(curve: Curve, metric: str, mode: str) -> dict | None:
     """
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    usable = np.isfinite(curve.mean)
+    usable = np.isfinite(curve.mean) & (curve.n >= (n_folds or 0))
     if not usable.any():
         return None
     score = np.where(usable, curve.mean if mode == "min" else -curve.mean, np.inf)

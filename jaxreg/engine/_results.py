@@ -544,10 +544,7 @@ class SweepResult:
         for pen, rec in picks.items():
             if rec is not None:
                 rec["row"] = self._best_row(pen, rec["lambda"], metric, mode)
-                if rec["n_diverged"]:
-                    warnings.warn(f"best λ {rec['lambda']:.4g} by {metric}{f' ({pen})' if pen else ''}: "
-                                  f"{rec['n_diverged']} of its models diverged; its mean is over the "
-                                  f"{rec['n_models']} healthy ones (cv() drops such a λ)", UserWarning, stacklevel=2)
+                self._note_survivors(rec, metric, pen)
         if single:
             if picks[key] is None:
                 n = int(np.sum(self._labels() == (key if key is not None else "")))
@@ -558,6 +555,16 @@ class SweepResult:
             return picks[key]
         return {pen: rec if rec is not None else {"lambda": None, metric: None, "note": "every model diverged"}
                 for pen, rec in picks.items()}
+
+    def _note_survivors(self, rec: dict, metric: str, penalty: str | None) -> None:
+        """Warn, once per result, metric and penalty, when the λ chosen had diverged models."""
+        noted = self.info.setdefault("best_with_diverged_warned", [])
+        if not rec["n_diverged"] or [metric, penalty] in noted:
+            return
+        noted.append([metric, penalty])
+        warnings.warn(f"best λ {rec['lambda']:.4g} by {metric}{f' ({penalty})' if penalty else ''}: "
+                      f"{rec['n_diverged']} of its models diverged; its mean is over the {rec['n_models']} healthy "
+                      "ones (cv() drops such a λ)", UserWarning, stacklevel=3)
 
     def _n_folds(self, penalty: str | None) -> int | None:
         """The folds of ``penalty``'s rows (every row without a ``penalty`` column); ``None`` without folds."""

@@ -347,6 +347,8 @@ def test_task_is_inferred_with_a_reason_or_given(tmp_path, capsys):
     # the data source is the file, not the bundled default
     assert summary["dataset"]["source"] == "file" and summary["dataset"]["path"] == os.path.abspath(data)
     assert summary["config"]["dataset"] is None and summary["dataset"]["name"] == "ages"
+    manifest = json.loads((given / "manifest.json").read_text())  # the checkpoint manifest records the same
+    assert manifest["config"]["dataset"] is None
     assert main(["sweep", "--dataset", "digits", "--task", "regression", "--out", str(tmp_path / "x")]) == 2
     assert "--task is regression, but the bundled dataset digits is a classification task" in capsys.readouterr().err
 

@@ -277,8 +277,8 @@ def _open_checkpoints(cfg: SweepConfig, lambdas: np.ndarray, out_dir: str | None
     # Process 0 writes; with resume the other processes of a multi-process job read the same directory.
     # A resume is refused unless the data and devices are the same too (with one model at a time, any count).
     inputs = {"data": ds.info.get("sha256"), "devices": device_fingerprint(count_matters=not cfg.deterministic)}
-    store = ChunkStore(out_dir, cfg.to_dict(), lambdas.tolist(), resume=resume, log=log, readonly=not main_process,
-                       inputs=inputs)
+    store = ChunkStore(out_dir, recorded_config(cfg), lambdas.tolist(), resume=resume, log=log,
+                       readonly=not main_process, inputs=inputs)
     return _Checkpoints(store, main_process, resume)
 
 
@@ -369,6 +369,15 @@ def _divergence_info(table: dict) -> dict:
             "n_models": int(len(table["diverged"])), "by_penalty": by_penalty}
 
 
+def recorded_config(cfg: SweepConfig) -> dict:
+    """The configuration a run records (summary, manifest): with ``--data FILE`` the file is the data, and the
+    bundled dataset's default name is not recorded."""
+    config = cfg.to_dict()
+    if cfg.data is not None:
+        config["dataset"] = None
+    return config
+
+
 def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dict, steps: dict[str, StepSize],
               rows: dict[str, _PenaltyRows]) -> SweepResult:
     """Stage 5: the :class:`SweepResult` of every penalty, with the job's summary in ``info``."""
@@ -377,11 +386,8 @@ def _assemble(ds: Dataset, cfg: SweepConfig, lambdas: np.ndarray, grid_info: dic
     params = None
     if cfg.keep_params:
         params = {k: np.concatenate([r.params[k] for r in parts]) for k in parts[0].params}
-    config = cfg.to_dict()
-    if cfg.data is not None:
-        config["dataset"] = None  # the file is the data; the bundled default does not apply
     info = {
-        "config": config,
+        "config": recorded_config(cfg),
         "dataset": _data_info(ds, cfg),
         "model": cfg.model_for(ds.task),
         "learning_rate": {pen: s.learning_rate for pen, s in steps.items()},

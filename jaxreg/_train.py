@@ -240,6 +240,19 @@ def bad_call_error(fn: Callable[..., Any], name: str, arg_names: Sequence[str],
     return None
 
 
+def misplaced_parameters(fn: Callable[..., Any], passed: Sequence[str],
+                         aliases: Mapping[str, set[str]]) -> list[tuple[str, str, str]]:
+    """``(parameter, passed, named like)`` for each of ``fn``'s leading parameters whose name is an alias of
+    another argument than the one passed there (``fn(batch, params)`` called as ``fn(params, batch)``): read
+    after a call failed, to say why. Empty when the signature cannot be read."""
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
+    return [(param, role, other) for param, role in zip(params, passed)
+            for other, names in aliases.items() if other != role and param in names]
+
+
 def describe_value(x: Any) -> str:
     """``x`` in a user's terms for an error message: a tuple of 3, a scalar array, an array of shape (2, 3)."""
     if isinstance(x, (tuple, list)):
@@ -456,8 +469,8 @@ def _check_data(data: Any) -> int:
 
 
 #: Parameter names that say what a loss_fn expects in a position, for :func:`_swapped_arguments`.
-_PARAM_NAMES = {"params", "p", "w", "weights", "theta", "model", "variables"}
-_BATCH_NAMES = {"batch", "b", "data", "xy", "minibatch", "x"}
+_LOSS_ARGUMENT_NAMES = {"params": {"params", "p", "w", "weights", "theta", "model", "variables"},
+                        "batch": {"batch", "b", "data", "xy", "minibatch", "x"}}
 
 
 def _swapped_arguments(fn: Callable[..., Any], names: list[str], error: Exception) -> TypeError | None:
@@ -465,14 +478,12 @@ def _swapped_arguments(fn: Callable[..., Any], names: list[str], error: Exceptio
     when fit passes ``params, batch``; ``None`` otherwise (the original error stands)."""
     if names[:2] != ["params", "batch"]:
         return None
-    try:
-        first, second = list(inspect.signature(fn).parameters)[:2]
-    except (TypeError, ValueError):
+    misplaced = misplaced_parameters(fn, names[:2], _LOSS_ARGUMENT_NAMES)
+    if len(misplaced) < 2:
         return None
-    if first in _BATCH_NAMES and second in _PARAM_NAMES:
-        return TypeError(f"loss_fn({first}, {second}, ...) looks swapped: fit calls loss_fn(params, batch, ...), "
-                         f"params first; reorder its parameters (it failed with {type(error).__name__}: {error})")
-    return None
+    (first, *_), (second, *_) = misplaced
+    return TypeError(f"loss_fn({first}, {second}, ...) looks swapped: fit calls loss_fn(params, batch, ...), "
+                     f"params first; reorder its parameters (it failed with {type(error).__name__}: {error})")
 
 
 def _check_key(key: Any, needed_by: list[str]) -> jax.Array | None:

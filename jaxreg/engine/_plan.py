@@ -95,7 +95,7 @@ def plan_grid(
     devices, local_device = _check_devices(devices)
     axes = []  # (values per axis), slowest first: folds, keys, λ
     if folds is not None:
-        axes.append(_fold_ids(folds))
+        axes.append(fold_ids(folds))
     key_impl = None
     if keys is not None:
         key_arr = _as_keys(keys)
@@ -137,7 +137,7 @@ def _check_devices(devices: Sequence[jax.Device] | None) -> tuple[list[jax.Devic
     return devices, local_device
 
 
-def _fold_ids(folds: int | Sequence[int]) -> np.ndarray:
+def fold_ids(folds: int | Sequence[int]) -> np.ndarray:
     """Fold ids ``0..F-1`` for ``folds=F`` (``F >= 2``), or the given 1-D list of ids."""
     if isinstance(folds, (bool, np.bool_)):
         raise ValueError(f"folds must be a number of folds (>= 2) or a list of fold ids, not a bool ({folds!r}); "
@@ -145,13 +145,13 @@ def _fold_ids(folds: int | Sequence[int]) -> np.ndarray:
     if isinstance(folds, (int, np.integer)) and folds == 1:
         raise ValueError("folds=1 would run a single fold, which is no cross-validation: pass folds >= 2, "
                          "folds=None to train without folds, or folds=[0] to run fold 0 of a split alone")
-    fold_ids = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
-    if fold_ids.ndim != 1 or fold_ids.size == 0 or fold_ids.dtype.kind not in "iu":
+    ids = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
+    if ids.ndim != 1 or ids.size == 0 or ids.dtype.kind not in "iu":
         raise ValueError(f"folds must be a number of folds (>= 2) or a 1-D list of fold ids, got {folds!r}")
-    if np.unique(fold_ids).size < fold_ids.size:
-        raise ValueError(f"folds {fold_ids.tolist()} repeat a fold id: its models would be trained twice and counted "
+    if np.unique(ids).size < ids.size:
+        raise ValueError(f"folds {ids.tolist()} repeat a fold id: its models would be trained twice and counted "
                          "as two folds; pass distinct ids")
-    return fold_ids.astype(np.int32)
+    return ids.astype(np.int32)
 
 
 def _as_keys(keys: Any) -> jax.Array:

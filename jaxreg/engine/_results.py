@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxreg.engine._plan import fold_ids
 from jaxreg.engine._select import (
     DIVERGENCE_FACTOR,
     SEEDS_IDENTICAL,
@@ -28,6 +29,7 @@ from jaxreg.engine._select import (
     curves,
     cv_of,
     diverged_models,
+    repeated_folds,
     resolve_mode,
     seeds_identical,
 )
@@ -127,11 +129,7 @@ def _grid(lambdas: Any, keys: Any, folds: Any) -> _Grid:
         raise ValueError(f"lambdas must be the sweep's 1-D grid, got shape {lambdas.shape}")
     axes = {}
     if folds is not None:
-        axes["fold"] = np.arange(folds) if isinstance(folds, (int, np.integer)) else np.asarray(folds)
-        if axes["fold"].ndim != 1 or axes["fold"].size == 0:
-            raise ValueError(f"folds must be what the sweep got: a count or 1-D fold ids, got {folds!r}")
-        if np.unique(axes["fold"]).size < axes["fold"].size:
-            raise ValueError(f"folds {axes['fold'].tolist()} repeat a fold id: pass the distinct ids the sweep got")
+        axes["fold"] = fold_ids(folds)  # what the sweep accepts, checked alike
     if keys is not None:
         axes["seed"] = _seed_ids(keys)
     axes["lambda"] = lambdas
@@ -178,21 +176,6 @@ def _per_model_leaves(tree: Any, shape: tuple[int, ...], what: str) -> dict[str,
                              f"start with the grid's shape {shape} ((folds,) (seeds,) λ, as sweep returned it)")
         out["/".join(parts) or "value"] = a.reshape(-1, *a.shape[len(shape):])
     return out
-
-
-def _repeated_folds(metrics: dict[str, np.ndarray], shape: tuple[int, ...]) -> list[int]:
-    """The folds (by position) whose float metrics equal an earlier fold's at every seed and λ (NaN for NaN), where
-    one of them varies across that fold's seeds and λ: equal constants (a saturated accuracy, all NaN) prove
-    nothing."""
-    rows = [v.reshape(shape[0], -1) for v in metrics.values() if v.dtype.kind == "f"]  # fold axis first
-
-    def varies(row: np.ndarray) -> bool:
-        finite = row[np.isfinite(row)]
-        return finite.size > 1 and bool(np.ptp(finite) > 0)
-
-    return [f for f in range(1, shape[0])
-            if any(varies(r[f]) for r in rows)
-            and any(all(np.array_equal(r[f], r[g], equal_nan=True) for r in rows) for g in range(f))]
 
 
 def _initial_loss(initial_loss: Any, table: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -376,7 +359,7 @@ class SweepResult:
         if finite is None:
             floats = [v for v in metrics.values() if v.dtype.kind in "fc"]
             finite = np.logical_and.reduce([np.isfinite(v) for v in floats]) if floats else np.ones(n, bool)
-        repeated = _repeated_folds(metrics, grid.shape) if folds is not None else []
+        repeated = repeated_folds(metrics, grid.shape) if folds is not None else []
         if repeated:
             ids = grid.columns["fold"].reshape(grid.shape[0], -1)[repeated, 0].tolist()
             warnings.warn(FOLDS_IDENTICAL.format(folds=ids), UserWarning, stacklevel=2)

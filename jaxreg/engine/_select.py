@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from jaxreg.engine._cv import cv_summary, grid_edge
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSS_WORDS", "SCORE_WORDS", "SEEDS_IDENTICAL", "Curve", "resolve_mode",
-           "diverged_models", "curves", "best_of", "cv_of", "seeds_identical"]
+           "diverged_models", "curves", "best_of", "cv_of", "seeds_identical", "repeated_folds"]
 
 #: A model whose training loss ended above this multiple of its initial loss is diverged, even if finite.
 #: With penalties centred at 0 and zero-initialised weights, a model that trains properly never ends
@@ -320,3 +320,19 @@ def seeds_identical(labels: ArrayLike, lambdas: ArrayLike, seeds: ArrayLike, val
     order = np.lexsort((v, cell))
     same_cell = cell[order][1:] == cell[order][:-1]
     return bool(same_cell.any() and np.all(v[order][1:][same_cell] == v[order][:-1][same_cell]))
+
+
+def repeated_folds(metrics: dict[str, np.ndarray], shape: tuple[int, ...]) -> list[int]:
+    """The folds (by position) whose float ``metrics`` (columns in grid order, ``shape`` = ``(F, S?, K)``) equal an
+    earlier fold's at every seed and λ (NaN for NaN), where one of them varies across that fold's seeds and λ:
+    equal constants (a saturated accuracy, all NaN) prove nothing. Different held-out rows cannot give identical
+    results, as :func:`seeds_identical` tells seeds that change nothing."""
+    rows = [v.reshape(shape[0], -1) for v in metrics.values() if v.dtype.kind == "f"]  # fold axis first
+
+    def varies(row: np.ndarray) -> bool:
+        finite = row[np.isfinite(row)]
+        return finite.size > 1 and bool(np.ptp(finite) > 0)
+
+    return [f for f in range(1, shape[0])
+            if any(varies(r[f]) for r in rows)
+            and any(all(np.array_equal(r[f], r[g], equal_nan=True) for r in rows) for g in range(f))]

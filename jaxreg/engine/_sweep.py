@@ -28,14 +28,13 @@ device count and the rest of the grid. docs/design/engine.md says why.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxreg._train import bad_call_error
+from jaxreg._train import bad_call_error, misplaced_parameters
 from jaxreg.engine._chunks import ChunkRun, run_chunks
 from jaxreg.engine._compile import SWEEP_CPU_COMPILER_OPTIONS, SWEEP_PROGRAMS, SweepProgramCache
 from jaxreg.engine._devices import threads_per_device
@@ -259,22 +258,15 @@ _ARGUMENT_NAMES = {"key": {"key", "rng", "prng_key", "seed"}, "fold": {"fold", "
 def _misnamed_call(train_fn: Callable[..., Any], names: list[str], error: TypeError) -> TypeError | None:
     """A ``TypeError`` from inside ``train_fn`` when sweep passed a key where its parameter is named like a fold (or
     the reverse), saying so; ``None`` otherwise (the original error stands)."""
-    try:
-        params = list(inspect.signature(train_fn).parameters)
-    except (TypeError, ValueError):
+    misplaced = [m for m in misplaced_parameters(train_fn, names, _ARGUMENT_NAMES) if m[1] != "lam"]
+    if not misplaced:
         return None
-    for position, passed in enumerate(names[1:], start=1):
-        if position >= len(params):
-            break
-        other = "fold" if passed == "key" else "key"
-        if params[position] in _ARGUMENT_NAMES[other]:
-            return TypeError(
-                f"train_fn's parameter {params[position]!r} (position {position + 1}) received a {passed}, because "
-                f"sweep passes train_fn(lam{', key' if 'key' in names else ''}{', fold' if 'fold' in names else ''}): "
-                f"pass {'folds=' if other == 'fold' else 'keys='} for a {other} instead of or beside "
-                f"{'keys=' if passed == 'key' else 'folds='} (it failed with: {error})"
-            )
-    return None
+    param, passed, other = misplaced[0]
+    return TypeError(
+        f"train_fn's parameter {param!r} (position {names.index(passed) + 1}) received a {passed}, because "
+        f"sweep passes train_fn({', '.join(names)}): pass {'folds=' if other == 'fold' else 'keys='} for a {other} "
+        f"instead of or beside {'keys=' if passed == 'key' else 'folds='} (it failed with: {error})"
+    )
 
 
 def _check_threads(threads: Any) -> int | str:
